@@ -1,0 +1,21 @@
+/* cli.h — the `bitbench` command tree. Each command is a function taking the arguments
+ * after its name; a table maps names to functions at every level (main.c for the top,
+ * each command file for its subcommands). Exit status: 0 ok, 1 failure or user error,
+ * 2 usage error. */
+#pragma once
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} bb_command;
+
+/* Runs the command named argv[0] from the table; prints help for --help/-h or no
+ * arguments, and a usage error (exit 2) for an unknown name. prefix is the command path
+ * so far ("" at the top, "data" below it). */
+int bb_dispatch(const char *prefix, const bb_command *cmds, int n_cmds, int argc, char **argv);
+
+int bb_cmd_env(int argc, char **argv);
+int bb_cmd_data(int argc, char **argv);
+int bb_cmd_tokenizer(int argc, char **argv);
+int bb_cmd_suite(int argc, char **argv);

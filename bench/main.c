@@ -1,0 +1,22 @@
+/* main.c — the `bitbench` binary: one table of top-level commands. */
+#include "../common/check.h"
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+static const bb_command commands[] = {
+    {"env", bb_cmd_env, "show the machine and build that results come from"},
+    {"data", bb_cmd_data, "prepare, verify or describe the shipped corpora"},
+    {"tokenizer", bb_cmd_tokenizer, "train, check, encode or decode with the BPE tokenizer"},
+    {"suite", bb_cmd_suite, "run the default suite on the shipped data"},
+};
+
+int main(int argc, char **argv) {
+    bb_set_program_name("bitbench");
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        extern const char *bb_version_string(void);
+        printf("%s\n", bb_version_string());
+        return 0;
+    }
+    return bb_dispatch("", commands, (int)(sizeof commands / sizeof commands[0]), argc - 1, argv + 1);
+}
