@@ -142,6 +142,24 @@ int bb_tokenizer_parse(bb_tokenizer *t, const char *data, size_t len, char *err,
     if (next_line(data, len, &pos, line, sizeof line) || strcmp(line, "bitbench-bpe 1") != 0)
         FAIL("not a bitbench tokenizer file (first line must be 'bitbench-bpe 1')");
     lineno = 1;
+    /* The checksum comes first: any damage is reported as corruption, not as whatever
+     * structural error it happens to cause. The last line is "sha256 <64 hex>\n". */
+    {
+        const char *tail = "sha256 ";
+        if (len < 72 || data[len - 1] != '\n' || memcmp(data + len - 72, tail, 7) != 0 ||
+            (len > 72 && data[len - 73] != '\n'))
+            FAIL("missing 'sha256' checksum line at the end (truncated?)");
+        char hex[65], actual[65];
+        uint8_t digest[32];
+        memcpy(hex, data + len - 65, 64);
+        hex[64] = '\0';
+        bb_sha256_buffer(data, len - 72, digest);
+        bb_sha256_hex(digest, actual);
+        if (strcmp(actual, hex) != 0)
+            FAIL("checksum mismatch (file says %.12s..., content hashes to %.12s...): the file is corrupt",
+                 hex, actual);
+        len -= 72;  /* parse the body only */
+    }
     if (next_line(data, len, &pos, line, sizeof line) || sscanf(line, "vocab_size %d", &vocab) != 1)
         FAIL("line 2: expected 'vocab_size N'");
     if (vocab < BB_TOK_FIRST_MERGE || vocab > BB_TOK_MAX_VOCAB)
@@ -172,20 +190,7 @@ int bb_tokenizer_parse(bb_tokenizer *t, const char *data, size_t len, char *err,
         merges[i].left = l;
         merges[i].right = r;
     }
-    size_t body_len = pos;
-    lineno++;
-    char hex[65];
-    if (next_line(data, len, &pos, line, sizeof line) || sscanf(line, "sha256 %64s", hex) != 1 ||
-        strlen(hex) != 64)
-        FAIL("line %d: missing 'sha256' checksum line (truncated?)", lineno);
-    if (pos != len) FAIL("line %d: unexpected data after the checksum line", lineno + 1);
-    uint8_t digest[32];
-    char actual[65];
-    bb_sha256_buffer(data, body_len, digest);
-    bb_sha256_hex(digest, actual);
-    if (strcmp(actual, hex) != 0)
-        FAIL("checksum mismatch (file says %.12s..., content hashes to %.12s...): the file is corrupt",
-             hex, actual);
+    if (pos != len) FAIL("line %d: unexpected data after the merges", lineno + 1);
     bb_tokenizer_init(t, merges, n_merges);
     bb_free(merges);
     return 0;

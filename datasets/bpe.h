@@ -54,6 +54,11 @@ void bb_tokenizer_free(bb_tokenizer *t);
 void bb_tokenizer_train(bb_tokenizer *t, const char *const *texts, const size_t *lens,
                         int n_texts, int vocab_size, bool verbose);
 
+/* Scalar reference trainer: recounts all pairs before each merge. Tests only; it gives
+ * the same merges as bb_tokenizer_train. */
+void bb_tokenizer_train_ref(bb_tokenizer *t, const char *const *texts, const size_t *lens,
+                            int n_texts, int vocab_size);
+
 /* Serialized form (see above); returns a bb_alloc'd buffer. */
 char *bb_tokenizer_serialize(const bb_tokenizer *t, size_t *len);
 /* Returns 0, or -1 with a one-sentence reason in err. */

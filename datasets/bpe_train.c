@@ -140,32 +140,10 @@ static int word_has_pair(const word *wd, uint32_t a, uint32_t b) {
     return 0;
 }
 
-static void apply_merge(trainer *tr, uint32_t p, uint32_t z, uint32_t stamp) {
-    uint32_t a = (uint32_t)(tr->pairs[p].key >> 32), b = (uint32_t)tr->pairs[p].key;
-    tr->n_touched = 0;
-    for (uint32_t node = tr->pairs[p].occ_head; node; node = tr->occ[node - 1].next) {
-        uint32_t w = tr->occ[node - 1].word;
-        word *wd = &tr->words[w];
-        if (wd->stamp == stamp || !word_has_pair(wd, a, b)) continue;
-        wd->stamp = stamp;
-        count_word_pairs(tr, w, -1, z, stamp);
-        uint32_t out = 0;
-        for (uint32_t i = 0; i < wd->len; i++) {
-            if (i + 1 < wd->len && wd->sym[i] == a && wd->sym[i + 1] == b) { wd->sym[out++] = z; i++; }
-            else wd->sym[out++] = wd->sym[i];
-        }
-        wd->len = out;
-        count_word_pairs(tr, w, +1, z, stamp);
-    }
-    for (size_t i = 0; i < tr->n_touched; i++) {
-        uint32_t q = tr->touched[i];
-        if (tr->pairs[q].count > 0) heap_push(tr, tr->pairs[q].count, q);
-    }
-}
-
-void bb_tokenizer_train(bb_tokenizer *t, const char *const *texts, const size_t *lens,
-                        int n_texts, int vocab_size, bool verbose) {
-    /* 1. Count chunks. */
+/* Counts pre-token chunks and turns each distinct chunk into a word of byte ids.
+ * *arena_out receives the symbol storage the words point into. */
+static word *collect_words(const char *const *texts, const size_t *lens, int n_texts,
+                           size_t *n_words, uint32_t **arena_out) {
     bb_strmap chunks;
     bb_strmap_init(&chunks, 1 << 16);
     for (int k = 0; k < n_texts; k++) {
@@ -176,14 +154,12 @@ void bb_tokenizer_train(bb_tokenizer *t, const char *const *texts, const size_t 
             pos = end;
         }
     }
-    /* 2. Words as symbol arrays. */
-    trainer tr = {0};
-    tr.n_words = chunks.len;
-    tr.words = bb_alloc(BB_MEM_DATA, (tr.n_words + 1) * sizeof *tr.words);
+    *n_words = chunks.len;
+    word *words = bb_alloc(BB_MEM_DATA, (chunks.len + 1) * sizeof *words);
     uint32_t *arena = bb_alloc(BB_MEM_DATA, (chunks.arena_len + 1) * sizeof *arena);
-    for (size_t w = 0, off = 0; w < tr.n_words; w++) {
+    for (size_t w = 0, off = 0; w < chunks.len; w++) {
         const uint8_t *key = bb_strmap_key(&chunks, w);
-        word *wd = &tr.words[w];
+        word *wd = &words[w];
         wd->sym = arena + off;
         wd->len = chunks.key_len[w];
         wd->count = chunks.vals[w];
@@ -191,11 +167,49 @@ void bb_tokenizer_train(bb_tokenizer *t, const char *const *texts, const size_t 
         off += wd->len;
     }
     bb_strmap_free(&chunks);
-    /* 3. Initial pair counts and heap. */
+    *arena_out = arena;
+    return words;
+}
+
+static void merge_word(word *wd, uint32_t a, uint32_t b, uint32_t z) {
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < wd->len; i++) {
+        if (i + 1 < wd->len && wd->sym[i] == a && wd->sym[i + 1] == b) { wd->sym[out++] = z; i++; }
+        else wd->sym[out++] = wd->sym[i];
+    }
+    wd->len = out;
+}
+
+static void apply_merge(trainer *tr, uint32_t p, uint32_t z, uint32_t stamp) {
+    uint32_t a = (uint32_t)(tr->pairs[p].key >> 32), b = (uint32_t)tr->pairs[p].key;
+    tr->n_touched = 0;
+    for (uint32_t node = tr->pairs[p].occ_head; node; node = tr->occ[node - 1].next) {
+        uint32_t w = tr->occ[node - 1].word;
+        word *wd = &tr->words[w];
+        if (wd->stamp == stamp || !word_has_pair(wd, a, b)) continue;
+        wd->stamp = stamp;
+        count_word_pairs(tr, w, -1, z, stamp);
+        merge_word(wd, a, b, z);
+        count_word_pairs(tr, w, +1, z, stamp);
+    }
+    for (size_t i = 0; i < tr->n_touched; i++) {
+        uint32_t q = tr->touched[i];
+        if (tr->pairs[q].count > 0) heap_push(tr, tr->pairs[q].count, q);
+    }
+}
+
+/* The incremental trainer (see the top of this file). */
+void bb_tokenizer_train(bb_tokenizer *t, const char *const *texts, const size_t *lens,
+                        int n_texts, int vocab_size, bool verbose) {
+    /* 1. Words from chunk counts. */
+    trainer tr = {0};
+    uint32_t *arena;
+    tr.words = collect_words(texts, lens, n_texts, &tr.n_words, &arena);
+    /* 2. Initial pair counts and heap. */
     bb_u64map_init(&tr.pair_index, 1 << 16);
     for (size_t w = 0; w < tr.n_words; w++) count_word_pairs(&tr, (uint32_t)w, +1, UINT32_MAX, 0);
     for (size_t p = 0; p < tr.n_pairs; p++) heap_push(&tr, tr.pairs[p].count, (uint32_t)p);
-    /* 4. Merge until the vocabulary is full or no pair occurs twice. */
+    /* 3. Merge until the vocabulary is full or no pair occurs twice. */
     int max_merges = vocab_size - BB_TOK_FIRST_MERGE;
     bb_bpe_merge *merges = bb_alloc(BB_MEM_DATA, (size_t)(max_merges + 1) * sizeof *merges);
     int n_merges = 0;
@@ -223,4 +237,50 @@ void bb_tokenizer_train(bb_tokenizer *t, const char *const *texts, const size_t 
     bb_free(tr.words);
     bb_u64map_free(&tr.pair_index);
     bb_free(tr.pairs); bb_free(tr.occ); bb_free(tr.heap); bb_free(tr.touched);
+}
+
+/* The scalar reference (DESIGN.md: every kernel keeps one): recount every pair of every
+ * word before each merge. O(merges x corpus), only for tests; it must produce exactly
+ * the merges of the incremental trainer. */
+void bb_tokenizer_train_ref(bb_tokenizer *t, const char *const *texts, const size_t *lens,
+                            int n_texts, int vocab_size) {
+    size_t n_words;
+    uint32_t *arena;
+    word *words = collect_words(texts, lens, n_texts, &n_words, &arena);
+    int max_merges = vocab_size - BB_TOK_FIRST_MERGE, n_merges = 0;
+    bb_bpe_merge *merges = bb_alloc(BB_MEM_DATA, (size_t)(max_merges + 1) * sizeof *merges);
+    while (n_merges < max_merges) {
+        bb_u64map counts;
+        bb_u64map_init(&counts, 1 << 16);
+        int64_t *totals = NULL;  /* per pair; counts may exceed the map's u32 values */
+        size_t n_tot = 0, cap_tot = 0;
+        for (size_t w = 0; w < n_words; w++)
+            for (uint32_t i = 0; i + 1 < words[w].len; i++) {
+                uint32_t *idx = bb_u64map_upsert(&counts, key_of(words[w].sym[i], words[w].sym[i + 1]), UINT32_MAX);
+                if (*idx == UINT32_MAX) {
+                    totals = grow(totals, &cap_tot, n_tot + 1, sizeof *totals);
+                    totals[n_tot] = 0;
+                    *idx = (uint32_t)n_tot++;
+                }
+                totals[*idx] += words[w].count;
+            }
+        uint64_t best_key = 0;
+        int64_t best = 0;
+        for (size_t s = 0; s < counts.cap; s++) {
+            if (!counts.used[s]) continue;
+            int64_t c = totals[counts.vals[s]];
+            if (c > best || (c == best && counts.keys[s] < best_key)) { best = c; best_key = counts.keys[s]; }
+        }
+        bb_u64map_free(&counts);
+        bb_free(totals);
+        if (best < 2) break;
+        uint32_t a = (uint32_t)(best_key >> 32), b = (uint32_t)best_key;
+        merges[n_merges] = (bb_bpe_merge){a, b};
+        for (size_t w = 0; w < n_words; w++) merge_word(&words[w], a, b, BB_TOK_FIRST_MERGE + (uint32_t)n_merges);
+        n_merges++;
+    }
+    bb_tokenizer_init(t, merges, n_merges);
+    bb_free(merges);
+    bb_free(arena);
+    bb_free(words);
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# cli_test.sh — the CLI contract of issue #2: help for every command, exit 2 with one
+# clear line for usage errors, exit 1 with a clear message for missing or corrupt
+# files, never a crash (no exit status >= 128), and working encode/decode/verify.
+# Usage: cli_test.sh BITBENCH_BINARY
+set -u
+BB=$1
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+export BITBENCH_CACHE=$TMP/cache
+fails=0
+
+# expect STATUS PATTERN -- command...: runs it, checks the exit status and that stdout+stderr
+# contains PATTERN (an extended regex; "" = anything).
+expect() {
+    local want=$1 pattern=$2
+    shift 3
+    local out status
+    out=$("$@" 2>&1)
+    status=$?
+    if [ "$status" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -Eq -- "$pattern" <<<"$out"; }; then
+        echo "FAIL: $* -> exit $status (want $want), pattern '$pattern'"
+        echo "$out" | head -5 | sed 's/^/    | /'
+        fails=$((fails + 1))
+    elif [ "$status" -ge 128 ]; then
+        echo "FAIL: $* crashed (exit $status)"; fails=$((fails + 1))
+    else
+        echo "ok   $*"
+    fi
+}
+
+# --- help everywhere ---------------------------------------------------------------
+expect 0 "Usage: bitbench <command>" -- "$BB"
+expect 0 "Commands:" -- "$BB" --help
+for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
+         "tokenizer encode" "tokenizer decode" "tokenizer bench"; do
+    # shellcheck disable=SC2086
+    expect 0 "Usage: bitbench $c" -- "$BB" $c --help
+done
+expect 0 "prepare" -- "$BB" data --help
+expect 0 "encode" -- "$BB" tokenizer --help
+
+# --- usage errors: one line plus a hint, exit 2 ------------------------------------
+expect 2 "unknown command 'frobnicate'.*|Try 'bitbench --help'" -- "$BB" frobnicate
+expect 2 "unknown option '--frob'" -- "$BB" env --frob
+expect 2 "unknown option '-x'" -- "$BB" env -x
+expect 2 "unknown command 'nope'" -- "$BB" data nope
+expect 2 "Usage: bitbench data" -- "$BB" data
+expect 2 "expects an integer, got 'abc'" -- "$BB" tokenizer train --vocab abc
+expect 2 "must be between 261 and 65536" -- "$BB" tokenizer train --vocab 5
+expect 2 "needs a value" -- "$BB" tokenizer train --out
+expect 2 "exactly one of --text or --in" -- "$BB" tokenizer encode
+expect 2 "unexpected argument 'extra'" -- "$BB" env extra
+expect 2 "mutually exclusive" -- "$BB" data prepare --src a --deb b
+
+# --- env --------------------------------------------------------------------------
+expect 0 "cuda devices" -- "$BB" env
+"$BB" env --json >"$TMP/env.json"
+if python3 - "$TMP/env.json" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+for k in ("cpu_model", "isa", "logical_cpus", "memory_gib", "openblas", "openblas_core",
+          "compiler", "build_flags", "git_commit", "cuda"):
+    assert k in e, k
+assert set(e["isa"]) >= {"avx2", "avx512f", "avx512_vnni", "avx512_bf16"}
+assert e["cuda"]["status"], "cuda status empty"
+PY
+then echo "ok   env --json is valid JSON with every field"; else echo "FAIL: env --json"; fails=$((fails + 1)); fi
+
+# --- tokenizer files: missing, corrupt, truncated, garbage --------------------------
+expect 0 "trained 3836 merges" -- "$BB" tokenizer train --quiet --out "$TMP/tok.tok"
+expect 1 "cannot read tokenizer file '/nonexistent/x.tok'" -- "$BB" tokenizer encode --tok /nonexistent/x.tok --text hi
+sed '10s/^\([0-9]*\)/\19/' "$TMP/tok.tok" >"$TMP/corrupt.tok"
+expect 1 "checksum mismatch.*corrupt" -- "$BB" tokenizer encode --tok "$TMP/corrupt.tok" --text hi
+head -c 5000 "$TMP/tok.tok" >"$TMP/trunc.tok"
+expect 1 "truncated" -- "$BB" tokenizer encode --tok "$TMP/trunc.tok" --text hi
+head -c 3000 /dev/urandom >"$TMP/garbage.tok"
+expect 1 "not a bitbench tokenizer file" -- "$BB" tokenizer encode --tok "$TMP/garbage.tok" --text hi
+: >"$TMP/empty.tok"
+expect 1 "file is empty" -- "$BB" tokenizer decode --tok "$TMP/empty.tok" --ids 5
+expect 1 "cannot read tokenizer file.*Is a directory" -- "$BB" tokenizer encode --tok "$TMP" --text hi
+
+# --- encode / decode ----------------------------------------------------------------
+greek='Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν.'
+ids=$("$BB" tokenizer encode --tok "$TMP/tok.tok" --text "$greek")
+back=$("$BB" tokenizer decode --tok "$TMP/tok.tok" --ids "$ids")
+if [ "$back" = "$greek" ]; then echo "ok   CLI round trip of a Greek verse ($ids)"; else
+    echo "FAIL: CLI round trip: '$back'"; fails=$((fails + 1)); fi
+expect 1 "'99999' is not a token id" -- "$BB" tokenizer decode --tok "$TMP/tok.tok" --ids "5 99999"
+expect 1 "'x1' is not a token id" -- "$BB" tokenizer decode --tok "$TMP/tok.tok" --ids "x1"
+expect 1 "cannot read /nonexistent.txt" -- "$BB" tokenizer encode --tok "$TMP/tok.tok" --in /nonexistent.txt
+head -n 50 "$(dirname "$0")/../datasets/mt/dev.el" >"$TMP/dev50.el"
+expect 0 "wrote" -- "$BB" tokenizer encode --tok "$TMP/tok.tok" --in "$TMP/dev50.el" --out "$TMP/dev50.bin"
+"$BB" tokenizer decode --tok "$TMP/tok.tok" --in "$TMP/dev50.bin" >"$TMP/dev50.back"
+if cmp -s "$TMP/dev50.el" "$TMP/dev50.back"; then echo "ok   token file decodes to its text"; else
+    echo "FAIL: token file round trip"; fails=$((fails + 1)); fi
+head -c 1000 /dev/urandom >"$TMP/garbage.bin"
+expect 1 "not a bitbench token file" -- "$BB" tokenizer decode --tok "$TMP/tok.tok" --in "$TMP/garbage.bin"
+head -c 200 "$TMP/dev50.bin" >"$TMP/trunc.bin"
+expect 1 "truncated" -- "$BB" tokenizer decode --tok "$TMP/tok.tok" --in "$TMP/trunc.bin"
+
+# --- data verify fails loudly on a damaged copy -------------------------------------
+cp -r "$(dirname "$0")/../datasets" "$TMP/data"
+expect 0 "all 15 files match" -- "$BB" data verify --data "$TMP/data"
+sed -i '1s/beginning/Beginning/' "$TMP/data/lm/train.txt"
+expect 1 "FAIL +lm/train.txt +sha256" -- "$BB" data verify --data "$TMP/data"
+rm "$TMP/data/mt/dev.en"
+expect 1 "FAIL +mt/dev.en +cannot read" -- "$BB" data verify --data "$TMP/data"
+expect 1 "cannot read" -- "$BB" data verify --data /nonexistent
+expect 1 "cannot read" -- "$BB" data stats --data /nonexistent
+
+echo
+if [ "$fails" -eq 0 ]; then echo "cli_test: all checks passed"; exit 0; fi
+echo "cli_test: $fails check(s) failed"; exit 1
