@@ -1,0 +1,70 @@
+/* backend.h — the backend ops table (DESIGN.md table 2). The engine calls only these
+ * function pointers; the CPU backend (engine/cpu/ops.c: OpenBLAS sgemm + OpenMP) and the
+ * scalar reference (engine/cpu/ops_ref.c) fill it, CUDA will later. Tests compare every
+ * op of every backend with the reference.
+ *
+ * Conventions: row-major; N = number of rows (B*T); weights are (OC, C) as in
+ * torch.nn.Linear, so out = inp @ weight^T + bias. Backward ops ACCUMULATE (+=) into
+ * every gradient they write (llm.c convention), so gradient accumulation and shared
+ * tensors (tied embeddings, grouped KV heads) need no special cases. qkv rows are
+ * [q: NH*hd | k: NKV*hd | v: NKV*hd]. */
+#pragma once
+#include <stddef.h>
+
+typedef struct {
+    const char *name;
+    /* out (N,OC) = inp (N,C) @ weight(OC,C)^T + bias (OC) [bias may be NULL]. With
+     * accumulate, out += instead of = (used to add a projection onto the residual). */
+    void (*matmul_forward)(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
+                           int OC, int accumulate);
+    /* dinp (N,C) += dout @ weight; dweight (OC,C) += dout^T @ inp; dbias (OC) += colsum(dout).
+     * dinp or dbias may be NULL. */
+    void (*matmul_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                            const float *weight, int N, int C, int OC);
+    void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                              const float *bias, int N, int C, float eps);
+    void (*layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                               const float *weight, const float *mean, const float *rstd, int N, int C);
+    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+    void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                             const float *rstd, int N, int C);
+    /* GELU, tanh approximation (Hendrycks & Gimpel 2016; GPT-2). inp/out (N, F). */
+    void (*gelu_forward)(float *out, const float *inp, int N, int F);
+    void (*gelu_backward)(float *dinp, const float *inp, const float *dout, int N, int F);
+    /* SwiGLU (Shazeer 2020): inp (N, 2F) = [gate | up], out (N, F) = silu(gate) * up. */
+    void (*swiglu_forward)(float *out, const float *inp, int N, int F);
+    void (*swiglu_backward)(float *dinp, const float *inp, const float *dout, int N, int F);
+    /* RoPE (Su et al. 2021, HF rotate_half pairing (i, i + hd/2)) in place on the q and k
+     * parts of qkv (B,T,QKV). cos/sin are (T, hd/2). Backward applies the inverse
+     * rotation to dqkv in place. */
+    void (*rope_forward)(float *qkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd);
+    void (*rope_backward)(float *dqkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd);
+    /* Causal softmax attention, scale 1/sqrt(hd), query head h reads kv head h/(NH/NKV).
+     * out (B,T,NH*hd); att (B,NH,T,T) keeps the probabilities for backward. */
+    void (*attention_forward)(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd);
+    void (*attention_backward)(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                               int NH, int NKV, int hd);
+    /* out = x + broadcast(bias) [bias may be NULL]: starts a residual branch before an
+     * accumulating matmul. */
+    void (*residual_bias_forward)(float *out, const float *x, const float *bias, int N, int C);
+    /* probs = softmax(logits) per row; losses[i] = -log probs[i][targets[i]], 0 where
+     * targets[i] < 0 (ignored). */
+    void (*crossentropy_forward)(float *losses, float *probs, const float *logits, const int *targets, int N, int V);
+    /* dlogits = (probs - onehot(target)) * scale for kept rows, 0 for ignored rows.
+     * dlogits may alias probs. */
+    void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets, float scale, int N, int V);
+    /* out (B,T,C) = wte[tokens] + wpe[t] (wpe may be NULL). */
+    void (*encoder_forward)(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C);
+    void (*encoder_backward)(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C);
+    /* One AdamW step (Loshchilov & Hutter 2019; torch.optim.AdamW): decoupled decay
+     * p -= lr*wd*p, then p -= lr * mhat / (sqrt(vhat) + eps); t counts from 1. */
+    void (*adamw_update)(float *params, const float *grads, float *m, float *v, size_t n, float lr, float beta1,
+                         float beta2, float eps, float wd, int t);
+    /* sum of squares in double, in fixed-size blocks summed in order (deterministic for
+     * any thread count). */
+    double (*sum_squares)(const float *x, size_t n);
+    void (*scale)(float *x, float s, size_t n);
+} bb_backend;
+
+extern const bb_backend bb_backend_cpu;
+extern const bb_backend bb_backend_ref;

@@ -1,0 +1,45 @@
+/* config.h — model configuration and the named presets (issue #3).
+ * Two families share one block code path (model.c); the family only picks the norm,
+ * the MLP activation, the positional scheme, biases and head tying (family table in
+ * model.c). Shapes: C = n_embd, NH = n_head, NKV = n_kv_head (grouped-query attention,
+ * NH % NKV == 0), hd = C / NH, F = ffn_hidden. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { BB_FAMILY_GPT2, BB_FAMILY_LLAMA, BB_FAMILY_COUNT } bb_family;
+
+typedef struct {
+    bb_family family;
+    int n_layer;     /* L */
+    int n_embd;      /* C */
+    int n_head;      /* NH */
+    int n_kv_head;   /* NKV (gpt2: = NH) */
+    int vocab_size;  /* V */
+    int max_seq;     /* T max (gpt2: rows of wpe; llama: RoPE table length) */
+    int ffn_hidden;  /* F: gpt2 4C; llama the SwiGLU width */
+    float norm_eps;  /* LayerNorm / RMSNorm epsilon */
+    float rope_theta;
+} bb_config;
+
+typedef struct {
+    const char *name;
+    bb_config config;
+    bool trainable_here;  /* false: shape only (memory calculator) */
+} bb_preset;
+
+extern const bb_preset bb_presets[];
+extern const int bb_n_presets;
+
+const char *bb_family_name(bb_family f);
+/* Returns 0, or -1 with a reason. */
+int bb_config_from_preset(bb_config *cfg, const char *name, char *err, size_t err_len);
+/* Applies "key=value[,key=value...]" overrides (keys: family, n_layer, n_embd, n_head,
+ * n_kv_head, vocab_size, max_seq, ffn_hidden, norm_eps, rope_theta). When family or
+ * n_embd changes and ffn_hidden was not given, ffn_hidden follows the family rule. */
+int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_len);
+/* Checks divisibility and ranges; returns 0 or -1 with a reason. */
+int bb_config_validate(const bb_config *cfg, char *err, size_t err_len);
+/* The family's default F: gpt2 4C; llama 256 * ceil(8C/3 / 256) (Llama-2 rule). */
+int bb_config_default_ffn(bb_family f, int n_embd);
+void bb_config_describe(const bb_config *cfg, char *out, size_t cap);

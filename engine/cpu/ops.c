@@ -1,0 +1,385 @@
+/* ops.c — the CPU backend: OpenBLAS sgemm for every matmul, OpenMP for the rest.
+ *
+ * Threading model: Debian's OpenMP build of OpenBLAS shares libgomp's pool with our
+ * loops. Big GEMMs are called outside parallel regions and use every thread; inside
+ * our parallel regions (attention) OpenBLAS sees omp_in_parallel() and runs on the
+ * calling thread, so the cores are never oversubscribed.
+ *
+ * Determinism: no atomics and no thread-count-dependent reductions. Reductions over
+ * rows (bias, norm weight, embedding gradients) are split by output channel, so each
+ * sum runs in row order on one thread whatever the thread count.
+ * Scalar references: ops_ref.c. */
+#include "../../common/check.h"
+#include "../alloc.h"
+#include "../backend.h"
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+/* ---- matmul ---------------------------------------------------------------------- */
+
+static void matmul_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
+                               int OC, int accumulate) {
+    float beta = accumulate ? 1.0f : 0.0f;
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++) {
+            float *o = out + (size_t)n * OC;
+            if (accumulate)
+                for (int j = 0; j < OC; j++) o[j] += bias[j];
+            else
+                memcpy(o, bias, (size_t)OC * sizeof *o);
+        }
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, beta, out, OC);
+}
+
+/* Column sums of (N, W) added into acc (W): threads split the columns. */
+static void colsum_accumulate(float *acc, const float *x, int N, int W) {
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int lo = (int)((long)W * id / nt), hi = (int)((long)W * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            const float *row = x + (size_t)n * W;
+            for (int j = lo; j < hi; j++) acc[j] += row[j];
+        }
+    }
+}
+
+static void matmul_backward_cpu(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const float *weight, int N, int C, int OC) {
+    if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+    if (dbias) colsum_accumulate(dbias, dout, N, OC);
+}
+
+/* ---- norms ----------------------------------------------------------------------- */
+
+static void layernorm_forward_cpu(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                                  const float *bias, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        float m = 0.0f, v = 0.0f;
+#pragma omp simd reduction(+ : m)
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= (float)C;
+#pragma omp simd reduction(+ : v)
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        float s = 1.0f / sqrtf(v / (float)C + eps);
+#pragma omp simd
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * s * weight[c] + bias[c];
+        mean[n] = m;
+        rstd[n] = s;
+    }
+}
+
+static void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                   const float *weight, const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float *dx = dinp + (size_t)n * C, mu = mean[n], r = rstd[n];
+            float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+            for (int c = 0; c < C; c++) {
+                float dnorm = weight[c] * dy[c];
+                a += dnorm;
+                b += dnorm * (x[c] - mu) * r;
+            }
+            a /= (float)C;
+            b /= (float)C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) dx[c] += (weight[c] * dy[c] - a - (x[c] - mu) * r * b) * r;
+        }
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float mu = mean[n], r = rstd[n];
+#pragma omp simd
+            for (int c = lo; c < hi; c++) {
+                dweight[c] += (x[c] - mu) * r * dy[c];
+                dbias[c] += dy[c];
+            }
+        }
+    }
+}
+
+static void rmsnorm_forward_cpu(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
+                                float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C, ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+#pragma omp simd
+        for (int c = 0; c < C; c++) y[c] = x[c] * r * weight[c];
+        rstd[n] = r;
+    }
+}
+
+static void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout, const float *inp,
+                                 const float *weight, const float *rstd, int N, int C) {
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float *dx = dinp + (size_t)n * C, r = rstd[n], dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (int c = 0; c < C; c++) dot += x[c] * weight[c] * dy[c];
+            float k = r * r * r * dot / (float)C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) dx[c] += r * weight[c] * dy[c] - x[c] * k;
+        }
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+            float r = rstd[n];
+#pragma omp simd
+            for (int c = lo; c < hi; c++) dweight[c] += x[c] * r * dy[c];
+        }
+    }
+}
+
+/* ---- activations ----------------------------------------------------------------- */
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+
+static void gelu_forward_cpu(float *out, const float *inp, int N, int F) {
+    size_t n = (size_t)N * F;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    }
+}
+
+static void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
+    size_t n = (size_t)N * F;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i], t = tanhf(GELU_K * (x + 0.044715f * x * x * x));
+        float grad = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += grad * dout[i];
+    }
+}
+
+static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *g = inp + (size_t)n * 2 * F, *u = g + F;
+        float *y = out + (size_t)n * F;
+#pragma omp simd
+        for (int f = 0; f < F; f++) y[f] = g[f] / (1.0f + expf(-g[f])) * u[f];
+    }
+}
+
+static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *g = inp + (size_t)n * 2 * F, *u = g + F, *dy = dout + (size_t)n * F;
+        float *dg = dinp + (size_t)n * 2 * F, *du = dg + F;
+#pragma omp simd
+        for (int f = 0; f < F; f++) {
+            float s = 1.0f / (1.0f + expf(-g[f]));
+            dg[f] += dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
+            du[f] += dy[f] * g[f] * s;
+        }
+    }
+}
+
+static void rope_apply_cpu(float *qkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd,
+                           float sign) {
+    int QKV = (NH + 2 * NKV) * hd, half = hd / 2;
+#pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) {
+        int t = bt % T;
+        const float *cs = cos + (size_t)t * half, *sn = sin + (size_t)t * half;
+        for (int h = 0; h < NH + NKV; h++) {
+            float *x = qkv + (size_t)bt * QKV + (size_t)h * hd;
+#pragma omp simd
+            for (int i = 0; i < half; i++) {
+                float c = cs[i], s = sign * sn[i], x1 = x[i], x2 = x[i + half];
+                x[i] = x1 * c - x2 * s;
+                x[i + half] = x2 * c + x1 * s;
+            }
+        }
+    }
+}
+
+static void rope_forward_cpu(float *qkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd) {
+    rope_apply_cpu(qkv, cos, sin, B, T, NH, NKV, hd, 1.0f);
+}
+
+static void rope_backward_cpu(float *dqkv, const float *cos, const float *sin, int B, int T, int NH, int NKV,
+                              int hd) {
+    rope_apply_cpu(dqkv, cos, sin, B, T, NH, NKV, hd, -1.0f);
+}
+
+static void residual_bias_forward_cpu(float *out, const float *x, const float *bias, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *xi = x + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        if (bias) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] = xi[c] + bias[c];
+        } else {
+            memcpy(o, xi, (size_t)C * sizeof *o);
+        }
+    }
+}
+
+/* ---- loss ------------------------------------------------------------------------ */
+
+static void crossentropy_forward_cpu(float *losses, float *probs, const float *logits, const int *targets, int N,
+                                     int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * V;
+        float *p = probs + (size_t)n * V, maxv = -INFINITY, sum = 0.0f;
+        for (int v = 0; v < V; v++) maxv = z[v] > maxv ? z[v] : maxv;
+#pragma omp simd reduction(+ : sum)
+        for (int v = 0; v < V; v++) {
+            p[v] = expf(z[v] - maxv);
+            sum += p[v];
+        }
+        float inv = 1.0f / sum;
+#pragma omp simd
+        for (int v = 0; v < V; v++) p[v] *= inv;
+        losses[n] = targets[n] < 0 ? 0.0f : logf(sum) + maxv - z[targets[n]];
+    }
+}
+
+static void crossentropy_backward_cpu(float *dlogits, const float *probs, const int *targets, float scale, int N,
+                                      int V) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *d = dlogits + (size_t)n * V;
+        const float *p = probs + (size_t)n * V;
+        if (targets[n] < 0) {
+            memset(d, 0, (size_t)V * sizeof *d);
+            continue;
+        }
+#pragma omp simd
+        for (int v = 0; v < V; v++) d[v] = p[v] * scale;
+        d[targets[n]] -= scale;
+    }
+}
+
+/* ---- embeddings ------------------------------------------------------------------ */
+
+static void encoder_forward_cpu(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T,
+                                int C) {
+#pragma omp parallel for schedule(static)
+    for (int bt = 0; bt < B * T; bt++) {
+        const float *e = wte + (size_t)tokens[bt] * C, *p = wpe ? wpe + (size_t)(bt % T) * C : NULL;
+        float *o = out + (size_t)bt * C;
+        if (p) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
+        } else {
+            memcpy(o, e, (size_t)C * sizeof *o);
+        }
+    }
+}
+
+static void encoder_backward_cpu(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T,
+                                 int C) {
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
+        for (int bt = 0; bt < B * T; bt++) {
+            const float *d = dout + (size_t)bt * C;
+            float *e = dwte + (size_t)tokens[bt] * C, *p = dwpe ? dwpe + (size_t)(bt % T) * C : NULL;
+#pragma omp simd
+            for (int c = lo; c < hi; c++) e[c] += d[c];
+            if (p) {
+#pragma omp simd
+                for (int c = lo; c < hi; c++) p[c] += d[c];
+            }
+        }
+    }
+}
+
+/* ---- optimizer helpers ----------------------------------------------------------- */
+
+static void adamw_update_cpu(float *params, const float *grads, float *m, float *v, size_t n, float lr, float beta1,
+                             float beta2, float eps, float wd, int t) {
+    float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
+    float decay = 1.0f - lr * wd;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * g, vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        params[i] = params[i] * decay - lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+    }
+}
+
+#define SUMSQ_BLOCK 16384
+
+static double sum_squares_cpu(const float *x, size_t n) {
+    size_t nb = (n + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
+    if (nb == 0) return 0.0;
+    double *partial = bb_alloc(BB_MEM_WORKSPACE, nb * sizeof *partial);
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * SUMSQ_BLOCK, hi = lo + SUMSQ_BLOCK < n ? lo + SUMSQ_BLOCK : n;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)x[i] * x[i];
+        partial[b] = s;
+    }
+    double total = 0.0;
+    for (size_t b = 0; b < nb; b++) total += partial[b];
+    bb_free(partial);
+    return total;
+}
+
+static void scale_cpu(float *x, float s, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd);
+void bb_attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
+                               int NH, int NKV, int hd);
+
+const bb_backend bb_backend_cpu = {
+    .name = "cpu",
+    .matmul_forward = matmul_forward_cpu,
+    .matmul_backward = matmul_backward_cpu,
+    .layernorm_forward = layernorm_forward_cpu,
+    .layernorm_backward = layernorm_backward_cpu,
+    .rmsnorm_forward = rmsnorm_forward_cpu,
+    .rmsnorm_backward = rmsnorm_backward_cpu,
+    .gelu_forward = gelu_forward_cpu,
+    .gelu_backward = gelu_backward_cpu,
+    .swiglu_forward = swiglu_forward_cpu,
+    .swiglu_backward = swiglu_backward_cpu,
+    .rope_forward = rope_forward_cpu,
+    .rope_backward = rope_backward_cpu,
+    .attention_forward = bb_attention_forward_cpu,
+    .attention_backward = bb_attention_backward_cpu,
+    .residual_bias_forward = residual_bias_forward_cpu,
+    .crossentropy_forward = crossentropy_forward_cpu,
+    .crossentropy_backward = crossentropy_backward_cpu,
+    .encoder_forward = encoder_forward_cpu,
+    .encoder_backward = encoder_backward_cpu,
+    .adamw_update = adamw_update_cpu,
+    .sum_squares = sum_squares_cpu,
+    .scale = scale_cpu,
+};

@@ -1,0 +1,372 @@
+/* model.c — parameter/activation tables and the shared block code path (model.h).
+ * The family table below is the only place the two families differ. */
+#include "model.h"
+#include "../common/check.h"
+#include "alloc.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    bool biases;       /* linear biases and LayerNorm shift */
+    bool layernorm;    /* LayerNorm (else RMSNorm) */
+    bool learned_pos;  /* wpe (else RoPE) */
+    bool swiglu;       /* SwiGLU MLP (else GELU) */
+    bool tied_head;    /* logits use wte (else lm_head) */
+} family_traits;
+
+static const family_traits traits[BB_FAMILY_COUNT] = {
+    [BB_FAMILY_GPT2] = {.biases = true, .layernorm = true, .learned_pos = true, .swiglu = false, .tied_head = true},
+    [BB_FAMILY_LLAMA] = {.biases = false, .layernorm = false, .learned_pos = false, .swiglu = true, .tied_head = false},
+};
+
+static void spec(bb_tensor_spec *s, const char *name, bool present, bool decay, int ndim, size_t d0, size_t d1,
+                 size_t d2) {
+    s->name = name;
+    s->ndim = ndim;
+    s->shape[0] = d0; s->shape[1] = d1; s->shape[2] = d2;
+    s->numel = present ? d0 * (ndim > 1 ? d1 : 1) * (ndim > 2 ? d2 : 1) : 0;
+    s->weight_decay = decay;
+}
+
+void bb_param_specs(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
+    const family_traits *f = &traits[c->family];
+    size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, V = (size_t)c->vocab_size, T = (size_t)c->max_seq;
+    size_t hd = C / (size_t)c->n_head, QKV = ((size_t)c->n_head + 2 * (size_t)c->n_kv_head) * hd;
+    size_t F = (size_t)c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F;
+    bool b = f->biases;
+    spec(&s[BB_P_WTE], "wte", true, true, 2, V, C, 0);
+    spec(&s[BB_P_WPE], "wpe", f->learned_pos, true, 2, T, C, 0);
+    spec(&s[BB_P_LN1W], "ln1w", true, false, 2, L, C, 0);
+    spec(&s[BB_P_LN1B], "ln1b", b, false, 2, L, C, 0);
+    spec(&s[BB_P_QKVW], "qkvw", true, true, 3, L, QKV, C);
+    spec(&s[BB_P_QKVB], "qkvb", b, false, 2, L, QKV, 0);
+    spec(&s[BB_P_ATTPROJW], "attprojw", true, true, 3, L, C, C);
+    spec(&s[BB_P_ATTPROJB], "attprojb", b, false, 2, L, C, 0);
+    spec(&s[BB_P_LN2W], "ln2w", true, false, 2, L, C, 0);
+    spec(&s[BB_P_LN2B], "ln2b", b, false, 2, L, C, 0);
+    spec(&s[BB_P_FCW], "fcw", true, true, 3, L, FF1, C);
+    spec(&s[BB_P_FCB], "fcb", b, false, 2, L, FF1, 0);
+    spec(&s[BB_P_FCPROJW], "fcprojw", true, true, 3, L, C, F);
+    spec(&s[BB_P_FCPROJB], "fcprojb", b, false, 2, L, C, 0);
+    spec(&s[BB_P_LNFW], "lnfw", true, false, 1, C, 0, 0);
+    spec(&s[BB_P_LNFB], "lnfb", b, false, 1, C, 0, 0);
+    spec(&s[BB_P_LMHEAD], "lm_head", !f->tied_head, true, 2, V, C, 0);
+}
+
+/* Carves one block into the pointer table; absent tensors get NULL. */
+static void carve(bb_param_ptrs *p, float *mem, const bb_tensor_spec *s) {
+    for (int i = 0; i < BB_N_PARAMS; i++) {
+        p->t[i] = s[i].numel ? mem : NULL;
+        mem += s[i].numel;
+    }
+}
+
+int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool training, char *err, size_t err_len) {
+    memset(m, 0, sizeof *m);
+    if (bb_config_validate(cfg, err, err_len) != 0) return -1;
+    m->cfg = *cfg;
+    m->be = be;
+    m->mean_loss = NAN;
+    bb_param_specs(cfg, m->specs);
+    for (int i = 0; i < BB_N_PARAMS; i++) m->n_params += m->specs[i].numel;
+    m->params_mem = bb_alloc(BB_MEM_PARAMS, m->n_params * sizeof(float));
+    carve(&m->params, m->params_mem, m->specs);
+    if (training) {
+        m->grads_mem = bb_alloc(BB_MEM_GRADS, m->n_params * sizeof(float));
+        m->m_mem = bb_alloc(BB_MEM_OPTIM, m->n_params * sizeof(float));
+        m->v_mem = bb_alloc(BB_MEM_OPTIM, m->n_params * sizeof(float));
+        carve(&m->grads, m->grads_mem, m->specs);
+        carve(&m->m, m->m_mem, m->specs);
+        carve(&m->v, m->v_mem, m->specs);
+    }
+    if (!traits[cfg->family].learned_pos) {
+        /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
+        int hd = cfg->n_embd / cfg->n_head, half = hd / 2;
+        m->rope_cos = bb_alloc(BB_MEM_WORKSPACE, (size_t)cfg->max_seq * half * sizeof(float));
+        m->rope_sin = bb_alloc(BB_MEM_WORKSPACE, (size_t)cfg->max_seq * half * sizeof(float));
+        for (int t = 0; t < cfg->max_seq; t++)
+            for (int i = 0; i < half; i++) {
+                double inv_freq = pow((double)cfg->rope_theta, -2.0 * i / hd), a = t * inv_freq;
+                m->rope_cos[t * half + i] = (float)cos(a);
+                m->rope_sin[t * half + i] = (float)sin(a);
+            }
+    }
+    return 0;
+}
+
+static void free_acts(bb_model *m) {
+    bb_free(m->acts_mem); bb_free(m->scratch_mem); bb_free(m->inputs); bb_free(m->targets);
+    m->acts_mem = m->scratch_mem = NULL;
+    m->inputs = m->targets = NULL;
+    m->B = m->T = 0;
+}
+
+void bb_model_free(bb_model *m) {
+    free_acts(m);
+    bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem);
+    bb_free(m->rope_cos); bb_free(m->rope_sin);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- initialisation --------------------------------------------------------------- */
+
+typedef struct { uint64_t s; } rng;
+
+static uint64_t rng_u64(rng *r) {  /* splitmix64 */
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_normal(rng *r) {  /* Box-Muller */
+    double u1 = ((rng_u64(r) >> 11) + 1.0) * 0x1.0p-53, u2 = (rng_u64(r) >> 11) * 0x1.0p-53;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+void bb_model_init_weights(bb_model *m, uint64_t seed) {
+    float residual_std = 0.02f / sqrtf(2.0f * (float)m->cfg.n_layer);
+    for (int i = 0; i < BB_N_PARAMS; i++) {
+        const bb_tensor_spec *s = &m->specs[i];
+        float *p = m->params.t[i];
+        if (!s->numel) continue;
+        rng r = {seed * 0x100000001b3ull + (uint64_t)i * 0x9e3779b97f4a7c15ull};
+        bool gain = i == BB_P_LN1W || i == BB_P_LN2W || i == BB_P_LNFW;
+        bool bias = i == BB_P_LN1B || i == BB_P_LN2B || i == BB_P_LNFB || i == BB_P_QKVB || i == BB_P_ATTPROJB ||
+                    i == BB_P_FCB || i == BB_P_FCPROJB;
+        float std = (i == BB_P_ATTPROJW || i == BB_P_FCPROJW) ? residual_std : 0.02f;
+        for (size_t k = 0; k < s->numel; k++) p[k] = gain ? 1.0f : bias ? 0.0f : std * rng_normal(&r);
+    }
+}
+
+/* ---- activations ------------------------------------------------------------------ */
+
+static void ensure_acts(bb_model *m, int B, int T) {
+    if (m->B == B && m->T == T) return;
+    BB_CHECK(T <= m->cfg.max_seq);
+    free_acts(m);
+    const bb_config *c = &m->cfg;
+    size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
+    size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
+    size_t FF1 = traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
+    size_t sizes[] = {BT * C,     L * BT * C, L * BT, L * BT,     L * BT * QKV, L * BT * C, L * B * NH * T * T,
+                      L * BT * C, L * BT * C, L * BT, L * BT,     L * BT * FF1, L * BT * F, L * BT * C,
+                      BT * C,     BT,         BT,     BT * V,     BT * V,       BT};
+    float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
+                      &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
+                      &m->acts.ln2_rstd, &m->acts.fch, &m->acts.fch_act, &m->acts.residual3, &m->acts.lnf,
+                      &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.logits, &m->acts.probs, &m->acts.losses};
+    size_t n = sizeof sizes / sizeof sizes[0], total = 0;
+    for (size_t i = 0; i < n; i++) total += sizes[i];
+    m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
+    float *p = m->acts_mem;
+    for (size_t i = 0; i < n; i++) { *ptrs[i] = p; p += sizes[i]; }
+    if (m->grads_mem) {
+        size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F};
+        float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act};
+        size_t gtotal = 0;
+        for (size_t i = 0; i < 6; i++) gtotal += gsizes[i];
+        m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
+        p = m->scratch_mem;
+        for (size_t i = 0; i < 6; i++) { *gptrs[i] = p; p += gsizes[i]; }
+    }
+    m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+    m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+    m->B = B;
+    m->T = T;
+}
+
+/* Per-layer views into the stacked parameter tensors and activations. */
+typedef struct {
+    const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+} layer_params;
+
+typedef struct {
+    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+} layer_grads;
+
+static float *at(float *base, size_t stride, int l) { return base ? base + stride * (size_t)l : NULL; }
+
+#define LAYER_VIEW(P, specs, l)                                                                  \
+    {at((P).ln1w, specs[BB_P_LN1W].numel / L, l), at((P).ln1b, specs[BB_P_LN1B].numel / L, l),     \
+     at((P).qkvw, specs[BB_P_QKVW].numel / L, l), at((P).qkvb, specs[BB_P_QKVB].numel / L, l),     \
+     at((P).attprojw, specs[BB_P_ATTPROJW].numel / L, l),                                       \
+     at((P).attprojb, specs[BB_P_ATTPROJB].numel / L, l), at((P).ln2w, specs[BB_P_LN2W].numel / L, l), \
+     at((P).ln2b, specs[BB_P_LN2B].numel / L, l), at((P).fcw, specs[BB_P_FCW].numel / L, l),       \
+     at((P).fcb, specs[BB_P_FCB].numel / L, l), at((P).fcprojw, specs[BB_P_FCPROJW].numel / L, l), \
+     at((P).fcprojb, specs[BB_P_FCPROJB].numel / L, l)}
+
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
+        *residual3;
+} layer_acts;
+
+static layer_acts layer_acts_at(const bb_model *m, int l) {
+    const bb_config *c = &m->cfg;
+    size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
+    size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
+    size_t FF1 = traits[c->family].swiglu ? 2 * F : F;
+    const bb_acts *a = &m->acts;
+    return (layer_acts){a->ln1 + l * BT * C,       a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
+                        a->qkv + l * BT * QKV,     a->atty + l * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
+                        a->residual2 + l * BT * C, a->ln2 + l * BT * C,  a->ln2_mean + l * BT,
+                        a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + l * BT * F,
+                        a->residual3 + l * BT * C};
+}
+
+static void norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
+                         const float *b, int N) {
+    const bb_config *c = &m->cfg;
+    if (traits[c->family].layernorm) m->be->layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd, c->norm_eps);
+    else m->be->rmsnorm_forward(out, rstd, x, w, N, c->n_embd, c->norm_eps);
+}
+
+static void norm_backward(const bb_model *m, float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const float *mean, const float *rstd, int N) {
+    if (traits[m->cfg.family].layernorm) m->be->layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->cfg.n_embd);
+    else m->be->rmsnorm_backward(dx, dw, dy, x, w, rstd, N, m->cfg.n_embd);
+}
+
+/* ---- forward ---------------------------------------------------------------------- */
+
+float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
+    ensure_acts(m, B, T);
+    const bb_config *c = &m->cfg;
+    const family_traits *f = &traits[c->family];
+    const bb_backend *be = m->be;
+    int L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH, V = c->vocab_size;
+    int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
+    for (int i = 0; i < N; i++) BB_CHECK(inputs[i] >= 0 && inputs[i] < V);
+    memcpy(m->inputs, inputs, (size_t)N * sizeof(int));
+    if (targets) {
+        m->n_valid_targets = 0;
+        for (int i = 0; i < N; i++) {
+            BB_CHECK(targets[i] < V);
+            m->n_valid_targets += targets[i] >= 0;
+        }
+        memcpy(m->targets, targets, (size_t)N * sizeof(int));
+    }
+    be->encoder_forward(m->acts.encoded, inputs, m->params.wte, m->params.wpe, B, T, C);
+    const float *residual = m->acts.encoded;
+    for (int l = 0; l < L; l++) {
+        layer_params p = LAYER_VIEW(m->params, m->specs, l);
+        layer_acts a = layer_acts_at(m, l);
+        norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
+        be->matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, QKV, 0);
+        if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
+        be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
+        be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
+        be->matmul_forward(a.residual2, a.atty, p.attprojw, NULL, N, C, C, 1);
+        norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
+        be->matmul_forward(a.fch, a.ln2, p.fcw, p.fcb, N, C, FF1, 0);
+        if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
+        else be->gelu_forward(a.fch_act, a.fch, N, F);
+        be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
+        be->matmul_forward(a.residual3, a.fch_act, p.fcprojw, NULL, N, F, C, 1);
+        residual = a.residual3;
+    }
+    norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
+    const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
+    be->matmul_forward(m->acts.logits, m->acts.lnf, head, NULL, N, C, V, 0);
+    (void)FF1;
+    if (!targets) {
+        m->mean_loss = NAN;
+        return NAN;
+    }
+    be->crossentropy_forward(m->acts.losses, m->acts.probs, m->acts.logits, m->targets, N, V);
+    double sum = 0.0;
+    for (int i = 0; i < N; i++) sum += m->acts.losses[i];
+    m->mean_loss = m->n_valid_targets ? (float)(sum / m->n_valid_targets) : 0.0f;
+    return m->mean_loss;
+}
+
+/* ---- backward --------------------------------------------------------------------- */
+
+void bb_model_zero_grad(bb_model *m) {
+    BB_CHECK(m->grads_mem != NULL);
+    memset(m->grads_mem, 0, m->n_params * sizeof(float));
+}
+
+void bb_model_backward(bb_model *m, float grad_scale) {
+    BB_CHECK(m->grads_mem != NULL && !isnan(m->mean_loss));
+    const bb_config *c = &m->cfg;
+    const family_traits *f = &traits[c->family];
+    const bb_backend *be = m->be;
+    int B = m->B, T = m->T, L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH;
+    int V = c->vocab_size, QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
+    size_t BT = (size_t)N;
+    bb_grad_scratch *g = &m->gs;
+    /* loss = mean over kept targets, so d loss / d logit = (p - y) / n_valid */
+    float scale = m->n_valid_targets ? grad_scale / (float)m->n_valid_targets : 0.0f;
+    float *dlogits = m->acts.probs;
+    be->crossentropy_backward(dlogits, m->acts.probs, m->targets, scale, N, V);
+    memset(g->dnorm, 0, BT * C * sizeof(float));
+    float *dhead = f->tied_head ? m->grads.wte : m->grads.lm_head;
+    const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
+    be->matmul_backward(g->dnorm, dhead, NULL, dlogits, m->acts.lnf, head, N, C, V);
+    memset(g->dresidual, 0, BT * C * sizeof(float));
+    const float *last = L > 0 ? layer_acts_at(m, L - 1).residual3 : m->acts.encoded;
+    norm_backward(m, g->dresidual, m->grads.lnfw, m->grads.lnfb, g->dnorm, last, m->params.lnfw, m->acts.lnf_mean,
+                  m->acts.lnf_rstd, N);
+    for (int l = L - 1; l >= 0; l--) {
+        layer_params p = LAYER_VIEW(m->params, m->specs, l);
+        layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
+        layer_acts a = layer_acts_at(m, l);
+        const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
+        /* residual3 = residual2 + fcproj(act(fc(norm2(residual2)))) */
+        memset(g->dfch_act, 0, BT * F * sizeof(float));
+        be->matmul_backward(g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, p.fcprojw, N, F, C);
+        memset(g->dfch, 0, BT * FF1 * sizeof(float));
+        if (f->swiglu) be->swiglu_backward(g->dfch, a.fch, g->dfch_act, N, F);
+        else be->gelu_backward(g->dfch, a.fch, g->dfch_act, N, F);
+        memset(g->dnorm, 0, BT * C * sizeof(float));
+        be->matmul_backward(g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, p.fcw, N, C, FF1);
+        norm_backward(m, g->dresidual, dp.ln2w, dp.ln2b, g->dnorm, a.residual2, p.ln2w, a.ln2_mean, a.ln2_rstd, N);
+        /* residual2 = residual + attproj(attention(qkv(norm1(residual)))) */
+        memset(g->datty, 0, BT * C * sizeof(float));
+        be->matmul_backward(g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, p.attprojw, N, C, C);
+        memset(g->dqkv, 0, BT * QKV * sizeof(float));
+        be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
+        if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
+        memset(g->dnorm, 0, BT * C * sizeof(float));
+        be->matmul_backward(g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, p.qkvw, N, C, QKV);
+        norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual, p.ln1w, a.ln1_mean, a.ln1_rstd, N);
+    }
+    be->encoder_backward(m->grads.wte, m->grads.wpe, g->dresidual, m->inputs, B, T, C);
+}
+
+/* ---- optimizer -------------------------------------------------------------------- */
+
+double bb_model_grad_norm(const bb_model *m) {
+    return sqrt(m->be->sum_squares(m->grads_mem, m->n_params));
+}
+
+float bb_model_step(bb_model *m, const bb_adamw *opt, float lr) {
+    double norm = bb_model_grad_norm(m);
+    if (opt->grad_clip > 0.0f) {
+        double coef = opt->grad_clip / (norm + 1e-6);
+        if (coef < 1.0) m->be->scale(m->grads_mem, (float)coef, m->n_params);
+    }
+    m->step++;
+    for (int i = 0; i < BB_N_PARAMS; i++) {
+        if (!m->specs[i].numel) continue;
+        float wd = m->specs[i].weight_decay ? opt->weight_decay : 0.0f;
+        m->be->adamw_update(m->params.t[i], m->grads.t[i], m->m.t[i], m->v.t[i], m->specs[i].numel, lr, opt->beta1,
+                            opt->beta2, opt->eps, wd, m->step);
+    }
+    return (float)norm;
+}
+
+double bb_model_flops_per_token(const bb_config *c, int T) {
+    bb_tensor_spec s[BB_N_PARAMS];
+    bb_param_specs(c, s);
+    double n = 0;
+    for (int i = 0; i < BB_N_PARAMS; i++)
+        if (i != BB_P_WPE) n += (double)s[i].numel;
+    if (traits[c->family].tied_head) n += 0;  /* wte counted once: it is the head matmul */
+    else n -= (double)s[BB_P_WTE].numel;      /* the embedding lookup is not a matmul */
+    /* 6N for the matmuls (forward 2N, backward 4N) plus attention 12 L C T, the PaLM
+     * convention (Chowdhery et al. 2022, appendix B), which counts the causal half too. */
+    return 6.0 * n + 12.0 * c->n_layer * (double)T * c->n_embd;
+}

@@ -1,0 +1,120 @@
+/* model.h — the transformer: parameter and activation tables (DESIGN.md table 3) and
+ * forward / backward / optimizer step. Like llm.c, each category is one contiguous
+ * block from the tracked allocator carved by a size table; every pointer is commented
+ * with its shape. Both families share one block code path (model.c).
+ *
+ * Parameter names are also the safetensors tensor names. Absent tensors (a family
+ * without biases, say) have size 0 and are not saved. Shapes (L layers stacked):
+ *   wte (V,C)  wpe (T,C) [gpt2]  ln1w (L,C)  ln1b (L,C) [gpt2]  qkvw (L,QKV,C)
+ *   qkvb (L,QKV) [gpt2]  attprojw (L,C,C)  attprojb (L,C) [gpt2]  ln2w (L,C)
+ *   ln2b (L,C) [gpt2]  fcw (L,FF1,C)  fcb (L,FF1) [gpt2]  fcprojw (L,C,F)
+ *   fcprojb (L,C) [gpt2]  lnfw (C)  lnfb (C) [gpt2]  lm_head (V,C) [llama; gpt2 ties wte]
+ * with QKV = (NH + 2 NKV) hd and FF1 = F (gpt2) or 2F (llama: [gate | up]). */
+#pragma once
+#include "backend.h"
+#include "config.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    BB_P_WTE, BB_P_WPE, BB_P_LN1W, BB_P_LN1B, BB_P_QKVW, BB_P_QKVB, BB_P_ATTPROJW, BB_P_ATTPROJB,
+    BB_P_LN2W, BB_P_LN2B, BB_P_FCW, BB_P_FCB, BB_P_FCPROJW, BB_P_FCPROJB, BB_P_LNFW, BB_P_LNFB,
+    BB_P_LMHEAD, BB_N_PARAMS
+};
+
+typedef struct {
+    const char *name;
+    int ndim;
+    size_t shape[3];
+    size_t numel;        /* 0 = absent in this family */
+    bool weight_decay;   /* matrices and embeddings decay; biases and norm gains do not */
+} bb_tensor_spec;
+
+/* One float pointer per parameter tensor, into one contiguous block. */
+typedef union {
+    float *t[BB_N_PARAMS];
+    struct {
+        float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw,
+            *fcprojb, *lnfw, *lnfb, *lm_head;
+    };
+} bb_param_ptrs;
+
+typedef struct {
+    float *encoded;    /* (B,T,C) */
+    float *ln1;        /* (L,B,T,C) */
+    float *ln1_mean;   /* (L,B,T) gpt2 */
+    float *ln1_rstd;   /* (L,B,T) */
+    float *qkv;        /* (L,B,T,QKV) after RoPE for llama */
+    float *atty;       /* (L,B,T,C) */
+    float *att;        /* (L,B,NH,T,T) */
+    float *residual2;  /* (L,B,T,C) */
+    float *ln2;        /* (L,B,T,C) */
+    float *ln2_mean;   /* (L,B,T) */
+    float *ln2_rstd;   /* (L,B,T) */
+    float *fch;        /* (L,B,T,FF1) */
+    float *fch_act;    /* (L,B,T,F) */
+    float *residual3;  /* (L,B,T,C) */
+    float *lnf;        /* (B,T,C) */
+    float *lnf_mean;   /* (B,T) */
+    float *lnf_rstd;   /* (B,T) */
+    float *logits;     /* (B,T,V) */
+    float *probs;      /* (B,T,V); becomes dlogits in backward */
+    float *losses;     /* (B,T) */
+} bb_acts;
+
+/* Gradient scratch for one layer at a time (backward walks the layers downwards). */
+typedef struct {
+    float *dresidual;  /* (B,T,C) gradient flowing down the residual stream */
+    float *dnorm;      /* (B,T,C) gradient of a norm's output */
+    float *dqkv;       /* (B,T,QKV) */
+    float *datty;      /* (B,T,C) */
+    float *dfch;       /* (B,T,FF1) */
+    float *dfch_act;   /* (B,T,F) */
+} bb_grad_scratch;
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay, grad_clip;
+} bb_adamw;
+
+typedef struct {
+    bb_config cfg;
+    const bb_backend *be;
+    bb_tensor_spec specs[BB_N_PARAMS];
+    size_t n_params;
+    float *params_mem, *grads_mem, *m_mem, *v_mem;
+    bb_param_ptrs params, grads, m, v;
+    int step;                  /* optimizer steps taken */
+    /* activations, sized for (B, T) at first forward */
+    int B, T;
+    float *acts_mem, *scratch_mem;
+    bb_acts acts;
+    bb_grad_scratch gs;
+    float *rope_cos, *rope_sin; /* (max_seq, hd/2) llama */
+    int *inputs, *targets;      /* (B,T) copies */
+    float mean_loss;            /* of the last forward with targets; NAN if none */
+    int n_valid_targets;
+} bb_model;
+
+/* Builds the tables and allocates parameters (and, if training, grads and moments).
+ * Returns 0 or -1 with a reason (invalid config). */
+int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool training, char *err, size_t err_len);
+void bb_model_free(bb_model *m);
+/* GPT-2 initialisation (Radford et al. 2019; llm.c / nanoGPT): N(0, 0.02), residual
+ * projections N(0, 0.02/sqrt(2L)), norm gains 1, biases 0. Deterministic from seed. */
+void bb_model_init_weights(bb_model *m, uint64_t seed);
+void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
+
+/* Forward over tokens (B,T). targets may be NULL (logits only); entries < 0 are ignored
+ * by the loss (masked variant). Returns the mean loss over kept targets (NAN without). */
+float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T);
+void bb_model_zero_grad(bb_model *m);
+/* Backward of the last forward; grad_scale multiplies the loss gradient (1/accum for
+ * gradient accumulation). Accumulates into grads. */
+void bb_model_backward(bb_model *m, float grad_scale);
+/* Global grad-norm clipping (PyTorch clip_grad_norm_: coef = clip / (norm + 1e-6), only
+ * when < 1) then one AdamW step at lr. Returns the pre-clip norm. */
+float bb_model_step(bb_model *m, const bb_adamw *opt, float lr);
+double bb_model_grad_norm(const bb_model *m);
+/* Model FLOPs per token for forward+backward (6N + attention, PaLM appendix B). */
+double bb_model_flops_per_token(const bb_config *cfg, int T);

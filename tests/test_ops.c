@@ -1,0 +1,196 @@
+/* test_ops.c — every CPU backend op against the scalar reference (ops_ref.c), on shapes
+ * that exercise the edge cases: sequence lengths that are not a multiple of the
+ * attention block, grouped KV heads, ignored targets, repeated tokens. */
+#include "../engine/alloc.h"
+#include "../engine/backend.h"
+#include "compare.h"
+#include "tolerances.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static float frand(void) {  /* uniform in [-1, 1) */
+    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    return (float)((rng_state * 0x2545F4914F6CDD1Dull) >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+static float *rnd(size_t n, float scale) {
+    float *p = bb_alloc(BB_MEM_OTHER, n * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = scale * frand();
+    return p;
+}
+
+static float *copy(const float *x, size_t n) {
+    float *p = bb_alloc(BB_MEM_OTHER, n * sizeof *p);
+    memcpy(p, x, n * sizeof *p);
+    return p;
+}
+
+static const bb_backend *cpu = &bb_backend_cpu, *ref = &bb_backend_ref;
+#define TOL (bb_tol("fp32")->op_vs_ref)
+
+static void test_matmul(void) {
+    int N = 37, C = 70, OC = 45;
+    float *x = rnd((size_t)N * C, 1), *w = rnd((size_t)OC * C, 1), *b = rnd(OC, 1);
+    for (int variant = 0; variant < 3; variant++) {  /* bias, no bias, accumulate */
+        float *o1 = rnd((size_t)N * OC, 1), *o2 = copy(o1, (size_t)N * OC);
+        const float *bias = variant == 1 ? NULL : b;
+        cpu->matmul_forward(o1, x, w, bias, N, C, OC, variant == 2);
+        ref->matmul_forward(o2, x, w, bias, N, C, OC, variant == 2);
+        EXPECT_CLOSE_F(variant == 0 ? "matmul.out(bias)" : variant == 1 ? "matmul.out" : "matmul.out(acc)", o1, o2,
+                       (size_t)N * OC, TOL);
+        bb_free(o1); bb_free(o2);
+    }
+    float *dout = rnd((size_t)N * OC, 1);
+    float *dx1 = rnd((size_t)N * C, 1), *dx2 = copy(dx1, (size_t)N * C);
+    float *dw1 = rnd((size_t)OC * C, 1), *dw2 = copy(dw1, (size_t)OC * C);
+    float *db1 = rnd(OC, 1), *db2 = copy(db1, OC);
+    cpu->matmul_backward(dx1, dw1, db1, dout, x, w, N, C, OC);
+    ref->matmul_backward(dx2, dw2, db2, dout, x, w, N, C, OC);
+    EXPECT_CLOSE_F("matmul.dinp", dx1, dx2, (size_t)N * C, TOL);
+    EXPECT_CLOSE_F("matmul.dweight", dw1, dw2, (size_t)OC * C, TOL);
+    EXPECT_CLOSE_F("matmul.dbias", db1, db2, OC, TOL);
+    bb_free(x); bb_free(w); bb_free(b); bb_free(dout);
+    bb_free(dx1); bb_free(dx2); bb_free(dw1); bb_free(dw2); bb_free(db1); bb_free(db2);
+}
+
+static void test_norms(void) {
+    int N = 29, C = 67;
+    float *x = rnd((size_t)N * C, 2), *w = rnd(C, 1), *b = rnd(C, 1), *dy = rnd((size_t)N * C, 1);
+    float *o1 = rnd((size_t)N * C, 1), *o2 = rnd((size_t)N * C, 1);
+    float m1[64], m2[64], r1[64], r2[64];
+    cpu->layernorm_forward(o1, m1, r1, x, w, b, N, C, 1e-5f);
+    ref->layernorm_forward(o2, m2, r2, x, w, b, N, C, 1e-5f);
+    EXPECT_CLOSE_F("layernorm.out", o1, o2, (size_t)N * C, TOL);
+    EXPECT_CLOSE_F("layernorm.rstd", r1, r2, N, TOL);
+    float *dx1 = rnd((size_t)N * C, 1), *dx2 = copy(dx1, (size_t)N * C);
+    float *dw1 = rnd(C, 1), *dw2 = copy(dw1, C), *db1 = rnd(C, 1), *db2 = copy(db1, C);
+    cpu->layernorm_backward(dx1, dw1, db1, dy, x, w, m2, r2, N, C);
+    ref->layernorm_backward(dx2, dw2, db2, dy, x, w, m2, r2, N, C);
+    EXPECT_CLOSE_F("layernorm.dinp", dx1, dx2, (size_t)N * C, TOL);
+    EXPECT_CLOSE_F("layernorm.dweight", dw1, dw2, C, TOL);
+    EXPECT_CLOSE_F("layernorm.dbias", db1, db2, C, TOL);
+    cpu->rmsnorm_forward(o1, r1, x, w, N, C, 1e-5f);
+    ref->rmsnorm_forward(o2, r2, x, w, N, C, 1e-5f);
+    EXPECT_CLOSE_F("rmsnorm.out", o1, o2, (size_t)N * C, TOL);
+    memcpy(dx2, dx1, (size_t)N * C * sizeof(float));
+    memcpy(dw2, dw1, (size_t)C * sizeof(float));
+    cpu->rmsnorm_backward(dx1, dw1, dy, x, w, r2, N, C);
+    ref->rmsnorm_backward(dx2, dw2, dy, x, w, r2, N, C);
+    EXPECT_CLOSE_F("rmsnorm.dinp", dx1, dx2, (size_t)N * C, TOL);
+    EXPECT_CLOSE_F("rmsnorm.dweight", dw1, dw2, C, TOL);
+    bb_free(x); bb_free(w); bb_free(b); bb_free(dy); bb_free(o1); bb_free(o2);
+    bb_free(dx1); bb_free(dx2); bb_free(dw1); bb_free(dw2); bb_free(db1); bb_free(db2);
+}
+
+static void test_activations(void) {
+    int N = 13, F = 51;
+    float *x = rnd((size_t)N * 2 * F, 4), *dy = rnd((size_t)N * F, 1);
+    float *o1 = rnd((size_t)N * F, 1), *o2 = rnd((size_t)N * F, 1);
+    cpu->gelu_forward(o1, x, N, F);
+    ref->gelu_forward(o2, x, N, F);
+    EXPECT_CLOSE_F("gelu.out", o1, o2, (size_t)N * F, TOL);
+    float *d1 = rnd((size_t)N * 2 * F, 1), *d2 = copy(d1, (size_t)N * 2 * F);
+    cpu->gelu_backward(d1, x, dy, N, F);
+    ref->gelu_backward(d2, x, dy, N, F);
+    EXPECT_CLOSE_F("gelu.dinp", d1, d2, (size_t)N * F, TOL);
+    cpu->swiglu_forward(o1, x, N, F);
+    ref->swiglu_forward(o2, x, N, F);
+    EXPECT_CLOSE_F("swiglu.out", o1, o2, (size_t)N * F, TOL);
+    memcpy(d2, d1, (size_t)N * 2 * F * sizeof(float));
+    cpu->swiglu_backward(d1, x, dy, N, F);
+    ref->swiglu_backward(d2, x, dy, N, F);
+    EXPECT_CLOSE_F("swiglu.dinp", d1, d2, (size_t)N * 2 * F, TOL);
+    bb_free(x); bb_free(dy); bb_free(o1); bb_free(o2); bb_free(d1); bb_free(d2);
+}
+
+static void test_rope_attention(void) {
+    const struct { int B, T, NH, NKV, hd; } shapes[] = {{2, 70, 4, 4, 8}, {1, 131, 6, 2, 16}, {3, 5, 2, 1, 4}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int B = shapes[s].B, T = shapes[s].T, NH = shapes[s].NH, NKV = shapes[s].NKV, hd = shapes[s].hd;
+        int QKV = (NH + 2 * NKV) * hd, C = NH * hd, half = hd / 2;
+        size_t nq = (size_t)B * T * QKV, ny = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+        char name[64];
+        float *cs = rnd((size_t)T * half, 1), *sn = rnd((size_t)T * half, 1);
+        float *q1 = rnd(nq, 1), *q2 = copy(q1, nq);
+        cpu->rope_forward(q1, cs, sn, B, T, NH, NKV, hd);
+        ref->rope_forward(q2, cs, sn, B, T, NH, NKV, hd);
+        snprintf(name, sizeof name, "rope.out[shape %zu]", s);
+        EXPECT_CLOSE_F(name, q1, q2, nq, TOL);
+        cpu->rope_backward(q1, cs, sn, B, T, NH, NKV, hd);
+        ref->rope_backward(q2, cs, sn, B, T, NH, NKV, hd);
+        snprintf(name, sizeof name, "rope.dinp[shape %zu]", s);
+        EXPECT_CLOSE_F(name, q1, q2, nq, TOL);
+        float *y1 = rnd(ny, 1), *y2 = rnd(ny, 1), *a1 = rnd(na, 1), *a2 = rnd(na, 1);
+        cpu->attention_forward(y1, a1, q1, B, T, NH, NKV, hd);
+        ref->attention_forward(y2, a2, q1, B, T, NH, NKV, hd);
+        snprintf(name, sizeof name, "attention.out[shape %zu]", s);
+        EXPECT_CLOSE_F(name, y1, y2, ny, TOL);
+        snprintf(name, sizeof name, "attention.att[shape %zu]", s);
+        EXPECT_CLOSE_F(name, a1, a2, na, TOL);
+        float *dy = rnd(ny, 1), *dq1 = rnd(nq, 1), *dq2 = copy(dq1, nq);
+        cpu->attention_backward(dq1, dy, q1, a2, B, T, NH, NKV, hd);
+        ref->attention_backward(dq2, dy, q1, a2, B, T, NH, NKV, hd);
+        snprintf(name, sizeof name, "attention.dqkv[shape %zu]", s);
+        EXPECT_CLOSE_F(name, dq1, dq2, nq, TOL);
+        bb_free(cs); bb_free(sn); bb_free(q1); bb_free(q2); bb_free(y1); bb_free(y2);
+        bb_free(a1); bb_free(a2); bb_free(dy); bb_free(dq1); bb_free(dq2);
+    }
+}
+
+static void test_loss_embedding_optim(void) {
+    int N = 23, V = 101, B = 3, T = 9, C = 17;
+    float *z = rnd((size_t)N * V, 6), *p1 = rnd((size_t)N * V, 1), *p2 = rnd((size_t)N * V, 1), l1[32], l2[32];
+    int targets[32];
+    for (int i = 0; i < N; i++) targets[i] = i % 5 == 3 ? -1 : (i * 37) % V;
+    cpu->crossentropy_forward(l1, p1, z, targets, N, V);
+    ref->crossentropy_forward(l2, p2, z, targets, N, V);
+    EXPECT_CLOSE_F("crossentropy.losses", l1, l2, N, TOL);
+    EXPECT_CLOSE_F("crossentropy.probs", p1, p2, (size_t)N * V, TOL);
+    for (int i = 0; i < N; i++) CHECK(targets[i] >= 0 || l1[i] == 0.0f, "ignored target %d has loss %g", i, l1[i]);
+    cpu->crossentropy_backward(p1, p1, targets, 0.25f, N, V);  /* in place, as the model does */
+    ref->crossentropy_backward(p2, p2, targets, 0.25f, N, V);
+    EXPECT_CLOSE_F("crossentropy.dlogits", p1, p2, (size_t)N * V, TOL);
+
+    int tokens[27];
+    for (int i = 0; i < B * T; i++) tokens[i] = (i * 5) % 7;  /* repeats */
+    float *wte = rnd((size_t)7 * C, 1), *wpe = rnd((size_t)T * C, 1);
+    float *o1 = rnd((size_t)B * T * C, 1), *o2 = rnd((size_t)B * T * C, 1);
+    cpu->encoder_forward(o1, tokens, wte, wpe, B, T, C);
+    ref->encoder_forward(o2, tokens, wte, wpe, B, T, C);
+    EXPECT_CLOSE_F("encoder.out", o1, o2, (size_t)B * T * C, TOL);
+    float *de1 = rnd((size_t)7 * C, 1), *de2 = copy(de1, (size_t)7 * C);
+    float *dp1 = rnd((size_t)T * C, 1), *dp2 = copy(dp1, (size_t)T * C);
+    cpu->encoder_backward(de1, dp1, o1, tokens, B, T, C);
+    ref->encoder_backward(de2, dp2, o1, tokens, B, T, C);
+    EXPECT_CLOSE_F("encoder.dwte", de1, de2, (size_t)7 * C, TOL);
+    EXPECT_CLOSE_F("encoder.dwpe", dp1, dp2, (size_t)T * C, TOL);
+
+    size_t n = 100003;
+    float *w1 = rnd(n, 1), *w2 = copy(w1, n), *g = rnd(n, 1);
+    float *m1 = rnd(n, 0.1f), *m2 = copy(m1, n), *v1 = rnd(n, 0.1f);
+    for (size_t i = 0; i < n; i++) v1[i] = fabsf(v1[i]);
+    float *v2 = copy(v1, n);
+    for (int t = 1; t <= 3; t++) {
+        cpu->adamw_update(w1, g, m1, v1, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t);
+        ref->adamw_update(w2, g, m2, v2, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, t);
+    }
+    EXPECT_CLOSE_F("adamw.params", w1, w2, n, TOL);
+    EXPECT_CLOSE_F("adamw.m", m1, m2, n, TOL);
+    EXPECT_CLOSE_F("adamw.v", v1, v2, n, TOL);
+    double s1 = cpu->sum_squares(g, n), s2 = ref->sum_squares(g, n);
+    CHECK(fabs(s1 - s2) <= 1e-12 * s2, "sum_squares %.17g vs %.17g", s1, s2);
+    bb_free(z); bb_free(p1); bb_free(p2); bb_free(wte); bb_free(wpe); bb_free(o1); bb_free(o2);
+    bb_free(de1); bb_free(de2); bb_free(dp1); bb_free(dp2);
+    bb_free(w1); bb_free(w2); bb_free(g); bb_free(m1); bb_free(m2); bb_free(v1); bb_free(v2);
+}
+
+static const bb_test_case cases[] = {
+    {"matmul", test_matmul},
+    {"norms", test_norms},
+    {"activations", test_activations},
+    {"rope_attention", test_rope_attention},
+    {"loss_embedding_optim", test_loss_embedding_optim},
+};
+BB_TEST_MAIN(cases)
