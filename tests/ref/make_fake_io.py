@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""make_fake_io — fabricates what our C engine will write, to self-test torch_parity.py.
+
+Usage: /usr/bin/python3 tests/ref/make_fake_io.py --family gpt2|llama MODEL.safetensors
+       IO.safetensors [--fault KIND] [sizes ...]
+
+Builds a random model of the family, writes MODEL.safetensors and IO.safetensors exactly
+per the contract (tests/ref/README.md), computing logits, loss, gradients and the S
+training losses in float32, as the C engine does. The forward pass is the shared
+bitbench_model.forward; the optimizer is NOT torch.optim.AdamW but a hand-written AdamW
+and clipping that follow the formulas the contract states (what the C side implements),
+so a passing self-test also shows that those formulas are torch.optim.AdamW's.
+
+--fault injects one deliberate error, each of which torch_parity.py must reject:
+  grad       scale one gradient tensor (--fault-param, default qkvw) by 1 + 1e-3
+  grad-elem  add 1e-3 * max|g| to one element of that gradient tensor
+  rope       llama only: interleaved RoPE pairs (2i, 2i+1) instead of (i, i + hd/2)
+  gelu       gpt2 only: exact erf GELU instead of the tanh approximation
+  adam-nobc  AdamW without bias correction
+  wd-all     weight decay on every parameter (norm weights and biases too)
+  no-clip    skip gradient-norm clipping
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bitbench_model as bm  # noqa: E402
+
+FAULTS = ("none", "grad", "grad-elem", "rope", "gelu", "adam-nobc", "wd-all", "no-clip")
+
+
+def random_params(cfg, gen):
+    """float32 parameters with non-trivial norms/biases so that swapped or ignored
+    weights show up in the comparison."""
+    out = {}
+    for name, shape in bm.param_shapes(cfg).items():
+        if name in ("wte", "wpe", "lm_head"):
+            t = 0.3 * torch.randn(shape, generator=gen)
+        elif name in ("ln1w", "ln2w", "lnfw"):
+            t = 1.0 + 0.1 * torch.randn(shape, generator=gen)
+        elif name.endswith("b"):  # biases (gpt2): ln1b, qkvb, attprojb, ln2b, fcb, ...
+            t = 0.1 * torch.randn(shape, generator=gen)
+        else:  # (L, out, in) matrices
+            t = torch.randn(shape, generator=gen) / math.sqrt(shape[-1])
+        out[name] = t.to(torch.float32)
+    return out
+
+
+def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw):
+    """S steps of AdamW on one batch in float32, written from the formulas (PyTorch docs,
+    torch.optim.AdamW; Loshchilov & Hutter 2019):
+        g <- g * min(1, clip / (||g||_2 + 1e-6))       (global norm over all grads)
+        p <- p * (1 - lr * wd)                           (decay set only)
+        m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
+        p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    Returns the loss before each step."""
+    b1, b2, eps = hp["beta1"], hp["beta2"], hp["eps"]
+    wd, clip = hp["weight_decay"], hp["grad_clip"]
+    names = list(p)
+    m = {n: torch.zeros_like(p[n]) for n in names}
+    v = {n: torch.zeros_like(p[n]) for n in names}
+    losses = []
+    for i, lr in enumerate(lrs):
+        t = i + 1
+        loss = bm.loss_fn(bm.forward(p, cfg, idx, **fwd_kw), tgt)
+        losses.append(loss.item())
+        grads = torch.autograd.grad(loss, [p[n] for n in names])
+        grads = dict(zip(names, grads))
+        norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads.values()))
+        if clip > 0 and fault != "no-clip":
+            coef = min(1.0, clip / (norm + 1e-6))
+            grads = {n: g * coef for n, g in grads.items()}
+        print(f"  step {i}: loss {loss.item():.6f}  grad norm {norm:.4f}  lr {lr:.4e}"
+              + (f"  (clipped x{clip / (norm + 1e-6):.3f})" if clip > 0 and norm > clip else ""))
+        with torch.no_grad():
+            bc1 = 1.0 - b1 ** t if fault != "adam-nobc" else 1.0
+            bc2 = 1.0 - b2 ** t if fault != "adam-nobc" else 1.0
+            for n in names:
+                g = grads[n]
+                if n in bm.DECAY_NAMES or fault == "wd-all":
+                    p[n].mul_(1.0 - lr * wd)
+                m[n].mul_(b1).add_((1.0 - b1) * g)
+                v[n].mul_(b2).add_((1.0 - b2) * g * g)
+                p[n].sub_((lr / bc1) * m[n] / (v[n].sqrt() / math.sqrt(bc2) + eps))
+    return losses
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", help="output MODEL.safetensors")
+    ap.add_argument("io", help="output IO.safetensors")
+    ap.add_argument("--family", choices=("gpt2", "llama"), required=True)
+    ap.add_argument("--fault", choices=FAULTS, default="none")
+    ap.add_argument("--fault-param", default="qkvw", help="tensor for --fault grad")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--embd", type=int, default=32)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, help="default: 2 for llama, n_head for gpt2")
+    ap.add_argument("--ffn", type=int, help="default: 4C for gpt2, 64 for llama")
+    ap.add_argument("--vocab", type=int, default=67)
+    ap.add_argument("--max-seq", type=int, default=16)
+    ap.add_argument("--seq", type=int, help="batch sequence length T (default max_seq)")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-2, help="peak learning rate")
+    ap.add_argument("--grad-clip", type=float, default=1.0, help="0 disables clipping")
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    args = ap.parse_args(argv)
+    if args.fault == "rope" and args.family != "llama":
+        ap.error("--fault rope needs --family llama")
+    if args.fault == "gelu" and args.family != "gpt2":
+        ap.error("--fault gelu needs --family gpt2")
+
+    gpt2 = args.family == "gpt2"
+    cfg = {
+        "family": args.family, "n_layer": args.layers, "n_embd": args.embd,
+        "n_head": args.heads,
+        "n_kv_head": args.kv_heads or (args.heads if gpt2 else 2),
+        "vocab_size": args.vocab, "max_seq": args.max_seq,
+        "ffn_hidden": args.ffn or (4 * args.embd if gpt2 else 64),
+        "norm_eps": 1e-5, "rope_theta": 10000.0,
+    }
+    cfg = bm.parse_config(json.dumps(cfg))  # same validation as the checker
+    B, T = args.batch, args.seq or args.max_seq
+    gen = torch.Generator().manual_seed(args.seed)
+    params = random_params(cfg, gen)
+    if args.fault in ("grad", "grad-elem") and args.fault_param not in params:
+        ap.error(f"--fault-param {args.fault_param!r} is not a {args.family} parameter")
+
+    # Batch: next-token targets with some positions ignored (-1), incl. each row's last.
+    seq = torch.randint(0, cfg["vocab_size"], (B, T + 1), generator=gen)
+    inputs, targets = seq[:, :T].clone(), seq[:, 1:].clone()
+    targets[:, -1] = -1
+    targets[torch.rand(B, T, generator=gen) < 0.15] = -1
+
+    fwd_kw = {}
+    if args.fault == "rope":
+        fwd_kw["rope_style"] = "interleaved"
+    if args.fault == "gelu":
+        fwd_kw["gelu_approx"] = "none"
+
+    # Forward + backward at the initial parameters, float32.
+    p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    logits = bm.forward(p, cfg, inputs, **fwd_kw)
+    loss = bm.loss_fn(logits, targets)
+    loss.backward()
+    grads = {k: v.grad.detach().clone() for k, v in p.items()}
+    if args.fault == "grad":
+        grads[args.fault_param] *= 1.0 + 1e-3
+    if args.fault == "grad-elem":  # a middle element, not the largest
+        g = grads[args.fault_param].view(-1)
+        g[g.numel() // 2] += 1e-3 * float(g.abs().max())
+
+    # Warm-up then cosine learning-rate schedule; AdamW hyper-parameters.
+    S, warm = args.steps, 3
+    lrs = [args.lr * (i + 1) / warm if i < warm else
+           args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (i - warm) / max(1, S - warm))))
+           for i in range(S)]
+    lrs = [float(np.float32(x)) for x in lrs]  # the C side keeps lr in float
+    hp = {"beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": args.weight_decay,
+          "grad_clip": args.grad_clip}
+    print(f"make_fake_io: {args.family} {json.dumps(cfg)}; B={B} T={T}; fault={args.fault}")
+    p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    train_losses = manual_adamw(p, cfg, inputs, targets, lrs, hp, args.fault, fwd_kw)
+
+    bm.write_safetensors(args.model, {k: v.numpy() for k, v in params.items()},
+                         {"config": json.dumps(cfg)})
+    io = {
+        "inputs": inputs.to(torch.int32).numpy(),
+        "targets": targets.to(torch.int32).numpy(),
+        "logits": logits.detach().to(torch.float32).numpy(),
+        "loss": np.array([loss.item()], dtype=np.float32),
+    }
+    io.update({f"grad.{k}": v.numpy() for k, v in grads.items()})
+    io["train_losses"] = np.array(train_losses, dtype=np.float32)
+    io["train_lrs"] = np.array(lrs, dtype=np.float32)
+    bm.write_safetensors(args.io, io, {"adamw": json.dumps(hp)})
+    print(f"make_fake_io: wrote {args.model} and {args.io}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# selftest.sh — checks torch_parity.py itself, without the C engine: make_fake_io.py
+# fabricates engine output (float32 torch, hand-written AdamW) and torch_parity.py must
+# pass it, reject each injected fault, fail on a malformed file, and skip (77) or fail
+# (CI set) when torch cannot be imported.
+# Usage: tests/ref/selftest.sh [PYTHON]   (default /usr/bin/python3)
+# Exit: 0 all cases as expected; 1 otherwise; 77 PYTHON has no torch and CI is unset.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+py=${1:-/usr/bin/python3}
+if ! "$py" -c 'import torch, numpy' 2>/dev/null; then
+    if [ -n "${CI:-}" ]; then echo "selftest: FAIL: $py cannot import torch/numpy (CI set)"; exit 1; fi
+    echo "selftest: SKIP: $py cannot import torch/numpy"; exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+# expect RC DESCRIPTION -- FAKE_IO_ARGS...   (generate, check, compare exit status)
+expect() {
+    local want=$1 what=$2; shift 3
+    if ! "$py" "$here/make_fake_io.py" "$tmp/m.st" "$tmp/io.st" "$@" >"$tmp/gen.log" 2>&1; then
+        echo "  FAIL  $what: make_fake_io failed"; sed 's/^/        /' "$tmp/gen.log"
+        fail=$((fail + 1)); return
+    fi
+    "$py" "$here/torch_parity.py" "$tmp/m.st" "$tmp/io.st" >"$tmp/out.log" 2>&1
+    local rc=$?
+    if [ "$rc" = "$want" ]; then
+        echo "  ok    $what (exit $rc): $(tail -n 1 "$tmp/out.log")"
+        pass=$((pass + 1))
+    else
+        echo "  FAIL  $what: exit $rc, expected $want"; sed 's/^/        /' "$tmp/out.log"
+        fail=$((fail + 1))
+    fi
+}
+
+echo "selftest: correct data must pass"
+expect 0 "gpt2 default"                 -- --family gpt2
+expect 0 "llama default (GQA 4/2)"      -- --family llama
+expect 0 "gpt2 T<max_seq, B=1, L=3"     -- --family gpt2 --seq 11 --batch 1 --layers 3 --seed 7
+expect 0 "llama MQA (NKV=1), T<max_seq" -- --family llama --kv-heads 1 --seq 9 --seed 8
+expect 0 "llama MHA (NKV=NH), C=48"     -- --family llama --embd 48 --heads 6 --kv-heads 6 --ffn 80 --seed 9
+expect 0 "gpt2 no clip, no decay"       -- --family gpt2 --grad-clip 0 --weight-decay 0 --seed 10
+expect 0 "llama 1 step"                 -- --family llama --steps 1 --seed 11
+
+echo "selftest: injected faults must fail"
+expect 1 "gpt2 grad.qkvw x(1+1e-3)"     -- --family gpt2 --fault grad
+expect 1 "llama grad.lnfw x(1+1e-3)"    -- --family llama --fault grad --fault-param lnfw
+expect 1 "gpt2 grad.fcb one element"    -- --family gpt2 --fault grad-elem --fault-param fcb
+expect 1 "llama interleaved RoPE"       -- --family llama --fault rope
+expect 1 "gpt2 erf GELU"                -- --family gpt2 --fault gelu
+expect 1 "llama AdamW w/o bias corr."   -- --family llama --fault adam-nobc
+expect 1 "gpt2 decay on all params"     -- --family gpt2 --fault wd-all
+expect 1 "llama no clipping"            -- --family llama --fault no-clip
+
+echo "selftest: malformed input and missing torch"
+"$py" "$here/make_fake_io.py" --family llama "$tmp/m.st" "$tmp/io.st" >/dev/null 2>&1
+head -c 1000 "$tmp/io.st" >"$tmp/trunc.st"
+check_rc() {  # check_rc WANT DESCRIPTION CMD...
+    local want=$1 what=$2; shift 2
+    "$@" >"$tmp/out.log" 2>&1
+    local rc=$?
+    if [ "$rc" = "$want" ]; then
+        echo "  ok    $what (exit $rc): $(tail -n 1 "$tmp/out.log")"; pass=$((pass + 1))
+    else
+        echo "  FAIL  $what: exit $rc, expected $want"; sed 's/^/        /' "$tmp/out.log"
+        fail=$((fail + 1))
+    fi
+}
+check_rc 1 "truncated IO file" "$py" "$here/torch_parity.py" "$tmp/m.st" "$tmp/trunc.st"
+check_rc 1 "model given as IO" "$py" "$here/torch_parity.py" "$tmp/m.st" "$tmp/m.st"
+check_rc 2 "usage error" "$py" "$here/torch_parity.py" "$tmp/m.st"
+# A torch.py that fails to import stands in for a machine without torch.
+mkdir -p "$tmp/notorch"
+echo 'raise ImportError("simulated: no torch here")' >"$tmp/notorch/torch.py"
+check_rc 77 "no torch, CI unset" env -u CI PYTHONPATH="$tmp/notorch" \
+    "$py" "$here/torch_parity.py" "$tmp/m.st" "$tmp/io.st"
+check_rc 1 "no torch, CI=true" env CI=true PYTHONPATH="$tmp/notorch" \
+    "$py" "$here/torch_parity.py" "$tmp/m.st" "$tmp/io.st"
+
+echo "selftest: $pass passed, $fail failed"
+[ "$fail" = 0 ]
