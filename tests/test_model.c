@@ -1,0 +1,219 @@
+/* test_model.c — the whole model, both families: fast backend against the scalar
+ * reference backend (logits, loss, every gradient), whole-model finite differences,
+ * bit-identical determinism, the masked loss, gradient accumulation and the LR schedule. */
+#include "../engine/alloc.h"
+#include "../engine/model.h"
+#include "../engine/schedule.h"
+#include "compare.h"
+#include "tolerances.h"
+#include <math.h>
+#include <string.h>
+
+static bb_config tiny(bb_family f) {
+    /* small enough for the reference backend and finite differences */
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f};
+    c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
+    return c;
+}
+
+static void batch(int B, int T, int V, int *inputs, int *targets, unsigned salt) {
+    for (int i = 0; i < B * T; i++) {
+        inputs[i] = (int)((i * 7u + salt * 13u + (unsigned)(i * i) % 5u) % (unsigned)V);
+        targets[i] = (int)((i * 11u + salt + 3u) % (unsigned)V);
+    }
+}
+
+static void init_model(bb_model *m, bb_config c, const bb_backend *be) {
+    char err[200];
+    if (bb_model_init(m, &c, be, true, err, sizeof err) != 0) {
+        fprintf(stderr, "model init: %s\n", err);
+        exit(1);
+    }
+    bb_model_init_weights(m, 7);
+    /* Biases and norm gains away from 0/1 so their gradients are exercised. */
+    for (int i = 0; i < BB_N_PARAMS; i++)
+        if (m->specs[i].numel && m->specs[i].ndim <= 2 && i != BB_P_WTE && i != BB_P_WPE && i != BB_P_LMHEAD)
+            for (size_t k = 0; k < m->specs[i].numel; k++) m->params.t[i][k] += 0.1f * sinf((float)(k * 7 + i));
+}
+
+static void test_fast_vs_reference(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++) {
+        bb_model fast, ref;
+        bb_config c = tiny((bb_family)f);
+        init_model(&fast, c, &bb_backend_cpu);
+        init_model(&ref, c, &bb_backend_ref);
+        int B = 2, T = 12, in[24], tg[24];
+        batch(B, T, c.vocab_size, in, tg, 1);
+        float l1 = bb_model_forward(&fast, in, tg, B, T), l2 = bb_model_forward(&ref, in, tg, B, T);
+        char name[64];
+        snprintf(name, sizeof name, "%s.loss", bb_family_name(c.family));
+        EXPECT_CLOSE_F(name, &l1, &l2, 1, bb_tol("fp32")->model_vs_ref);
+        snprintf(name, sizeof name, "%s.logits", bb_family_name(c.family));
+        EXPECT_CLOSE_F(name, fast.acts.logits, ref.acts.logits, (size_t)B * T * c.vocab_size,
+                       bb_tol("fp32")->model_vs_ref);
+        bb_model_zero_grad(&fast); bb_model_zero_grad(&ref);
+        bb_model_backward(&fast, 1.0f); bb_model_backward(&ref, 1.0f);
+        for (int i = 0; i < BB_N_PARAMS; i++) {
+            if (!fast.specs[i].numel) continue;
+            snprintf(name, sizeof name, "%s.grad.%s", bb_family_name(c.family), fast.specs[i].name);
+            EXPECT_CLOSE_F(name, fast.grads.t[i], ref.grads.t[i], fast.specs[i].numel, bb_tol("fp32")->model_vs_ref);
+        }
+        bb_model_free(&fast);
+        bb_model_free(&ref);
+    }
+}
+
+/* Central differences on the float model in double-accumulated loss; a sample of
+ * entries per tensor. Float round-off limits the agreement (tolerance table). */
+static void test_finite_differences(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++) {
+        bb_model m;
+        bb_config c = tiny((bb_family)f);
+        init_model(&m, c, &bb_backend_ref);
+        /* Larger weights than at init give gradients far above float round-off of the loss. */
+        for (size_t k = 0; k < m.n_params; k++) m.params_mem[k] *= 3.0f;
+        int B = 1, T = 6, in[6], tg[6];
+        batch(B, T, c.vocab_size, in, tg, 2);
+        bb_model_forward(&m, in, tg, B, T);
+        bb_model_zero_grad(&m);
+        bb_model_backward(&m, 1.0f);
+        for (int i = 0; i < BB_N_PARAMS; i++) {
+            size_t n = m.specs[i].numel;
+            if (!n) continue;
+            enum { SAMPLES = 12 };
+            float analytic[SAMPLES], numeric[SAMPLES];
+            int k = 0;
+            for (size_t s = 0; s < SAMPLES; s++) {
+                size_t idx = (s * 2654435761u) % n;
+                /* only entries that the batch touches: the embedding rows of its tokens */
+                if (i == BB_P_WTE && c.family == BB_FAMILY_LLAMA) idx = (size_t)in[s % T] * c.n_embd + s % c.n_embd;
+                if (i == BB_P_WPE) idx = (s % T) * c.n_embd + s % c.n_embd;
+                float keep = m.params.t[i][idx], h = 1e-2f;
+                m.params.t[i][idx] = keep + h;
+                double lp = bb_model_forward(&m, in, tg, B, T);
+                m.params.t[i][idx] = keep - h;
+                double lm = bb_model_forward(&m, in, tg, B, T);
+                m.params.t[i][idx] = keep;
+                numeric[k] = (float)((lp - lm) / (2.0 * h));
+                analytic[k] = m.grads.t[i][idx];
+                k++;
+            }
+            char name[64];
+            snprintf(name, sizeof name, "%s.fd.%s", bb_family_name(c.family), m.specs[i].name);
+            EXPECT_CLOSE_F(name, analytic, numeric, (size_t)k, bb_tol("fp32")->fd_model_f32);
+        }
+        bb_model_free(&m);
+    }
+}
+
+typedef struct {
+    float losses[5];
+    float *params;
+} run_result;
+
+static run_result train_run(bb_family f) {
+    bb_model m;
+    bb_config c = tiny(f);
+    c.vocab_size = 97;
+    c.n_embd = 32;
+    c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
+    char err[200];
+    bb_model_init(&m, &c, &bb_backend_cpu, true, err, sizeof err);
+    bb_model_init_weights(&m, 1234);
+    bb_adamw opt = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    run_result r;
+    int B = 4, T = 12, in[48], tg[48];
+    for (int s = 0; s < 5; s++) {
+        batch(B, T, c.vocab_size, in, tg, 3);  /* the same batch: the loss must fall */
+        r.losses[s] = bb_model_forward(&m, in, tg, B, T);
+        bb_model_zero_grad(&m);
+        bb_model_backward(&m, 1.0f);
+        bb_model_step(&m, &opt, 1e-2f);
+    }
+    r.params = bb_alloc(BB_MEM_OTHER, m.n_params * sizeof(float));
+    memcpy(r.params, m.params_mem, m.n_params * sizeof(float));
+    size_t n = m.n_params;
+    bb_model_free(&m);
+    (void)n;
+    return r;
+}
+
+static void test_deterministic(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++) {
+        run_result a = train_run((bb_family)f), b = train_run((bb_family)f);
+        CHECK(memcmp(a.losses, b.losses, sizeof a.losses) == 0, "%s: losses differ between identical runs: %.9g vs %.9g",
+              bb_family_name((bb_family)f), a.losses[4], b.losses[4]);
+        bb_config c = tiny((bb_family)f);
+        (void)c;
+        CHECK(a.losses[4] < a.losses[0], "%s: loss did not fall in 5 steps (%.4f -> %.4f)", bb_family_name((bb_family)f),
+              a.losses[0], a.losses[4]);
+        bb_free(a.params);
+        bb_free(b.params);
+    }
+}
+
+static void test_masked_loss_and_accumulation(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++) {
+        bb_model m;
+        bb_config c = tiny((bb_family)f);
+        init_model(&m, c, &bb_backend_cpu);
+        int B = 2, T = 12, in[24], tg[24], masked[24];
+        batch(B, T, c.vocab_size, in, tg, 5);
+        bb_model_forward(&m, in, tg, B, T);
+        double manual = 0;
+        int kept = 0;
+        for (int i = 0; i < B * T; i++) {
+            masked[i] = i % 3 == 0 ? tg[i] : -1;  /* keep a third, as a target-only loss would */
+            if (masked[i] >= 0) { manual += m.acts.losses[i]; kept++; }
+        }
+        float lm = bb_model_forward(&m, in, masked, B, T);
+        float want = (float)(manual / kept);
+        CHECK(fabsf(lm - want) <= 1e-6f * fabsf(want), "%s: masked loss %.9g, mean of kept per-token losses %.9g",
+              bb_family_name(c.family), lm, want);
+        /* Accumulating two half batches with scale 1/2 = the gradient of the whole batch. */
+        bb_model_forward(&m, in, tg, B, T);
+        bb_model_zero_grad(&m);
+        bb_model_backward(&m, 1.0f);
+        float *whole = bb_alloc(BB_MEM_OTHER, m.n_params * sizeof(float));
+        memcpy(whole, m.grads_mem, m.n_params * sizeof(float));
+        bb_model_zero_grad(&m);
+        for (int half = 0; half < 2; half++) {
+            bb_model_forward(&m, in + half * T, tg + half * T, 1, T);
+            bb_model_backward(&m, 0.5f);
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%s.accumulated_grads", bb_family_name(c.family));
+        EXPECT_CLOSE_F(name, m.grads_mem, whole, m.n_params, bb_tol("fp32")->op_vs_ref);
+        bb_free(whole);
+        bb_model_free(&m);
+    }
+}
+
+static void test_schedule(void) {
+    bb_schedule s = {BB_SCHED_COSINE, 1.0f, 0.1f, 10, 110};
+    CHECK(fabsf(bb_schedule_lr(&s, 0) - 0.1f) < 1e-7f, "warmup step 0: %g", bb_schedule_lr(&s, 0));
+    CHECK(fabsf(bb_schedule_lr(&s, 9) - 1.0f) < 1e-7f, "end of warmup: %g", bb_schedule_lr(&s, 9));
+    CHECK(fabsf(bb_schedule_lr(&s, 10) - 1.0f) < 1e-6f, "first decay step: %g", bb_schedule_lr(&s, 10));
+    CHECK(fabsf(bb_schedule_lr(&s, 109) - 0.1f) < 1e-6f, "last step: %g", bb_schedule_lr(&s, 109));
+    float mid = bb_schedule_lr(&s, 10 + 99 / 2);
+    CHECK(fabsf(mid - 0.55f) < 0.01f, "cosine midpoint %g, expected about 0.55", mid);
+    s.kind = BB_SCHED_LINEAR;
+    CHECK(fabsf(bb_schedule_lr(&s, 109) - 0.1f) < 1e-6f, "linear last step: %g", bb_schedule_lr(&s, 109));
+    float prev = 2.0f;
+    for (int i = 10; i < 110; i++) {
+        float lr = bb_schedule_lr(&s, i);
+        CHECK(lr <= prev, "linear schedule rises at step %d", i);
+        prev = lr;
+    }
+    s.kind = BB_SCHED_CONSTANT;
+    CHECK(bb_schedule_lr(&s, 50) == 1.0f, "constant schedule: %g", bb_schedule_lr(&s, 50));
+}
+
+static const bb_test_case cases[] = {
+    {"fast_vs_reference", test_fast_vs_reference},
+    {"finite_differences", test_finite_differences},
+    {"deterministic", test_deterministic},
+    {"masked_loss_and_accumulation", test_masked_loss_and_accumulation},
+    {"schedule", test_schedule},
+};
+BB_TEST_MAIN(cases)
