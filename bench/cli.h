@@ -19,3 +19,6 @@ int bb_cmd_env(int argc, char **argv);
 int bb_cmd_data(int argc, char **argv);
 int bb_cmd_tokenizer(int argc, char **argv);
 int bb_cmd_suite(int argc, char **argv);
+int bb_cmd_train(int argc, char **argv);
+int bb_cmd_generate(int argc, char **argv);
+int bb_cmd_eval(int argc, char **argv);

@@ -8,6 +8,9 @@ static const bb_command commands[] = {
     {"env", bb_cmd_env, "show the machine and build that results come from"},
     {"data", bb_cmd_data, "prepare, verify or describe the shipped corpora"},
     {"tokenizer", bb_cmd_tokenizer, "train, check, encode or decode with the BPE tokenizer"},
+    {"train", bb_cmd_train, "train a model (FP32, CPU) with AdamW; checkpoints and resume"},
+    {"generate", bb_cmd_generate, "sample text from a checkpoint"},
+    {"eval", bb_cmd_eval, "evaluate a checkpoint (perplexity, bits per byte)"},
     {"suite", bb_cmd_suite, "run the default suite on the shipped data"},
 };
 

@@ -1,0 +1,68 @@
+/* cmd_eval.c — `bitbench eval ppl`: mean loss, perplexity and bits per byte of a
+ * checkpoint on the LM valid or test split (eval/perplexity.h for the definitions). */
+#include "../common/args.h"
+#include "../datasets/corpus.h"
+#include "../datasets/tokenizer.h"
+#include "../datasets/tokfile.h"
+#include "../engine/checkpoint.h"
+#include "../eval/perplexity.h"
+#include "cli.h"
+#include "model_args.h"
+#include "progress.h"
+#include <stdio.h>
+#include <string.h>
+
+static int eval_ppl(int argc, char **argv) {
+    const char *ckpt = NULL, *split = "valid", *tok_path = NULL;
+    long batch = 8, seq = 0, threads = 0, windows = 0;
+    const bb_arg args[] = {
+        {"ckpt", BB_ARG_STR, &ckpt, "FILE", "checkpoint to evaluate", 0, -1},
+        {"split", BB_ARG_STR, &split, "NAME", "valid or test (LM splits of specs/data.md)", 0, -1},
+        {"batch", BB_ARG_INT, &batch, "B", "windows per forward", 1, 65536},
+        {"seq", BB_ARG_INT, &seq, "T", "window length (0: the model's max_seq)", 0, 1 << 20},
+        {"windows", BB_ARG_INT, &windows, "N", "evaluate only the first N windows (0: all)", 0, 1 << 30},
+        {"tok", BB_ARG_STR, &tok_path, "FILE", "tokenizer file (default: the cached one)", 0, -1},
+        {"threads", BB_ARG_INT, &threads, "N", "threads (0: all cores)", 0, 1024},
+    };
+    const bb_cmd_spec spec = {"eval ppl", "Mean loss, perplexity and bits per byte on an LM split.",
+                              "--ckpt FILE [--split valid|test] [--seq T]", args, (int)(sizeof args / sizeof args[0]),
+                              0, 0, NULL};
+    bb_args_parse(&spec, argc, argv, NULL);
+    if (!ckpt) bb_usage_error("eval ppl", "--ckpt is required");
+    if (strcmp(split, "valid") != 0 && strcmp(split, "test") != 0)
+        bb_usage_error("eval ppl", "--split must be valid or test, got '%s'", split);
+    bb_set_threads(threads);
+    char err[700], name[32], path[4096];
+    bb_model m;
+    bb_ckpt_info info;
+    if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    if (seq == 0) seq = m.cfg.max_seq;
+    if (seq > m.cfg.max_seq) bb_usage_error("eval ppl", "--seq %ld exceeds max_seq %d", seq, m.cfg.max_seq);
+    bb_tokenizer tok;
+    bb_tokenizer_open(&tok, tok_path, BB_TOK_DEFAULT_VOCAB, false);
+    if (info.tokenizer[0] && strcmp(info.tokenizer, tok.identity_hex) != 0)
+        bb_user_error("the checkpoint was trained with tokenizer %.16s..., this tokenizer is %.16s...", info.tokenizer,
+                      tok.identity_hex);
+    snprintf(name, sizeof name, "lm/%s", split);
+    bb_path_join(path, sizeof path, bb_data_dir(), bb_corpus_find(name)->file);
+    bb_tokens tk;
+    bb_tokens_cached(&tok, path, name, &tk, false);
+    double t0 = bb_now();
+    bb_ppl_stats ps;
+    bb_eval_lm(&m, &tok, tk.ids, tk.n, (int)batch, (int)seq, windows, &ps);
+    double dt = bb_now() - t0;
+    printf("split %s: %ld tokens, %ld bytes, T=%ld\n", name, ps.n_tokens, ps.n_bytes, seq);
+    printf("mean loss %.6f nats/token\nperplexity %.4f\nbits per byte %.6f\n", ps.mean_loss, ps.perplexity,
+           ps.bits_per_byte);
+    printf("(%.1f s, %.0f tokens/s, checkpoint step %ld)\n", dt, ps.n_tokens / dt, info.step);
+    bb_tokens_free(&tk);
+    bb_tokenizer_free(&tok);
+    bb_model_free(&m);
+    return 0;
+}
+
+static const bb_command eval_commands[] = {
+    {"ppl", eval_ppl, "perplexity and bits per byte on an LM split"},
+};
+
+int bb_cmd_eval(int argc, char **argv) { return bb_dispatch("eval", eval_commands, 1, argc, argv); }

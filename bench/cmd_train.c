@@ -1,0 +1,204 @@
+/* cmd_train.c — `bitbench train`: FP32 training on the shipped corpora with AdamW,
+ * warmup + cosine/linear schedule, gradient accumulation, clipping, periodic validation,
+ * atomic checkpoints and bit-identical resume. */
+#include "../common/args.h"
+#include "../common/check.h"
+#include "../common/io.h"
+#include "../datasets/corpus.h"
+#include "../datasets/loader.h"
+#include "../datasets/tokenizer.h"
+#include "../datasets/tokfile.h"
+#include "../engine/alloc.h"
+#include "../engine/checkpoint.h"
+#include "../engine/model.h"
+#include "../engine/schedule.h"
+#include "../eval/perplexity.h"
+#include "bb_version.h"
+#include "cli.h"
+#include "model_args.h"
+#include "progress.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    bb_model_args ma;
+    const char *data, *schedule, *save, *resume, *csv, *tok;
+    long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every;
+    double lr, min_lr_frac, wd, beta1, beta2, eps, clip;
+} train_args;
+
+static void load_split_tokens(bb_tokenizer *tok, const char *split, bb_tokens *out) {
+    char path[4096];
+    const bb_corpus_file *cf = bb_corpus_find(split);
+    BB_CHECK(cf != NULL);
+    bb_path_join(path, sizeof path, bb_data_dir(), cf->file);
+    bb_tokens_cached(tok, path, split, out, false);
+}
+
+static void save_checkpoint(const bb_model *m, const char *path, const train_args *a, const bb_tokenizer *tok) {
+    bb_ckpt_info info = {.step = m->step, .seed = (uint64_t)a->seed};
+    snprintf(info.tokenizer, sizeof info.tokenizer, "%s", tok->identity_hex);
+    snprintf(info.producer, sizeof info.producer, "bitbench %s", BB_GIT_COMMIT);
+    snprintf(info.train_json, sizeof info.train_json,
+             "{\"data\": \"%s\", \"steps\": %ld, \"batch\": %ld, \"seq\": %ld, \"accum\": %ld, \"lr\": %.9g, "
+             "\"min_lr_frac\": %.9g, \"warmup\": %ld, \"schedule\": \"%s\", \"weight_decay\": %.9g, \"beta1\": %.9g, "
+             "\"beta2\": %.9g, \"eps\": %.9g, \"grad_clip\": %.9g}",
+             a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
+             a->beta1, a->beta2, a->eps, a->clip);
+    char err[600];
+    if (bb_checkpoint_save(m, path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+}
+
+int bb_cmd_train(int argc, char **argv) {
+    train_args a = {.ma = BB_MODEL_ARGS_DEFAULT, .data = "kjv", .schedule = "cosine", .steps = 100, .batch = 8,
+                    .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
+                    .save_every = 0, .log_every = 10, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
+                    .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
+    const bb_arg args[] = {
+        BB_MODEL_ARG_ENTRIES(a.ma),
+        {"data", BB_ARG_STR, &a.data, "NAME", "training corpus: kjv (LM train split)", 0, -1},
+        {"steps", BB_ARG_INT, &a.steps, "N", "optimizer steps in the whole run", 1, 100000000},
+        {"batch", BB_ARG_INT, &a.batch, "B", "sequences per micro-batch", 1, 65536},
+        {"seq", BB_ARG_INT, &a.seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
+        {"accum", BB_ARG_INT, &a.accum, "N", "micro-batches per optimizer step", 1, 65536},
+        {"lr", BB_ARG_DOUBLE, &a.lr, "X", "peak learning rate", 0, -1},
+        {"min-lr-frac", BB_ARG_DOUBLE, &a.min_lr_frac, "X", "final lr as a fraction of the peak", 0, -1},
+        {"warmup", BB_ARG_INT, &a.warmup, "N", "linear warmup steps", 0, 100000000},
+        {"schedule", BB_ARG_STR, &a.schedule, "NAME", "cosine, linear or constant", 0, -1},
+        {"wd", BB_ARG_DOUBLE, &a.wd, "X", "AdamW decoupled weight decay (matrices and embeddings)", 0, -1},
+        {"beta1", BB_ARG_DOUBLE, &a.beta1, "X", "AdamW beta1", 0, -1},
+        {"beta2", BB_ARG_DOUBLE, &a.beta2, "X", "AdamW beta2", 0, -1},
+        {"eps", BB_ARG_DOUBLE, &a.eps, "X", "AdamW epsilon", 0, -1},
+        {"clip", BB_ARG_DOUBLE, &a.clip, "X", "global grad-norm clip (0: off)", 0, -1},
+        {"seed", BB_ARG_INT, &a.seed, "N", "seed for weights and data order", 0, 2147483647},
+        {"eval-every", BB_ARG_INT, &a.eval_every, "N", "validate every N steps (0: only at the end)", 0, 100000000},
+        {"eval-windows", BB_ARG_INT, &a.eval_windows, "N", "validation windows per evaluation (0: all)", 0, 100000000},
+        {"save", BB_ARG_STR, &a.save, "FILE", "write a checkpoint here at the end (safetensors)", 0, -1},
+        {"save-every", BB_ARG_INT, &a.save_every, "N", "also checkpoint every N steps", 0, 100000000},
+        {"resume", BB_ARG_STR, &a.resume, "FILE", "continue from a checkpoint (same --steps/--schedule)", 0, -1},
+        {"csv", BB_ARG_STR, &a.csv, "FILE", "per-step log as CSV", 0, -1},
+        {"log-every", BB_ARG_INT, &a.log_every, "N", "log line interval when stderr is not a terminal", 1, 100000000},
+        {"tok", BB_ARG_STR, &a.tok, "FILE", "tokenizer file (default: the cached 4,096-token one)", 0, -1},
+    };
+    const bb_cmd_spec spec = {"train", "Train a model at FP32 on the CPU and report loss, throughput and memory.",
+                              "[--model PRESET] [--steps N] [--batch B] [--seq T] [--lr X] [--seed N] ...", args,
+                              (int)(sizeof args / sizeof args[0]), 0, 0,
+                              "Example: bitbench train --model small --data kjv --steps 200 --batch 8 --seq 256"};
+    bb_args_parse(&spec, argc, argv, NULL);
+    int sched = bb_sched_parse(a.schedule);
+    if (sched < 0) bb_usage_error("train", "unknown --schedule '%s' (cosine, linear, constant)", a.schedule);
+    if (strcmp(a.data, "kjv") != 0) bb_usage_error("train", "unknown --data '%s' (available: kjv)", a.data);
+    if (!(a.lr > 0) || a.min_lr_frac < 0 || a.min_lr_frac > 1 || a.wd < 0 || a.beta1 < 0 || a.beta1 >= 1 ||
+        a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
+        bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
+
+    char err[700];
+    bb_model m;
+    bb_config cfg;
+    if (a.resume) {
+        bb_set_threads(a.ma.threads);
+        bb_ckpt_info info;
+        if (bb_checkpoint_load(&m, a.resume, &bb_backend_cpu, true, &info, err, sizeof err) != 0)
+            bb_user_error("%s", err);
+        if (info.seed != (uint64_t)a.seed)
+            fprintf(stderr, "note: checkpoint seed %llu replaces --seed %ld\n", (unsigned long long)info.seed, a.seed);
+        a.seed = (long)info.seed;
+        cfg = m.cfg;
+        if (m.step >= a.steps) bb_user_error("checkpoint is at step %d, not before --steps %ld", m.step, a.steps);
+    } else {
+        bb_model_args_resolve(&a.ma, "train", &cfg);
+        if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model_init_weights(&m, (uint64_t)a.seed);
+    }
+    if (a.seq == 0) a.seq = cfg.max_seq;
+    if (a.seq > cfg.max_seq) bb_usage_error("train", "--seq %ld exceeds the model's max_seq %d", a.seq, cfg.max_seq);
+
+    bb_tokenizer tok;
+    bb_tokenizer_open(&tok, a.tok, BB_TOK_DEFAULT_VOCAB, true);
+    if (tok.vocab_size > cfg.vocab_size)
+        bb_user_error("the tokenizer has %d tokens but the model's vocab_size is %d", tok.vocab_size, cfg.vocab_size);
+    bb_tokens train_tok, valid_tok;
+    load_split_tokens(&tok, "lm/train", &train_tok);
+    load_split_tokens(&tok, "lm/valid", &valid_tok);
+    bb_lm_loader loader;
+    if (bb_lm_loader_init(&loader, train_tok.ids, train_tok.n, (int)a.seq, (uint64_t)a.seed) != 0)
+        bb_user_error("the training split has %zu tokens, fewer than one window of %ld", train_tok.n, a.seq + 1);
+
+    char desc[256];
+    bb_config_describe(&cfg, desc, sizeof desc);
+    fprintf(stderr, "model %s (%s), %.2fM parameters\n", a.ma.model, desc, (double)m.n_params / 1e6);
+    fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
+            a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
+
+    FILE *csv = NULL;
+    bb_atomic_file csv_af;
+    if (a.csv) {
+        if (!(csv = bb_atomic_open(&csv_af, a.csv))) bb_user_error("cannot write %s: %s", a.csv, strerror(errno));
+        fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,val_loss\n");
+    }
+    bb_schedule schedule = {(bb_sched_kind)sched, (float)a.lr, (float)a.min_lr_frac, (int)a.warmup, (int)a.steps};
+    bb_adamw opt = {(float)a.lr, (float)a.beta1, (float)a.beta2, (float)a.eps, (float)a.wd, (float)a.clip};
+    int B = (int)a.batch, T = (int)a.seq;
+    int *inputs = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int)), *targets = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int));
+    bb_progress prog;
+    bb_progress_init(&prog, a.steps - m.step);
+    long start_step = m.step;
+    double tokens_done = 0, t_train = 0;
+    float last_loss = NAN;
+    for (long step = m.step; step < a.steps; step++) {
+        double t0 = bb_now();
+        float lr = bb_schedule_lr(&schedule, (int)step);
+        bb_model_zero_grad(&m);
+        double loss_sum = 0;
+        for (long micro = 0; micro < a.accum; micro++) {
+            bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
+            loss_sum += bb_model_forward(&m, inputs, targets, B, T);
+            bb_model_backward(&m, 1.0f / (float)a.accum);
+        }
+        float norm = bb_model_step(&m, &opt, lr);
+        double dt = bb_now() - t0;
+        t_train += dt;
+        tokens_done += (double)B * T * a.accum;
+        last_loss = (float)(loss_sum / a.accum);
+        if (!isfinite(last_loss)) bb_user_error("loss became %f at step %ld; lower --lr", last_loss, step);
+        double val = NAN;
+        bool last = step + 1 == a.steps;
+        if ((a.eval_every > 0 && (step + 1) % a.eval_every == 0) || last) {
+            bb_ppl_stats ps;
+            bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
+            val = ps.mean_loss;
+        }
+        char status[256];
+        snprintf(status, sizeof status, "step %ld/%ld  loss %.4f  lr %.2e  norm %.3f  %.0f tok/s%s", step + 1, a.steps,
+                 last_loss, lr, norm, (double)B * T * a.accum / dt, "");
+        if (!isnan(val)) snprintf(status + strlen(status), sizeof status - strlen(status), "  val %.4f", val);
+        if (prog.tty || (step - start_step) % a.log_every == 0 || last || !isnan(val))
+            bb_progress_update(&prog, step + 1 - start_step, status);
+        if (csv) {
+            fprintf(csv, "%ld,%.9g,%.9g,%.9g,%.1f,", step + 1, last_loss, lr, norm, (double)B * T * a.accum / dt);
+            if (!isnan(val)) fprintf(csv, "%.9g", val);
+            fprintf(csv, "\n");
+        }
+        if (a.save && a.save_every > 0 && (step + 1) % a.save_every == 0 && !last) save_checkpoint(&m, a.save, &a, &tok);
+    }
+    bb_progress_finish(&prog);
+    if (a.save) {
+        save_checkpoint(&m, a.save, &a, &tok);
+        fprintf(stderr, "checkpoint written: %s (step %d)\n", a.save, m.step);
+    }
+    if (csv && bb_atomic_commit(&csv_af) != 0) bb_user_error("cannot write %s: %s", a.csv, strerror(errno));
+    printf("final train loss %.6f after %d steps; %.0f tokens/s over %ld steps (%.1f GFLOP/s of model FLOPs)\n",
+           last_loss, m.step, tokens_done / t_train, a.steps - start_step,
+           tokens_done / t_train * bb_model_flops_per_token(&cfg, T) / 1e9);
+    bb_mem_print(stdout);
+    bb_free(inputs);
+    bb_free(targets);
+    bb_lm_loader_free(&loader);
+    bb_tokens_free(&train_tok);
+    bb_tokens_free(&valid_tok);
+    bb_tokenizer_free(&tok);
+    bb_model_free(&m);
+    return 0;
+}
