@@ -1,6 +1,7 @@
 /* cmd_eval.c — `bitbench eval ppl`: mean loss, perplexity and bits per byte of a
  * checkpoint on the LM valid or test split (eval/perplexity.h for the definitions). */
 #include "../common/args.h"
+#include "../common/check.h"
 #include "../datasets/corpus.h"
 #include "../datasets/tokenizer.h"
 #include "../datasets/tokfile.h"
