@@ -445,6 +445,7 @@ int bb_safetensors_parse(bb_safetensors *st, const void *data, size_t len, const
                          char *err, size_t err_len) {
     memset(st, 0, sizeof *st);
     const unsigned char *b = data;
+    if (!label) label = "(memory)";
     ctx c = {label, err, err_len};
     if (len < 8)
         return fail(err, err_len, "checkpoint '%s' is truncated: it has %zu bytes, fewer than "
