@@ -22,3 +22,4 @@ int bb_cmd_suite(int argc, char **argv);
 int bb_cmd_train(int argc, char **argv);
 int bb_cmd_generate(int argc, char **argv);
 int bb_cmd_eval(int argc, char **argv);
+int bb_cmd_bench(int argc, char **argv);

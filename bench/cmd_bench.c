@@ -1,0 +1,275 @@
+/* cmd_bench.c — `bitbench bench train-vs-torch`: our engine and PyTorch on the same
+ * configuration, initial weights, batches (KJV training windows) and AdamW settings, one
+ * after the other in one run, plus OpenBLAS sgemm GFLOP/s measured in the same run for
+ * model-FLOP utilisation. PyTorch is measured at its best (torch.set_num_threads(N),
+ * OMP_WAIT_POLICY=PASSIVE) and, for reference, untuned. Writes a results folder
+ * (results.h) with train_vs_torch.csv. */
+#include "../common/args.h"
+#include "../common/check.h"
+#include "../common/json_parse.h"
+#include "../datasets/corpus.h"
+#include "../datasets/loader.h"
+#include "../datasets/tokenizer.h"
+#include "../datasets/tokfile.h"
+#include "../engine/alloc.h"
+#include "../engine/model.h"
+#include "../engine/safetensors.h"
+#include "../engine/checkpoint.h"
+#include "cli.h"
+#include "model_args.h"
+#include "progress.h"
+#include "results.h"
+#include <cblas.h>
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef BB_SOURCE_ROOT
+#define BB_SOURCE_ROOT "."
+#endif
+
+/* sgemm C(M,N) = A(M,K) B(K,N) repeated for at least min_s seconds; returns GFLOP/s. */
+static double sgemm_gflops(int M, int N, int K, double min_s) {
+    float *a = bb_alloc(BB_MEM_WORKSPACE, (size_t)M * K * sizeof(float));
+    float *b = bb_alloc(BB_MEM_WORKSPACE, (size_t)K * N * sizeof(float));
+    float *c = bb_alloc(BB_MEM_WORKSPACE, (size_t)M * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 13) * 0.01f;
+    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 7) * 0.01f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+    long reps = 0;
+    double t0 = bb_now(), dt;
+    do {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        reps++;
+        dt = bb_now() - t0;
+    } while (dt < min_s);
+    bb_free(a); bb_free(b); bb_free(c);
+    return 2.0 * M * N * K * (double)reps / dt / 1e9;
+}
+
+typedef struct {
+    double tokens_per_s, seconds;
+    float first_loss, last_loss;
+    char detail[160];
+    int ok;
+} engine_result;
+
+static void run_ours(const bb_config *cfg, const char *model_path, const int *inputs, const int *targets, int steps,
+                     int warmup, int B, int T, const bb_adamw *opt, engine_result *r) {
+    char err[600];
+    bb_model m;
+    bb_ckpt_info info;
+    memset(r, 0, sizeof *r);
+    if (bb_checkpoint_load(&m, model_path, &bb_backend_cpu, true, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    (void)cfg;
+    double timed = 0;
+    for (int s = 0; s < steps; s++) {
+        double t0 = bb_now();
+        float loss = bb_model_forward(&m, inputs + (size_t)s * B * T, targets + (size_t)s * B * T, B, T);
+        bb_model_zero_grad(&m);
+        bb_model_backward(&m, 1.0f);
+        bb_model_step(&m, opt, opt->lr);
+        double dt = bb_now() - t0;
+        if (s >= warmup) timed += dt;
+        if (s == 0) r->first_loss = loss;
+        r->last_loss = loss;
+    }
+    r->seconds = timed;
+    r->tokens_per_s = (double)B * T * (steps - warmup) / timed;
+    r->ok = 1;
+    bb_model_free(&m);
+}
+
+/* Runs torch_train.py with the given OMP_WAIT_POLICY (NULL: unset) and parses its JSON. */
+static void run_torch(const char *model_path, const char *batches_path, long threads, int warmup,
+                      const char *wait_policy, const bb_adamw *opt, engine_result *r) {
+    memset(r, 0, sizeof *r);
+    int fds[2];
+    if (pipe(fds) != 0) bb_user_error("pipe: %s", strerror(errno));
+    char th[16], wu[16], lr[32], wd[32], clip[32];
+    snprintf(th, sizeof th, "%ld", threads);
+    snprintf(wu, sizeof wu, "%d", warmup);
+    snprintf(lr, sizeof lr, "%.9g", (double)opt->lr);
+    snprintf(wd, sizeof wd, "%.9g", (double)opt->weight_decay);
+    snprintf(clip, sizeof clip, "%.9g", (double)opt->grad_clip);
+    const char *script = BB_SOURCE_ROOT "/bench/torch_train.py";
+    const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        if (wait_policy) setenv("OMP_WAIT_POLICY", wait_policy, 1);
+        else unsetenv("OMP_WAIT_POLICY");
+        execlp(py, py, script, "--model", model_path, "--batches", batches_path, "--threads", th, "--warmup", wu,
+               "--lr", lr, "--wd", wd, "--clip", clip, (char *)NULL);
+        fprintf(stderr, "cannot run %s: %s\n", py, strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[1 << 16];
+    size_t n = 0;
+    ssize_t k;
+    while ((k = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)k;
+    close(fds[0]);
+    buf[n] = '\0';
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(r->detail, sizeof r->detail, "PyTorch run failed (exit %d); is python3-torch installed?",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return;
+    }
+    char err[200];
+    const char *line = strrchr(buf, '{') ? strchr(buf, '{') : buf;
+    bb_json_doc *doc = bb_json_parse(line, strlen(line), err, sizeof err);
+    if (!doc) { snprintf(r->detail, sizeof r->detail, "cannot parse PyTorch output: %.100s", err); return; }
+    const bb_json_node *root = bb_json_doc_root(doc), *tps = bb_json_get(root, "tokens_per_s");
+    const bb_json_node *sec = bb_json_get(root, "seconds"), *losses = bb_json_get(root, "losses");
+    const bb_json_node *ver = bb_json_get(root, "torch_version");
+    if (tps && sec && losses && losses->n > 0) {
+        r->tokens_per_s = tps->number;
+        r->seconds = sec->number;
+        r->first_loss = (float)losses->child->number;
+        const bb_json_node *last = losses->child;
+        while (last->next) last = last->next;
+        r->last_loss = (float)last->number;
+        snprintf(r->detail, sizeof r->detail, "torch %s", ver && ver->str ? ver->str : "?");
+        r->ok = 1;
+    }
+    bb_json_doc_free(doc);
+}
+
+static int bench_train_vs_torch(int argc, char **argv) {
+    bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
+    ma.threads = 2;
+    long batch = 8, seq = 256, steps = 6, warmup = 1, seed = 1337;
+    bool no_untuned = false, no_torch = false;
+    const char *out = NULL;
+    const bb_arg args[] = {
+        BB_MODEL_ARG_ENTRIES(ma),
+        {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 65536},
+        {"seq", BB_ARG_INT, &seq, "T", "sequence length", 1, 1 << 20},
+        {"steps", BB_ARG_INT, &steps, "N", "training steps per engine (the first --warmup are not timed)", 2, 100000},
+        {"warmup", BB_ARG_INT, &warmup, "N", "untimed steps", 0, 1000},
+        {"seed", BB_ARG_INT, &seed, "N", "weights and data seed", 0, 2147483647},
+        {"no-untuned", BB_ARG_FLAG, &no_untuned, NULL, "skip the untuned PyTorch run", 0, -1},
+        {"no-torch", BB_ARG_FLAG, &no_torch, NULL, "measure only our engine and sgemm", 0, -1},
+        {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<time>-train-vs-torch)", 0, -1},
+    };
+    const bb_cmd_spec spec = {
+        "bench train-vs-torch",
+        "Train the same model on the same batches in bitbench and in PyTorch (Debian's\n"
+        "python3-torch) one after the other, and report tokens/s, the ratio, and model FLOP\n"
+        "utilisation against OpenBLAS sgemm measured in the same run.",
+        "[--model small] [--batch 8] [--seq 256] [--steps 6] [--threads 2]", args,
+        (int)(sizeof args / sizeof args[0]), 0, 0,
+        "PyTorch 'tuned' = torch.set_num_threads(threads) + OMP_WAIT_POLICY=PASSIVE."};
+    bb_args_parse(&spec, argc, argv, NULL);
+    if (warmup >= steps) bb_usage_error("bench train-vs-torch", "--warmup must be below --steps");
+    bb_config cfg;
+    bb_model_args_resolve(&ma, "bench train-vs-torch", &cfg);
+    if (seq > cfg.max_seq) bb_usage_error("bench train-vs-torch", "--seq %ld exceeds max_seq %d", seq, cfg.max_seq);
+    bb_run run;
+    bb_run_create(&run, "train-vs-torch", out, argc, argv);
+    int B = (int)batch, T = (int)seq, S = (int)steps;
+
+    /* The shared inputs: initial weights (a checkpoint without optimizer state) and
+     * S batches of KJV training windows. */
+    char err[600], model_path[4200], batches_path[4200], desc[256];
+    bb_model init;
+    if (bb_model_init(&init, &cfg, &bb_backend_cpu, false, err, sizeof err) != 0) bb_user_error("%s", err);
+    bb_model_init_weights(&init, (uint64_t)seed);
+    snprintf(model_path, sizeof model_path, "%s/init.safetensors", run.dir);
+    bb_ckpt_info info = {.seed = (uint64_t)seed};
+    snprintf(info.producer, sizeof info.producer, "bitbench bench train-vs-torch");
+    if (bb_checkpoint_save(&init, model_path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    bb_model_free(&init);
+    bb_tokenizer tok;
+    bb_tokenizer_open(&tok, NULL, BB_TOK_DEFAULT_VOCAB, true);
+    if (tok.vocab_size > cfg.vocab_size) bb_user_error("model vocab %d < tokenizer %d", cfg.vocab_size, tok.vocab_size);
+    char text_path[4096];
+    bb_path_join(text_path, sizeof text_path, bb_data_dir(), "lm/train.txt");
+    bb_tokens tk;
+    bb_tokens_cached(&tok, text_path, "lm/train", &tk, false);
+    bb_lm_loader loader;
+    if (bb_lm_loader_init(&loader, tk.ids, tk.n, T, (uint64_t)seed) != 0) bb_user_error("training split too short");
+    int *inputs = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    int *targets = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    for (int s = 0; s < S; s++) bb_lm_loader_batch(&loader, s, B, inputs + (size_t)s * B * T, targets + (size_t)s * B * T);
+    snprintf(batches_path, sizeof batches_path, "%s/batches.safetensors", run.dir);
+    bb_st_tensor bt[2] = {
+        {.name = "inputs", .dtype = BB_DT_I32, .ndim = 3, .shape = {S, B, T}, .data = inputs},
+        {.name = "targets", .dtype = BB_DT_I32, .ndim = 3, .shape = {S, B, T}, .data = targets}};
+    if (bb_safetensors_write(batches_path, bt, 2, NULL, NULL, 0, err, sizeof err) != 0) bb_user_error("%s", err);
+
+    bb_config_describe(&cfg, desc, sizeof desc);
+    double flops_tok = bb_model_flops_per_token(&cfg, T);
+    printf("train-vs-torch: %s (%s), B=%d T=%d, %d steps (%ld untimed), %ld threads\n", ma.model, desc, B, T, S,
+           warmup, ma.threads);
+    printf("machine: %s; OpenBLAS %s (%s); commit %s\n", run.env.cpu_model, run.env.openblas_core,
+           run.env.openblas_threading, run.env.git_commit);
+    fflush(stdout);
+    bb_adamw opt = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    double peak = sgemm_gflops(2048, 2048, 2048, 1.0);
+    double fc = sgemm_gflops(B * T, cfg.ffn_hidden, cfg.n_embd, 0.5);
+    printf("sgemm 2048^3: %.1f GFLOP/s; model-shaped (%d x %d x %d): %.1f GFLOP/s\n", peak, B * T, cfg.ffn_hidden,
+           cfg.n_embd, fc);
+    fflush(stdout);
+
+    enum { OURS, TORCH, TORCH_UNTUNED, N_ENGINES };
+    const char *names[N_ENGINES] = {"bitbench", "pytorch-tuned", "pytorch-untuned"};
+    engine_result res[N_ENGINES] = {0};
+    fprintf(stderr, "running bitbench...\n");
+    run_ours(&cfg, model_path, inputs, targets, S, (int)warmup, B, T, &opt, &res[OURS]);
+    if (!no_torch) {
+        fprintf(stderr, "running PyTorch (tuned)...\n");
+        run_torch(model_path, batches_path, ma.threads, (int)warmup, "PASSIVE", &opt, &res[TORCH]);
+        if (!no_untuned) {
+            fprintf(stderr, "running PyTorch (untuned)...\n");
+            run_torch(model_path, batches_path, ma.threads, (int)warmup, NULL, &opt, &res[TORCH_UNTUNED]);
+        }
+    }
+    bb_atomic_file af;
+    FILE *csv = bb_run_open(&run, "train_vs_torch.csv", &af);
+    char cpu[256];
+    bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
+    fprintf(csv, "engine,model,family,batch,seq,threads,steps_timed,tokens_per_s,model_gflops,mfu_vs_sgemm_peak,"
+                 "sgemm_peak_gflops,sgemm_model_shape_gflops,first_loss,last_loss,ratio_vs_bitbench,cpu,commit\n");
+    printf("\n%-16s %12s %12s %8s %12s %12s %s\n", "engine", "tokens/s", "GFLOP/s", "MFU", "first loss", "last loss",
+           "bitbench/engine");
+    for (int e = 0; e < N_ENGINES; e++) {
+        if (!res[e].ok) {
+            if (e != OURS && !no_torch && !(e == TORCH_UNTUNED && no_untuned))
+                printf("%-16s not measured: %s\n", names[e], res[e].detail);
+            continue;
+        }
+        double gf = res[e].tokens_per_s * flops_tok / 1e9, ratio = res[OURS].tokens_per_s / res[e].tokens_per_s;
+        printf("%-16s %12.1f %12.1f %7.1f%% %12.5f %12.5f %.2fx\n", names[e], res[e].tokens_per_s, gf, 100 * gf / peak,
+               res[e].first_loss, res[e].last_loss, ratio);
+        fprintf(csv, "%s,%s,%s,%d,%d,%ld,%ld,%.2f,%.2f,%.4f,%.2f,%.2f,%.6f,%.6f,%.4f,%s,%s\n", names[e], ma.model,
+                bb_family_name(cfg.family), B, T, ma.threads, steps - warmup, res[e].tokens_per_s, gf, gf / peak, peak,
+                fc, res[e].first_loss, res[e].last_loss, ratio, cpu, run.env.git_commit);
+    }
+    bb_run_commit(&af);
+    printf("results: %s/train_vs_torch.csv\n", run.dir);
+    remove(batches_path);
+    remove(model_path);
+    bb_free(inputs);
+    bb_free(targets);
+    bb_lm_loader_free(&loader);
+    bb_tokens_free(&tk);
+    bb_tokenizer_free(&tok);
+    return 0;
+}
+
+static const bb_command bench_commands[] = {
+    {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
+};
+
+int bb_cmd_bench(int argc, char **argv) { return bb_dispatch("bench", bench_commands, 1, argc, argv); }
