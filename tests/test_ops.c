@@ -3,6 +3,7 @@
  * attention block, grouped KV heads, ignored targets, repeated tokens. */
 #include "../engine/alloc.h"
 #include "../engine/backend.h"
+#include "../engine/cpu/vecmath.h"
 #include "compare.h"
 #include "tolerances.h"
 #include <math.h>
@@ -186,7 +187,25 @@ static void test_loss_embedding_optim(void) {
     bb_free(w1); bb_free(w2); bb_free(g); bb_free(m1); bb_free(m2); bb_free(v1); bb_free(v2);
 }
 
+/* The vectorizable exp/tanh of the fast ops against libm over their whole useful range. */
+static void test_vecmath(void) {
+    double worst_exp = 0, worst_tanh = 0;
+    float at_exp = 0, at_tanh = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.00731f) {
+        double e = fabs((double)bb_expf(x) - exp((double)x)) / exp((double)x);
+        if (e > worst_exp) { worst_exp = e; at_exp = x; }
+    }
+    for (float x = -20.0f; x <= 20.0f; x += 0.000917f) {
+        double e = fabs((double)bb_tanhf(x) - tanh((double)x));  /* absolute: GELU adds it to 1 */
+        if (e > worst_tanh) { worst_tanh = e; at_tanh = x; }
+    }
+    CHECK(worst_exp <= 5e-7, "bb_expf relative error %.3g at x=%g", worst_exp, at_exp);
+    CHECK(worst_tanh <= 3e-7, "bb_tanhf absolute error %.3g at x=%g", worst_tanh, at_tanh);
+    printf("     bb_expf max rel error %.3g, bb_tanhf max abs error %.3g\n", worst_exp, worst_tanh);
+}
+
 static const bb_test_case cases[] = {
+    {"vecmath", test_vecmath},
     {"matmul", test_matmul},
     {"norms", test_norms},
     {"activations", test_activations},

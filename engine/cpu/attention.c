@@ -7,6 +7,7 @@
  * Inside the parallel region OpenBLAS runs single-threaded (omp_in_parallel).
  * Reference: attention_forward_ref / attention_backward_ref in ops_ref.c. */
 #include "../alloc.h"
+#include "vecmath.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -33,8 +34,9 @@ void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, i
             for (int t = i0; t < i0 + rows; t++) {
                 float *p = P + (size_t)t * T, maxv = -INFINITY, sum = 0.0f;
                 for (int s = 0; s <= t; s++) maxv = p[s] > maxv ? p[s] : maxv;
+#pragma omp simd reduction(+ : sum)
                 for (int s = 0; s <= t; s++) {
-                    p[s] = expf(p[s] - maxv);
+                    p[s] = bb_expf(p[s] - maxv);
                     sum += p[s];
                 }
                 float inv = 1.0f / sum;

@@ -12,6 +12,7 @@
 #include "../../common/check.h"
 #include "../alloc.h"
 #include "../backend.h"
+#include "vecmath.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -161,7 +162,7 @@ static void gelu_forward_cpu(float *out, const float *inp, int N, int F) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+        out[i] = 0.5f * x * (1.0f + bb_tanhf(GELU_K * (x + 0.044715f * x * x * x)));
     }
 }
 
@@ -169,7 +170,7 @@ static void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, 
     size_t n = (size_t)N * F;
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i], t = tanhf(GELU_K * (x + 0.044715f * x * x * x));
+        float x = inp[i], t = bb_tanhf(GELU_K * (x + 0.044715f * x * x * x));
         float grad = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] += grad * dout[i];
     }
@@ -181,7 +182,7 @@ static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
         const float *g = inp + (size_t)n * 2 * F, *u = g + F;
         float *y = out + (size_t)n * F;
 #pragma omp simd
-        for (int f = 0; f < F; f++) y[f] = g[f] / (1.0f + expf(-g[f])) * u[f];
+        for (int f = 0; f < F; f++) y[f] = g[f] / (1.0f + bb_expf(-g[f])) * u[f];
     }
 }
 
@@ -192,7 +193,7 @@ static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout
         float *dg = dinp + (size_t)n * 2 * F, *du = dg + F;
 #pragma omp simd
         for (int f = 0; f < F; f++) {
-            float s = 1.0f / (1.0f + expf(-g[f]));
+            float s = 1.0f / (1.0f + bb_expf(-g[f]));
             dg[f] += dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
             du[f] += dy[f] * g[f] * s;
         }
@@ -252,7 +253,7 @@ static void crossentropy_forward_cpu(float *losses, float *probs, const float *l
         for (int v = 0; v < V; v++) maxv = z[v] > maxv ? z[v] : maxv;
 #pragma omp simd reduction(+ : sum)
         for (int v = 0; v < V; v++) {
-            p[v] = expf(z[v] - maxv);
+            p[v] = bb_expf(z[v] - maxv);
             sum += p[v];
         }
         float inv = 1.0f / sum;
