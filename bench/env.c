@@ -3,6 +3,7 @@
  * AVX512_BF16. AVX/AVX-512 also need the OS to save the registers (XCR0 via XGETBV). */
 #include "env.h"
 #include "bb_version.h"
+#include "../engine/cpu/isa.h"
 #include <cblas.h>
 #include <cpuid.h>
 #include <omp.h>
@@ -77,6 +78,7 @@ void bb_env_collect(bb_env *e) {
     snprintf(e->git_commit, sizeof e->git_commit, "%s", BB_GIT_COMMIT);
     time_t now = time(NULL);
     strftime(e->timestamp_utc, sizeof e->timestamp_utc, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    e->simd_path = bb_isa_name(bb_isa_active());
     bb_cuda_info_get(&e->cuda);
 }
 
@@ -87,6 +89,7 @@ void bb_env_print_text(const bb_env *e, FILE *f) {
     fprintf(f, "isa            AVX2 %s, AVX-512F %s, AVX-512 VNNI %s, AVX-512 BF16 %s, FMA %s, F16C %s\n",
             yes_no(e->avx2), yes_no(e->avx512f), yes_no(e->avx512_vnni), yes_no(e->avx512_bf16),
             yes_no(e->fma), yes_no(e->f16c));
+    fprintf(f, "simd path      %s (BITBENCH_ISA=scalar|avx2|avx512 forces one)\n", e->simd_path);
     fprintf(f, "cores          %d logical CPUs, OpenMP max threads %d\n", e->logical_cpus, e->omp_max_threads);
     fprintf(f, "memory         %.1f GiB\n", e->memory_gib);
     fprintf(f, "os             %s (host %s)\n", e->kernel, e->hostname);
@@ -122,6 +125,7 @@ void bb_env_write_json(const bb_env *e, bb_json *j) {
     bb_json_key(j, "fma"); bb_json_bool(j, e->fma);
     bb_json_key(j, "f16c"); bb_json_bool(j, e->f16c);
     bb_json_obj_end(j);
+    bb_json_key(j, "simd_path"); bb_json_str(j, e->simd_path);
     bb_json_key(j, "logical_cpus"); bb_json_int(j, e->logical_cpus);
     bb_json_key(j, "omp_max_threads"); bb_json_int(j, e->omp_max_threads);
     bb_json_key(j, "memory_gib"); bb_json_num(j, e->memory_gib);

@@ -23,6 +23,7 @@ typedef struct {
     char build_flags[512];
     char git_commit[64];
     char timestamp_utc[32];
+    const char *simd_path;        /* the eltwise kernels in use (BITBENCH_ISA forces) */
     bb_cuda_info cuda;
 } bb_env;
 

@@ -3,6 +3,7 @@
  * attention block, grouped KV heads, ignored targets, repeated tokens. */
 #include "../engine/alloc.h"
 #include "../engine/backend.h"
+#include "../engine/cpu/isa.h"
 #include "../engine/cpu/vecmath.h"
 #include "compare.h"
 #include "tolerances.h"
@@ -204,7 +205,25 @@ static void test_vecmath(void) {
     printf("     bb_expf max rel error %.3g, bb_tanhf max abs error %.3g\n", worst_exp, worst_tanh);
 }
 
+/* The elementwise ops again on every SIMD path this CPU supports (isa.h). */
+static void test_every_isa(void) {
+    bb_isa best = bb_isa_best_supported();
+    for (int isa = 0; isa <= (int)best; isa++) {
+        bb_isa_force((bb_isa)isa);
+        int before = bb_test_failures;
+        test_activations();
+        test_norms();
+        test_rope_attention();
+        test_loss_embedding_optim();
+        printf("     isa %s: %s\n", bb_isa_name((bb_isa)isa), bb_test_failures == before ? "ok" : "FAILED");
+    }
+    for (int isa = (int)best + 1; isa < BB_ISA_COUNT; isa++)
+        printf("     isa %s: not supported by this CPU, not tested\n", bb_isa_name((bb_isa)isa));
+    bb_isa_force(best);
+}
+
 static const bb_test_case cases[] = {
+    {"every_isa", test_every_isa},
     {"vecmath", test_vecmath},
     {"matmul", test_matmul},
     {"norms", test_norms},

@@ -7,7 +7,7 @@
  * Inside the parallel region OpenBLAS runs single-threaded (omp_in_parallel).
  * Reference: attention_forward_ref / attention_backward_ref in ops_ref.c. */
 #include "../alloc.h"
-#include "vecmath.h"
+#include "isa.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -20,6 +20,7 @@ static int min_int(int a, int b) { return a < b ? a : b; }
 void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     float scale = 1.0f / sqrtf((float)hd);
+    const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH, kvh = h / group;
@@ -34,11 +35,7 @@ void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, i
             for (int t = i0; t < i0 + rows; t++) {
                 float *p = P + (size_t)t * T, maxv = -INFINITY, sum = 0.0f;
                 for (int s = 0; s <= t; s++) maxv = p[s] > maxv ? p[s] : maxv;
-#pragma omp simd reduction(+ : sum)
-                for (int s = 0; s <= t; s++) {
-                    p[s] = bb_expf(p[s] - maxv);
-                    sum += p[s];
-                }
+                sum = k->exp_shift_sum(p, p, maxv, (size_t)t + 1);
                 float inv = 1.0f / sum;
                 for (int s = 0; s <= t; s++) p[s] *= inv;
                 memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof *p);

@@ -12,7 +12,7 @@
 #include "../../common/check.h"
 #include "../alloc.h"
 #include "../backend.h"
-#include "vecmath.h"
+#include "isa.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -155,48 +155,45 @@ static void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout,
 
 /* ---- activations ----------------------------------------------------------------- */
 
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+/* Elementwise work is split into fixed chunks of the ISA kernels (isa.h). */
+#define ELT_CHUNK 8192
 
 static void gelu_forward_cpu(float *out, const float *inp, int N, int F) {
-    size_t n = (size_t)N * F;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + bb_tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    const bb_eltwise_kernels *k = bb_eltwise();
+    size_t n = (size_t)N * F, chunks = (n + ELT_CHUNK - 1) / ELT_CHUNK;
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * ELT_CHUNK, len = n - lo < ELT_CHUNK ? n - lo : ELT_CHUNK;
+        k->gelu_forward(out + lo, inp + lo, len);
     }
 }
 
 static void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
-    size_t n = (size_t)N * F;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i], t = bb_tanhf(GELU_K * (x + 0.044715f * x * x * x));
-        float grad = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += grad * dout[i];
+    const bb_eltwise_kernels *k = bb_eltwise();
+    size_t n = (size_t)N * F, chunks = (n + ELT_CHUNK - 1) / ELT_CHUNK;
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * ELT_CHUNK, len = n - lo < ELT_CHUNK ? n - lo : ELT_CHUNK;
+        k->gelu_backward(dinp + lo, inp + lo, dout + lo, len);
     }
 }
 
 static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
+    const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *g = inp + (size_t)n * 2 * F, *u = g + F;
-        float *y = out + (size_t)n * F;
-#pragma omp simd
-        for (int f = 0; f < F; f++) y[f] = g[f] / (1.0f + bb_expf(-g[f])) * u[f];
+        const float *g = inp + (size_t)n * 2 * F;
+        k->swiglu_forward(out + (size_t)n * F, g, g + F, (size_t)F);
     }
 }
 
 static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
+    const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *g = inp + (size_t)n * 2 * F, *u = g + F, *dy = dout + (size_t)n * F;
-        float *dg = dinp + (size_t)n * 2 * F, *du = dg + F;
-#pragma omp simd
-        for (int f = 0; f < F; f++) {
-            float s = 1.0f / (1.0f + bb_expf(-g[f]));
-            dg[f] += dy[f] * u[f] * s * (1.0f + g[f] * (1.0f - s));
-            du[f] += dy[f] * g[f] * s;
-        }
+        const float *g = inp + (size_t)n * 2 * F;
+        float *dg = dinp + (size_t)n * 2 * F;
+        k->swiglu_backward(dg, dg + F, g, g + F, dout + (size_t)n * F, (size_t)F);
     }
 }
 
@@ -246,16 +243,13 @@ static void residual_bias_forward_cpu(float *out, const float *x, const float *b
 
 static void crossentropy_forward_cpu(float *losses, float *probs, const float *logits, const int *targets, int N,
                                      int V) {
+    const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float *p = probs + (size_t)n * V, maxv = -INFINITY, sum = 0.0f;
         for (int v = 0; v < V; v++) maxv = z[v] > maxv ? z[v] : maxv;
-#pragma omp simd reduction(+ : sum)
-        for (int v = 0; v < V; v++) {
-            p[v] = bb_expf(z[v] - maxv);
-            sum += p[v];
-        }
+        sum = k->exp_shift_sum(p, z, maxv, (size_t)V);
         float inv = 1.0f / sum;
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] *= inv;
@@ -319,15 +313,13 @@ static void encoder_backward_cpu(float *dwte, float *dwpe, const float *dout, co
 
 static void adamw_update_cpu(float *params, const float *grads, float *m, float *v, size_t n, float lr, float beta1,
                              float beta2, float eps, float wd, int t) {
+    const bb_eltwise_kernels *k = bb_eltwise();
     float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
-    float decay = 1.0f - lr * wd;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
-        float mi = beta1 * m[i] + (1.0f - beta1) * g, vi = beta2 * v[i] + (1.0f - beta2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        params[i] = params[i] * decay - lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+    size_t chunks = (n + ELT_CHUNK - 1) / ELT_CHUNK;
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * ELT_CHUNK, len = n - lo < ELT_CHUNK ? n - lo : ELT_CHUNK;
+        k->adamw(params + lo, grads + lo, m + lo, v + lo, len, lr, beta1, beta2, eps, 1.0f - lr * wd, bc1, bc2);
     }
 }
 

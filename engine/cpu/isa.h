@@ -1,0 +1,32 @@
+/* isa.h — SIMD path selection (DESIGN.md: scalar, AVX2 and AVX-512 chosen once at run
+ * time from CPUID; BITBENCH_ISA=scalar|avx2|avx512 forces one so tests cover each).
+ * Kernels that need more than the compiler's baseline live in files compiled once per
+ * ISA (eltwise.c) and are reached through the table of the selected ISA. */
+#pragma once
+#include <stddef.h>
+
+typedef enum { BB_ISA_SCALAR, BB_ISA_AVX2, BB_ISA_AVX512, BB_ISA_COUNT } bb_isa;
+
+/* Elementwise spans: each processes n contiguous elements; callers parallelise. */
+typedef struct {
+    const char *name;
+    void (*gelu_forward)(float *out, const float *inp, size_t n);
+    void (*gelu_backward)(float *dinp, const float *inp, const float *dout, size_t n);   /* += */
+    void (*swiglu_forward)(float *out, const float *gate, const float *up, size_t n);
+    void (*swiglu_backward)(float *dgate, float *dup, const float *gate, const float *up, const float *dout,
+                            size_t n);                                                     /* += */
+    /* p[i] = exp(z[i] - shift); returns the sum of p. */
+    float (*exp_shift_sum)(float *p, const float *z, float shift, size_t n);
+    void (*adamw)(float *params, const float *grads, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+                  float eps, float decay, float bc1, float bc2);
+} bb_eltwise_kernels;
+
+bb_isa bb_isa_best_supported(void);
+/* The active ISA: BITBENCH_ISA if set (an unsupported or unknown value is an error),
+ * else the best the CPU supports. Decided on first use. */
+bb_isa bb_isa_active(void);
+/* Tests: switch the active ISA (must be supported). */
+void bb_isa_force(bb_isa isa);
+const char *bb_isa_name(bb_isa isa);
+const bb_eltwise_kernels *bb_eltwise(void);
+const bb_eltwise_kernels *bb_eltwise_for(bb_isa isa);
