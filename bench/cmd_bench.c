@@ -257,6 +257,11 @@ static int bench_train_vs_torch(int argc, char **argv) {
                 fc, res[e].first_loss, res[e].last_loss, ratio, cpu, run.env.git_commit);
     }
     bb_run_commit(&af);
+    /* PyTorch "at its best" is whichever of its runs was faster on this machine. */
+    int best = res[TORCH].ok && (!res[TORCH_UNTUNED].ok || res[TORCH].tokens_per_s >= res[TORCH_UNTUNED].tokens_per_s)
+                   ? TORCH : res[TORCH_UNTUNED].ok ? TORCH_UNTUNED : -1;
+    if (best >= 0)
+        printf("\nbitbench / best PyTorch (%s) = %.2fx\n", names[best], res[OURS].tokens_per_s / res[best].tokens_per_s);
     printf("results: %s/train_vs_torch.csv\n", run.dir);
     remove(batches_path);
     remove(model_path);

@@ -25,7 +25,7 @@
 typedef struct {
     bb_model_args ma;
     const char *data, *schedule, *save, *resume, *csv, *tok;
-    long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every;
+    long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     double lr, min_lr_frac, wd, beta1, beta2, eps, clip;
 } train_args;
 
@@ -54,7 +54,7 @@ static void save_checkpoint(const bb_model *m, const char *path, const train_arg
 int bb_cmd_train(int argc, char **argv) {
     train_args a = {.ma = BB_MODEL_ARGS_DEFAULT, .data = "kjv", .schedule = "cosine", .steps = 100, .batch = 8,
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
-                    .save_every = 0, .log_every = 10, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
+                    .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
                     .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
@@ -77,6 +77,7 @@ int bb_cmd_train(int argc, char **argv) {
         {"eval-windows", BB_ARG_INT, &a.eval_windows, "N", "validation windows per evaluation (0: all)", 0, 100000000},
         {"save", BB_ARG_STR, &a.save, "FILE", "write a checkpoint here at the end (safetensors)", 0, -1},
         {"save-every", BB_ARG_INT, &a.save_every, "N", "also checkpoint every N steps", 0, 100000000},
+        {"stop-at", BB_ARG_INT, &a.stop_at, "N", "stop after step N (checkpoint with --save; resume later)", 0, 100000000},
         {"resume", BB_ARG_STR, &a.resume, "FILE", "continue from a checkpoint (same --steps/--schedule)", 0, -1},
         {"csv", BB_ARG_STR, &a.csv, "FILE", "per-step log as CSV", 0, -1},
         {"log-every", BB_ARG_INT, &a.log_every, "N", "log line interval when stderr is not a terminal", 1, 100000000},
@@ -143,11 +144,18 @@ int bb_cmd_train(int argc, char **argv) {
     int B = (int)a.batch, T = (int)a.seq;
     int *inputs = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int)), *targets = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int));
     bb_progress prog;
-    bb_progress_init(&prog, a.steps - m.step);
-    long start_step = m.step;
+    long start_step = m.step, end_step = a.stop_at > 0 && a.stop_at < a.steps ? a.stop_at : a.steps;
+    if (end_step <= start_step) bb_user_error("--stop-at %ld is not after the current step %ld", a.stop_at, start_step);
+    bb_progress_init(&prog, end_step - start_step);
+    if (start_step == 0) {
+        bb_ppl_stats ps;
+        bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
+        fprintf(stderr, "initial val loss %.4f\n", ps.mean_loss);
+        if (csv) fprintf(csv, "0,,,,,%.9g\n", ps.mean_loss);
+    }
     double tokens_done = 0, t_train = 0;
     float last_loss = NAN;
-    for (long step = m.step; step < a.steps; step++) {
+    for (long step = m.step; step < end_step; step++) {
         double t0 = bb_now();
         float lr = bb_schedule_lr(&schedule, (int)step);
         bb_model_zero_grad(&m);
@@ -164,7 +172,7 @@ int bb_cmd_train(int argc, char **argv) {
         last_loss = (float)(loss_sum / a.accum);
         if (!isfinite(last_loss)) bb_user_error("loss became %f at step %ld; lower --lr", last_loss, step);
         double val = NAN;
-        bool last = step + 1 == a.steps;
+        bool last = step + 1 == end_step;
         if ((a.eval_every > 0 && (step + 1) % a.eval_every == 0) || last) {
             bb_ppl_stats ps;
             bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
@@ -190,7 +198,7 @@ int bb_cmd_train(int argc, char **argv) {
     }
     if (csv && bb_atomic_commit(&csv_af) != 0) bb_user_error("cannot write %s: %s", a.csv, strerror(errno));
     printf("final train loss %.6f after %d steps; %.0f tokens/s over %ld steps (%.1f GFLOP/s of model FLOPs)\n",
-           last_loss, m.step, tokens_done / t_train, a.steps - start_step,
+           last_loss, m.step, tokens_done / t_train, end_step - start_step,
            tokens_done / t_train * bb_model_flops_per_token(&cfg, T) / 1e9);
     bb_mem_print(stdout);
     bb_free(inputs);

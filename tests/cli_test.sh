@@ -33,7 +33,8 @@ expect() {
 expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
-         "tokenizer encode" "tokenizer decode" "tokenizer bench"; do
+         "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" \
+         "bench train-vs-torch"; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
 done
@@ -52,6 +53,13 @@ expect 2 "needs a value" -- "$BB" tokenizer train --out
 expect 2 "exactly one of --text or --in" -- "$BB" tokenizer encode
 expect 2 "unexpected argument 'extra'" -- "$BB" env extra
 expect 2 "mutually exclusive" -- "$BB" data prepare --src a --deb b
+expect 2 "unknown model preset 'huge'" -- "$BB" train --model huge
+expect 2 "unknown --schedule 'zigzag'" -- "$BB" train --schedule zigzag
+expect 2 "n_embd 64 is not divisible by n_head 5" -- "$BB" train --model tiny --set n_head=5
+expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_layers=3
+expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65
+expect 2 "--ckpt is required" -- "$BB" generate
+expect 2 "--split must be valid or test" -- "$BB" eval ppl --ckpt x --split train
 
 # --- env --------------------------------------------------------------------------
 expect 0 "cuda devices" -- "$BB" env

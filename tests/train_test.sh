@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# train_test.sh — `bitbench train` end to end on the shipped KJV data at the tiny preset:
+#   1. a short run lowers the validation loss (initial vs final, same windows);
+#   2. stopping and resuming gives a byte-identical checkpoint and the same losses as an
+#      uninterrupted run;
+#   3. generate and eval ppl work on the checkpoint;
+#   4. truncated, corrupt, foreign and missing checkpoints give one clear error, exit 1.
+# Usage: train_test.sh BITBENCH_BINARY
+set -u
+BB=$1
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+export BITBENCH_CACHE=${BITBENCH_CACHE:-$TMP/cache}
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok   $*"; }
+TRAIN=(--model tiny --batch 8 --seq 64 --warmup 5 --threads 2)
+
+# 1. the validation loss falls
+"$BB" train "${TRAIN[@]}" --steps 80 --lr 3e-3 --eval-windows 64 --csv "$TMP/v.csv" --log-every 20 \
+    --save "$TMP/v.ckpt" >"$TMP/v.out" 2>&1 || { cat "$TMP/v.out"; fail "training run failed"; }
+first=$(awk -F, 'NR==2 {print $6}' "$TMP/v.csv")
+last=$(awk -F, 'END {print $6}' "$TMP/v.csv")
+if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}'; then
+    ok "validation loss $first -> $last after 80 steps"
+else
+    fail "validation loss did not fall by 1 nat: $first -> $last"
+fi
+grep -q "process peak RSS" "$TMP/v.out" && grep -q "optimizer" "$TMP/v.out" && ok "memory breakdown printed" ||
+    fail "no memory breakdown in the train output"
+
+# 2. stop + resume == uninterrupted, byte for byte
+"$BB" train "${TRAIN[@]}" --steps 8 --save "$TMP/a.ckpt" --csv "$TMP/a.csv" >/dev/null 2>&1 || fail "run a"
+"$BB" train "${TRAIN[@]}" --steps 8 --stop-at 5 --save "$TMP/b.ckpt" >/dev/null 2>&1 || fail "run b (stop)"
+"$BB" train "${TRAIN[@]}" --steps 8 --resume "$TMP/b.ckpt" --save "$TMP/b.ckpt" --csv "$TMP/b.csv" >/dev/null 2>&1 ||
+    fail "run b (resume)"
+if cmp -s "$TMP/a.ckpt" "$TMP/b.ckpt"; then ok "resumed checkpoint is byte-identical"; else fail "resumed checkpoint differs"; fi
+if diff <(awk -F, 'NR>1 && $1>5 {print $1, $2, $4}' "$TMP/a.csv") <(awk -F, 'NR>1 {print $1, $2, $4}' "$TMP/b.csv") >/dev/null
+then ok "steps 6-8 have identical losses and grad norms after resume"; else fail "losses differ after resume"; fi
+
+# 3. generate and eval
+out=$("$BB" generate --ckpt "$TMP/v.ckpt" --prompt "And God said" --tokens 12 --seed 3 2>&1)
+[ $? -eq 0 ] && [ ${#out} -gt 12 ] && ok "generate: $(echo "$out" | head -1 | cut -c1-60)" || fail "generate: $out"
+g2=$("$BB" generate --ckpt "$TMP/v.ckpt" --prompt "And God said" --tokens 12 --seed 3 2>&1)
+[ "$out" = "$g2" ] && ok "generate is deterministic for a seed" || fail "generate differs for the same seed"
+"$BB" eval ppl --ckpt "$TMP/v.ckpt" --split test --windows 20 >"$TMP/e.out" 2>&1 && grep -q "perplexity" "$TMP/e.out" &&
+    grep -q "bits per byte" "$TMP/e.out" && ok "eval ppl: $(grep perplexity "$TMP/e.out")" || { cat "$TMP/e.out"; fail "eval ppl"; }
+
+# 4. bad checkpoints: one sentence, exit 1, never a crash
+expect_error() {
+    local pattern=$1 file=$2 out status
+    out=$("$BB" eval ppl --ckpt "$file" 2>&1)
+    status=$?
+    if [ $status -eq 1 ] && grep -Eq "$pattern" <<<"$out"; then ok "bad checkpoint ($pattern)"; else
+        fail "checkpoint $file: exit $status, output: $out"; fi
+}
+head -c 5000 "$TMP/v.ckpt" >"$TMP/trunc.ckpt"
+expect_error "truncated" "$TMP/trunc.ckpt"
+cp "$TMP/v.ckpt" "$TMP/flip.ckpt"
+printf 'X' | dd of="$TMP/flip.ckpt" bs=1 seek=20 conv=notrunc 2>/dev/null
+expect_error "checkpoint '.*flip.ckpt'" "$TMP/flip.ckpt"
+head -c 3000 /dev/urandom >"$TMP/garbage.ckpt"
+expect_error "garbage.ckpt" "$TMP/garbage.ckpt"
+expect_error "cannot read|No such file" "$TMP/missing.ckpt"
+"$BB" tokenizer encode --in "$(dirname "$0")/../datasets/mt/dev.en" --out "$TMP/tokens.bin" >/dev/null 2>&1
+expect_error "not a bitbench|safetensors" "$TMP/tokens.bin"
+
+echo
+if [ $fails -eq 0 ]; then echo "train_test: all checks passed"; exit 0; fi
+echo "train_test: $fails check(s) failed"; exit 1
