@@ -10,17 +10,19 @@ typedef struct {
     const char *title;
     int (*run)(int argc, char **argv);
     int argc;
-    char *argv[4];
+    char *argv[10];
 } suite_step;
 
 int bb_cmd_suite(int argc, char **argv) {
     const bb_cmd_spec spec = {"suite", "Run the default suite on the shipped data: env, data verify,\n"
-                                       "tokenizer check.", "", NULL, 0, 0, 0, NULL};
+                                       "tokenizer check, a short FP32 training run of the small preset on KJV.",
+                              "", NULL, 0, 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
     suite_step steps[] = {
         {"environment", bb_cmd_env, 0, {NULL}},
         {"data verify", bb_cmd_data, 1, {"verify"}},
         {"tokenizer check", bb_cmd_tokenizer, 1, {"check"}},
+        {"train small fp32", bb_cmd_train, 8, {"--model", "small", "--steps", "20", "--batch", "8", "--seq", "256"}},
     };
     int n = (int)(sizeof steps / sizeof steps[0]), failed = 0;
     int status[8];
