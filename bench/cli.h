@@ -23,3 +23,5 @@ int bb_cmd_train(int argc, char **argv);
 int bb_cmd_generate(int argc, char **argv);
 int bb_cmd_eval(int argc, char **argv);
 int bb_cmd_bench(int argc, char **argv);
+int bb_cmd_bench_kernels(int argc, char **argv);  /* cmd_kernels.c */
+int bb_cmd_bench_compare(int argc, char **argv);  /* cmd_compare.c */

@@ -275,6 +275,10 @@ static int bench_train_vs_torch(int argc, char **argv) {
 
 static const bb_command bench_commands[] = {
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
+    {"kernels", bb_cmd_bench_kernels, "kernel benchmarks (Google Benchmark): GFLOP/s, GB/s, ratios to in-run references"},
+    {"compare", bb_cmd_bench_compare, "compare two kernel runs (compare.py + U test); exit 1 on a regression"},
 };
 
-int bb_cmd_bench(int argc, char **argv) { return bb_dispatch("bench", bench_commands, 1, argc, argv); }
+int bb_cmd_bench(int argc, char **argv) {
+    return bb_dispatch("bench", bench_commands, (int)(sizeof bench_commands / sizeof bench_commands[0]), argc, argv);
+}

@@ -34,7 +34,7 @@ expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" \
-         "bench train-vs-torch"; do
+         "bench train-vs-torch" "bench kernels" "bench compare"; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
 done
@@ -60,6 +60,17 @@ expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_lay
 expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65
 expect 2 "--ckpt is required" -- "$BB" generate
 expect 2 "--split must be valid or test" -- "$BB" eval ppl --ckpt x --split train
+expect 2 "must be between 1 and 1000" -- "$BB" bench kernels --repetitions 0
+expect 2 "--min-time must be in" -- "$BB" bench kernels --min-time 0
+expect 2 "not a valid regular expression" -- "$BB" bench kernels --filter '('
+expect 2 "matches no kernel" -- "$BB" bench kernels --filter no_such_kernel
+expect 2 "mutually exclusive" -- "$BB" bench kernels --out x.json --baseline
+expect 0 "ref_sgemm/fp32/square/n:2048/real_time" -- "$BB" bench kernels --list
+expect 2 "missing argument" -- "$BB" bench compare a.json
+expect 2 "is ambiguous: write 5% or 0.05" -- "$BB" bench compare a.json b.json --threshold 5
+expect 2 "percentage like 5%" -- "$BB" bench compare a.json b.json --threshold five
+expect 2 "go together" -- "$BB" bench compare a.json b.json --filter-base x
+expect 2 "cannot read /nonexistent/a.json" -- "$BB" bench compare /nonexistent/a.json /nonexistent/b.json
 
 # --- env --------------------------------------------------------------------------
 expect 0 "cuda devices" -- "$BB" env

@@ -1,0 +1,163 @@
+/* test_kernels.c — the kernel benchmark table (bench/kernels.h): every row is well formed
+ * and uniquely named, each kind has exactly one ratio base, the shapes are the training
+ * shapes of the presets they name (engine/config.c: small at B=8, gpt2-124m at B=1,
+ * T = max_seq), work() counts what the comments say, and every row of the small preset
+ * and the references runs setup/run/teardown once without leaking (under ASan in the
+ * sanitizer build). The gpt2-124m rows share those code paths at bigger sizes and are only
+ * checked, not run, to keep the suite fast. */
+#include "../bench/kernels.h"
+#include "../engine/alloc.h"
+#include "../engine/config.h"
+#include "../engine/model.h"
+#include "test.h"
+#include <math.h>
+
+typedef struct {
+    const char *preset;
+    int B;
+} preset_batch;
+
+static const preset_batch batches[] = {{"small", 8}, {"gpt2-124m", 1}};
+
+static void for_each_row(void (*fn)(const bb_kernel *k)) {
+    for (int t = 0; t < bb_n_kernel_tables; t++)
+        for (int i = 0; i < bb_kernel_tables[t]->n; i++) fn(&bb_kernel_tables[t]->rows[i]);
+}
+
+static void check_well_formed(const bb_kernel *k) {
+    CHECK(k->op && k->precision && k->shape && k->setup && k->run && k->teardown && k->work, "row %s incomplete",
+          k->op ? k->op : "?");
+    CHECK(k->n_args >= 1 && k->n_args <= BB_KERNEL_MAX_ARGS, "%s: %d args", k->op, k->n_args);
+    for (int i = 0; i < k->n_args; i++) CHECK(k->arg_names[i] && k->args[i] > 0, "%s: arg %d", k->op, i);
+    CHECK(k->kind == BB_KERNEL_COMPUTE || k->kind == BB_KERNEL_MEMORY, "%s: kind %d", k->op, k->kind);
+    CHECK(!k->ratio_base || k->reference, "%s: a ratio base must be a reference", k->op);
+    CHECK(strcmp(k->precision, "fp32") == 0, "%s: precision %s", k->op, k->precision);
+    CHECK(k->work(k->args) > 0, "%s/%s: work %g", k->op, k->shape, k->work(k->args));
+}
+
+static void test_table(void) {
+    for_each_row(check_well_formed);
+    char a[256], b[256];
+    int n = 0;
+    for (int t = 0; t < bb_n_kernel_tables; t++)
+        for (int i = 0; i < bb_kernel_tables[t]->n; i++, n++) {
+            bb_kernel_name(&bb_kernel_tables[t]->rows[i], a, sizeof a);
+            CHECK(strlen(a) < 200 && strstr(a, "/real_time") == a + strlen(a) - 10, "name %s", a);
+            for (int u = 0; u <= t; u++)
+                for (int j = 0; j < (u == t ? i : bb_kernel_tables[u]->n); j++) {
+                    bb_kernel_name(&bb_kernel_tables[u]->rows[j], b, sizeof b);
+                    CHECK(strcmp(a, b) != 0, "duplicate name %s", a);
+                }
+        }
+    CHECK(n == 61, "%d rows (3 references + 2 presets x 29)", n);
+    for (int kind = 0; kind < BB_KERNEL_KIND_COUNT; kind++) {
+        int bases = 0;
+        for (int t = 0; t < bb_n_kernel_tables; t++)
+            for (int i = 0; i < bb_kernel_tables[t]->n; i++)
+                bases += bb_kernel_tables[t]->rows[i].ratio_base && (int)bb_kernel_tables[t]->rows[i].kind == kind;
+        CHECK(bases == 1, "kind %s has %d ratio bases", bb_kernel_kind_name((bb_kernel_kind)kind), bases);
+    }
+    bb_kernel_name(bb_kernel_ratio_base(BB_KERNEL_COMPUTE), a, sizeof a);
+    CHECK(strcmp(a, "ref_sgemm/fp32/square/n:2048/real_time") == 0, "compute base %s", a);
+    bb_kernel_name(bb_kernel_ratio_base(BB_KERNEL_MEMORY), a, sizeof a);
+    CHECK(strcmp(a, "ref_triad/fp32/stream/n:16777216/real_time") == 0, "memory base %s", a);
+}
+
+/* ---- shapes against the presets ------------------------------------------------------ */
+
+static bool starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+static void check_shape(const bb_kernel *k) {
+    if (k->reference) return;
+    const preset_batch *pb = NULL;
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
+        if (starts(k->shape, batches[i].preset) &&
+            (k->shape[strlen(batches[i].preset)] == '\0' || k->shape[strlen(batches[i].preset)] == '.'))
+            pb = &batches[i];
+    CHECK(pb != NULL, "%s: shape %s names no preset", k->op, k->shape);
+    if (!pb) return;
+    bb_config c;
+    char err[200];
+    CHECK(bb_config_from_preset(&c, pb->preset, err, sizeof err) == 0, "%s", err);
+    int64_t N = (int64_t)pb->B * c.max_seq, C = c.n_embd, V = c.vocab_size, hd = C / c.n_head;
+    const int64_t *a = k->args;
+    if (starts(k->op, "sgemm_")) {
+        /* the layer's (tokens, in, out) */
+        const char *layer = strchr(k->shape, '.') + 1;
+        int64_t in = strcmp(layer, "fcproj") == 0 ? 4 * C : C;
+        int64_t out = strcmp(layer, "qkv") == 0       ? 3 * C
+                      : strcmp(layer, "fc") == 0      ? 4 * C
+                      : strcmp(layer, "lmhead") == 0  ? V
+                                                      : C;
+        int64_t want[3];
+        if (strcmp(k->op, "sgemm_forward") == 0) want[0] = N, want[1] = out, want[2] = in;
+        else if (strcmp(k->op, "sgemm_backward_input") == 0) want[0] = N, want[1] = in, want[2] = out;
+        else want[0] = out, want[1] = in, want[2] = N;
+        CHECK(a[0] == want[0] && a[1] == want[1] && a[2] == want[2], "%s/%s: M,N,K %lld,%lld,%lld want %lld,%lld,%lld",
+              k->op, k->shape, (long long)a[0], (long long)a[1], (long long)a[2], (long long)want[0],
+              (long long)want[1], (long long)want[2]);
+        CHECK(k->work(a) == 2.0 * a[0] * a[1] * a[2], "%s: 2MNK", k->op);
+    } else if (starts(k->op, "layernorm_") || starts(k->op, "rmsnorm_")) {
+        CHECK(a[0] == N && a[1] == C, "%s/%s: N,C", k->op, k->shape);
+    } else if (starts(k->op, "gelu_")) {
+        CHECK(a[0] == N && a[1] == c.ffn_hidden, "%s/%s: N,F", k->op, k->shape);
+    } else if (starts(k->op, "swiglu_")) {
+        CHECK(a[0] == N && a[1] == bb_config_default_ffn(BB_FAMILY_LLAMA, (int)C), "%s/%s: N,F %lld", k->op, k->shape,
+              (long long)a[1]);
+    } else if (starts(k->op, "softmax_")) {
+        CHECK(a[0] == pb->B * c.n_head * c.max_seq && a[1] == c.max_seq, "%s/%s: R,T", k->op, k->shape);
+    } else if (starts(k->op, "attention_")) {
+        CHECK(a[0] == pb->B && a[1] == c.max_seq && a[2] == c.n_head && a[3] == hd, "%s/%s: B,T,NH,hd", k->op, k->shape);
+    } else if (starts(k->op, "adamw_")) {
+        bb_tensor_spec specs[BB_N_PARAMS];
+        bb_param_specs(&c, specs);
+        int64_t n = 0;
+        for (int i = 0; i < BB_N_PARAMS; i++) n += (int64_t)specs[i].numel;
+        CHECK(a[0] == n, "%s/%s: n %lld, the preset has %lld parameters", k->op, k->shape, (long long)a[0], (long long)n);
+        CHECK(k->work(a) == 28.0 * n, "adamw moves 7 floats per parameter");
+    } else if (starts(k->op, "crossentropy_")) {
+        CHECK(a[0] == N && a[1] == V, "%s/%s: N,V", k->op, k->shape);
+    } else {
+        CHECK(0, "test does not know op %s", k->op);
+    }
+}
+
+static void test_shapes(void) { for_each_row(check_shape); }
+
+/* ---- run once ------------------------------------------------------------------------ */
+
+static void run_once(const bb_kernel *k) {
+    if (!k->reference && !starts(k->shape, "small")) return;
+    size_t before = bb_mem_stats_get().current_total;
+    void *s = k->setup(k->args);
+    k->run(s, k->args);
+    k->run(s, k->args);
+    k->teardown(s);
+    CHECK(bb_mem_stats_get().current_total == before, "%s/%s leaked %zu bytes", k->op, k->shape,
+          bb_mem_stats_get().current_total - before);
+}
+
+static void test_run_small(void) { for_each_row(run_once); }
+
+static void test_fill(void) {
+    float a[1000], b[1000];
+    bb_kernel_fill(a, 1000, 7, -2.0f, 3.0f);
+    bb_kernel_fill(b, 1000, 7, -2.0f, 3.0f);
+    CHECK(memcmp(a, b, sizeof a) == 0, "fill is deterministic");
+    double mean = 0;
+    for (int i = 0; i < 1000; i++) {
+        CHECK(a[i] >= -2.0f && a[i] < 3.0f, "a[%d] = %g out of range", i, (double)a[i]);
+        mean += a[i] / 1000.0;
+    }
+    CHECK(fabs(mean - 0.5) < 0.2, "mean %g", mean);
+    bb_kernel_fill(b, 1000, 8, -2.0f, 3.0f);
+    CHECK(memcmp(a, b, sizeof a) != 0, "seeds differ");
+}
+
+static const bb_test_case cases[] = {
+    {"table", test_table},
+    {"shapes", test_shapes},
+    {"fill", test_fill},
+    {"run_small", test_run_small},
+};
+BB_TEST_MAIN(cases)
