@@ -32,6 +32,26 @@ static const mwu_vector v4[] = {
      {10.5, 10.6, 10.4, 10.7, 10.55, 10.45, 10.5, 10.65, 10.35}, 9, 9, 0.0, 0.000406639, NAN, NAN},
 };
 
+/* Beyond the vectors: computed here with scipy 1.10.1 (pip) to cover the exact method with
+ * one large sample and the tie-corrected normal approximation at 10 vs 11. */
+static void test_mwu_scipy_extra(void) {
+    double y30[30];
+    for (int i = 0; i < 30; i++) y30[i] = i;
+    static const double x5[5] = {1.5, 3.5, 7.5, 12.5, 20.5};
+    static const double x8[8] = {0.3, 1.1, 2.9, 4.2, 5.0, 6.6, 7.7, 8.1};
+    static const double y10[10] = {2.2, 3.3, 9.9, 10.4, 11.0, 12.5, 13.1, 14.2, 15.0, 16.3};
+    static const double t10[10] = {1, 2, 2, 3, 3, 3, 4, 4, 5, 6}, t11[11] = {3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 9};
+    struct { bb_mwu_result r; double u, p; } c[3] = {
+        {bb_mannwhitneyu(x5, 5, y30, 30, BB_MWU_AUTO), 48.0, 0.21904802976909235},
+        {bb_mannwhitneyu(x8, 8, y10, 10, BB_MWU_AUTO), 11.0, 0.008547008547008548},
+        {bb_mannwhitneyu(t10, 10, t11, 11, BB_MWU_AUTO), 15.5, 0.005546635042371022},
+    };
+    for (int i = 0; i < 3; i++)
+        CHECK(c[i].r.u1 == c[i].u && fabs(c[i].r.p - c[i].p) < 1e-12, "case %d: U %g p %.17g, scipy %g %.17g", i,
+              c[i].r.u1, c[i].r.p, c[i].u, c[i].p);
+    CHECK(c[0].r.exact && c[1].r.exact && !c[2].r.exact, "methods");
+}
+
 static void test_mwu_vectors(void) {
     for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
         const mwu_vector *v = &v4[i];
@@ -348,6 +368,7 @@ static void test_nonfinite(void) {
 
 static const bb_test_case cases[] = {
     {"mwu_vectors", test_mwu_vectors},
+    {"mwu_scipy_extra", test_mwu_scipy_extra},
     {"mwu_exact_brute_force", test_mwu_exact_brute_force},
     {"v1_rows", test_v1_rows},
     {"v2_filters", test_v2_filters},
