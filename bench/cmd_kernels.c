@@ -111,6 +111,7 @@ static void write_json(const char *path, const json_text *t, const bb_env *env) 
     bb_json_init(&j, mf);
     bb_env_write_json(env, &j);
     BB_CHECK(fclose(mf) == 0);
+    BB_CHECK(strlen(envbuf) + 2 < cap);  /* fmemopen truncates silently */
     bb_atomic_file af;
     FILE *f = bb_atomic_open(&af, path);
     if (!f) bb_user_error("cannot write %s: %s", path, strerror(errno));
@@ -271,7 +272,8 @@ int bb_cmd_bench_kernels(int argc, char **argv) {
             bb_kernel_name(r->k, r->name, sizeof r->name);
             bool hit = !filter || regexec(&re, r->name, 0, NULL, 0) == 0;
             matched += hit;
-            if (list) printf("%s%s\n", r->name, r->k->reference ? "   (reference, always runs)" : "");
+            if (list && (hit || r->k->reference))
+                printf("%s%s\n", r->name, r->k->reference ? "   (reference, always runs)" : "");
             if (!hit && !r->k->reference) continue;
             const bb_kernel *base = bb_kernel_ratio_base(r->k->kind);
             BB_CHECK(base != NULL);
