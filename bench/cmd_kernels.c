@@ -17,7 +17,6 @@
 #include "../common/check.h"
 #include "../common/io.h"
 #include "../engine/alloc.h"
-#include "../engine/cpu/isa.h"
 #include "cli.h"
 #include "compare.h"
 #include "gbench.h"
