@@ -24,8 +24,10 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
+    long group, lambda_warmup, scaler_interval;
+    bool two_stage;
     double lr, min_lr_frac, wd, beta1, beta2, eps, clip;
 } train_args;
 
@@ -55,10 +57,20 @@ int bb_cmd_train(int argc, char **argv) {
     train_args a = {.ma = BB_MODEL_ARGS_DEFAULT, .data = "kjv", .schedule = "cosine", .steps = 100, .batch = 8,
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
                     .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
-                    .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
+                    .beta2 = 0.95, .eps = 1e-8, .clip = 1.0,
+                    .precision = NULL, .act_quant = NULL, .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
         {"data", BB_ARG_STR, &a.data, "NAME", "training corpus: kjv (LM train split)", 0, -1},
+        {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
+        {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
+        {"act-quant", BB_ARG_STR, &a.act_quant, "MODE", "int4 activations: token or block (per group)", 0, -1},
+        {"lambda-warmup", BB_ARG_INT, &a.lambda_warmup, "N",
+         "b158 quantization warm-up: lambda = min(step/N, 1) (HF 1.58-bit recipe; 0: off)", 0, 100000000},
+        {"two-stage", BB_ARG_FLAG, &a.two_stage, NULL,
+         "BitNet b1.58 two-stage recipe: at 50% the peak lr drops to 2/3 and weight decay to 0", 0, -1},
+        {"loss-scale-interval", BB_ARG_INT, &a.scaler_interval, "N",
+         "fp16 loss scaling: clean steps before the scale doubles (GradScaler default 2000)", 1, 100000000},
         {"steps", BB_ARG_INT, &a.steps, "N", "optimizer steps in the whole run", 1, 100000000},
         {"batch", BB_ARG_INT, &a.batch, "B", "sequences per micro-batch", 1, 65536},
         {"seq", BB_ARG_INT, &a.seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
@@ -103,6 +115,9 @@ int bb_cmd_train(int argc, char **argv) {
         bb_ckpt_info info;
         if (bb_checkpoint_load(&m, a.resume, &bb_backend_cpu, true, &info, err, sizeof err) != 0)
             bb_user_error("%s", err);
+        if (a.precision && bb_precision_parse(a.precision) != (int)m.cfg.precision)
+            bb_usage_error("train", "--precision %s differs from the checkpoint's %s", a.precision,
+                           bb_precisions[m.cfg.precision].name);
         if (info.seed != (uint64_t)a.seed)
             fprintf(stderr, "note: checkpoint seed %llu replaces --seed %ld\n", (unsigned long long)info.seed, a.seed);
         a.seed = (long)info.seed;
@@ -110,6 +125,14 @@ int bb_cmd_train(int argc, char **argv) {
         if (m.step >= a.steps) bb_user_error("checkpoint is at step %d, not before --steps %ld", m.step, a.steps);
     } else {
         bb_model_args_resolve(&a.ma, "train", &cfg);
+        if (a.precision && bb_config_set_precision(&cfg, a.precision, err, sizeof err) != 0)
+            bb_usage_error("train", "%s", err);
+        cfg.group = (int)a.group;
+        if (a.act_quant) {
+            if (strcmp(a.act_quant, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
+            else if (strcmp(a.act_quant, "token") != 0) bb_usage_error("train", "--act-quant must be token or block");
+        }
+        if (bb_config_validate(&cfg, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
         if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
@@ -130,6 +153,9 @@ int bb_cmd_train(int argc, char **argv) {
     char desc[256];
     bb_config_describe(&cfg, desc, sizeof desc);
     fprintf(stderr, "model %s (%s), %.2fM parameters\n", a.ma.model, desc, (double)m.n_params / 1e6);
+    fprintf(stderr, "precision %s: weights %s; activations %s%s\n", bb_precisions[cfg.precision].name,
+            bb_precisions[cfg.precision].weights, bb_precisions[cfg.precision].activations,
+            bb_precisions[cfg.precision].loss_scaling ? "; dynamic loss scaling" : "");
     fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
             a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
 
@@ -140,6 +166,8 @@ int bb_cmd_train(int argc, char **argv) {
         fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,val_loss\n");
     }
     bb_schedule schedule = {(bb_sched_kind)sched, (float)a.lr, (float)a.min_lr_frac, (int)a.warmup, (int)a.steps};
+    bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
+    scaler.growth_interval = (int)a.scaler_interval;
     bb_adamw opt = {(float)a.lr, (float)a.beta1, (float)a.beta2, (float)a.eps, (float)a.wd, (float)a.clip};
     int B = (int)a.batch, T = (int)a.seq;
     int *inputs = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int)), *targets = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int));
@@ -158,14 +186,32 @@ int bb_cmd_train(int argc, char **argv) {
     for (long step = m.step; step < end_step; step++) {
         double t0 = bb_now();
         float lr = bb_schedule_lr(&schedule, (int)step);
+        opt.weight_decay = (float)a.wd;
+        if (a.two_stage && step >= a.steps / 2) {  /* BitNet b1.58 Tips PDF Table 2 */
+            bb_schedule stage2 = schedule;
+            stage2.lr = schedule.lr * (2.0f / 3.0f);
+            stage2.warmup = 0;
+            stage2.kind = BB_SCHED_LINEAR;
+            stage2.total = (int)(a.steps - a.steps / 2);
+            lr = bb_schedule_lr(&stage2, (int)(step - a.steps / 2));
+            opt.weight_decay = 0.0f;
+        }
+        if (a.lambda_warmup > 0 && cfg.precision != BB_PREC_FP32) {
+            float lambda = (float)step / (float)a.lambda_warmup;
+            m.quant_lambda = lambda < 1.0f ? lambda : 1.0f;
+            bb_model_requantize(&m);
+        }
         bb_model_zero_grad(&m);
         double loss_sum = 0;
         for (long micro = 0; micro < a.accum; micro++) {
             bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
             loss_sum += bb_model_forward(&m, inputs, targets, B, T);
-            bb_model_backward(&m, 1.0f / (float)a.accum);
+            bb_model_backward(&m, bb_grad_scaler_factor(&scaler) / (float)a.accum);
         }
-        float norm = bb_model_step(&m, &opt, lr);
+        float norm;
+        if (!bb_model_step_scaled(&m, &scaler, &opt, lr, &norm))
+            fprintf(stderr, "step %ld: inf/NaN gradients, step skipped, loss scale now %g\n", step + 1,
+                    (double)scaler.scale);
         double dt = bb_now() - t0;
         t_train += dt;
         tokens_done += (double)B * T * a.accum;

@@ -52,7 +52,14 @@ void bb_param_specs(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
     spec(&s[BB_P_LNFW], "lnfw", true, false, 1, C, 0, 0);
     spec(&s[BB_P_LNFB], "lnfb", b, false, 1, C, 0, 0);
     spec(&s[BB_P_LMHEAD], "lm_head", !f->tied_head, true, 2, V, C, 0);
+    bool subln = bb_precisions[c->precision].subln;
+    spec(&s[BB_P_SUBLN_ATTW], "subln_attw", subln, false, 2, L, C, 0);
+    spec(&s[BB_P_SUBLN_FFNW], "subln_ffnw", subln, false, 2, L, F, 0);
 }
+
+/* The quantized linears of a block (precision.h). */
+static const int quantized_params[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+enum { N_QUANTIZED = 4 };
 
 /* Carves one block into the pointer table; absent tensors get NULL. */
 static void carve(bb_param_ptrs *p, float *mem, const bb_tensor_spec *s) {
@@ -80,6 +87,18 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         carve(&m->m, m->m_mem, m->specs);
         carve(&m->v, m->v_mem, m->specs);
     }
+    m->quant_lambda = 1.0f;
+    if (cfg->precision != BB_PREC_FP32) {
+        bb_tensor_spec qs[BB_N_PARAMS];
+        size_t nq = 0;
+        for (int i = 0; i < BB_N_PARAMS; i++) qs[i] = m->specs[i], qs[i].numel = 0;
+        for (int k = 0; k < N_QUANTIZED; k++) {
+            qs[quantized_params[k]].numel = m->specs[quantized_params[k]].numel;
+            nq += qs[quantized_params[k]].numel;
+        }
+        m->wq_mem = bb_alloc(BB_MEM_PACKED, nq * sizeof(float));
+        carve(&m->wq, m->wq_mem, qs);
+    }
     if (!traits[cfg->family].learned_pos) {
         /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
         int hd = cfg->n_embd / cfg->n_head, half = hd / 2;
@@ -104,7 +123,7 @@ static void free_acts(bb_model *m) {
 
 void bb_model_free(bb_model *m) {
     free_acts(m);
-    bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem);
+    bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem); bb_free(m->wq_mem);
     bb_free(m->rope_cos); bb_free(m->rope_sin);
     memset(m, 0, sizeof *m);
 }
@@ -132,11 +151,35 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
         float *p = m->params.t[i];
         if (!s->numel) continue;
         rng r = {seed * 0x100000001b3ull + (uint64_t)i * 0x9e3779b97f4a7c15ull};
-        bool gain = i == BB_P_LN1W || i == BB_P_LN2W || i == BB_P_LNFW;
+        bool gain = i == BB_P_LN1W || i == BB_P_LN2W || i == BB_P_LNFW || i == BB_P_SUBLN_ATTW || i == BB_P_SUBLN_FFNW;
         bool bias = i == BB_P_LN1B || i == BB_P_LN2B || i == BB_P_LNFB || i == BB_P_QKVB || i == BB_P_ATTPROJB ||
                     i == BB_P_FCB || i == BB_P_FCPROJB;
         float std = (i == BB_P_ATTPROJW || i == BB_P_FCPROJW) ? residual_std : 0.02f;
         for (size_t k = 0; k < s->numel; k++) p[k] = gain ? 1.0f : bias ? 0.0f : std * rng_normal(&r);
+    }
+    bb_model_requantize(m);
+}
+
+void bb_model_requantize(bb_model *m) {
+    if (!m->wq_mem) return;
+    const bb_config *c = &m->cfg;
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    int L = c->n_layer;
+    for (int k = 0; k < N_QUANTIZED; k++) {
+        int i = quantized_params[k];
+        const bb_tensor_spec *s = &m->specs[i];
+        int OC = (int)s->shape[1], C = (int)s->shape[2];
+        size_t per = s->numel / (size_t)L;
+        float lambda = m->quant_lambda;
+#pragma omp parallel for schedule(static)
+        for (int l = 0; l < L; l++) {
+            const float *w = m->params.t[i] + per * l;
+            float *wq = m->wq.t[i] + per * l;
+            pt->fake_weights(wq, w, OC, C, &o);  /* per-tensor scales are per layer matrix */
+            if (lambda < 1.0f)
+                for (size_t e = 0; e < per; e++) wq[e] = w[e] + lambda * (wq[e] - w[e]);
+        }
     }
 }
 
@@ -150,26 +193,30 @@ static void ensure_acts(bb_model *m, int B, int T) {
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
+    size_t sub = bb_precisions[c->precision].subln ? 1 : 0;
     size_t sizes[] = {BT * C,     L * BT * C, L * BT, L * BT,     L * BT * QKV, L * BT * C, L * B * NH * T * T,
                       L * BT * C, L * BT * C, L * BT, L * BT,     L * BT * FF1, L * BT * F, L * BT * C,
-                      BT * C,     BT,         BT,     BT * V,     BT * V,       BT};
+                      BT * C,     BT,         BT,     BT * V,     BT * V,       BT,
+                      sub * L * BT * C, sub * L * BT, sub * L * BT * F, sub * L * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
                       &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
                       &m->acts.ln2_rstd, &m->acts.fch, &m->acts.fch_act, &m->acts.residual3, &m->acts.lnf,
-                      &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.logits, &m->acts.probs, &m->acts.losses};
+                      &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.logits, &m->acts.probs, &m->acts.losses,
+                      &m->acts.atty_n, &m->acts.atty_rstd, &m->acts.fch_n, &m->acts.fch_rstd};
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += sizes[i];
     m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
     float *p = m->acts_mem;
-    for (size_t i = 0; i < n; i++) { *ptrs[i] = p; p += sizes[i]; }
+    for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
     if (m->grads_mem) {
-        size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F};
-        float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act};
+        size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
+        float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
+                           &m->gs.dsub};
         size_t gtotal = 0;
-        for (size_t i = 0; i < 6; i++) gtotal += gsizes[i];
+        for (size_t i = 0; i < 7; i++) gtotal += gsizes[i];
         m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
         p = m->scratch_mem;
-        for (size_t i = 0; i < 6; i++) { *gptrs[i] = p; p += gsizes[i]; }
+        for (size_t i = 0; i < 7; i++) { *gptrs[i] = gsizes[i] ? p : NULL; p += gsizes[i]; }
     }
     m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
     m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
@@ -179,11 +226,13 @@ static void ensure_acts(bb_model *m, int B, int T) {
 
 /* Per-layer views into the stacked parameter tensors and activations. */
 typedef struct {
-    const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+    const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
+        *subln_attw, *subln_ffnw;
 } layer_params;
 
 typedef struct {
-    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
+        *subln_attw, *subln_ffnw;
 } layer_grads;
 
 static float *at(float *base, size_t stride, int l) { return base ? base + stride * (size_t)l : NULL; }
@@ -195,11 +244,12 @@ static float *at(float *base, size_t stride, int l) { return base ? base + strid
      at((P).attprojb, specs[BB_P_ATTPROJB].numel / L, l), at((P).ln2w, specs[BB_P_LN2W].numel / L, l), \
      at((P).ln2b, specs[BB_P_LN2B].numel / L, l), at((P).fcw, specs[BB_P_FCW].numel / L, l),       \
      at((P).fcb, specs[BB_P_FCB].numel / L, l), at((P).fcprojw, specs[BB_P_FCPROJW].numel / L, l), \
-     at((P).fcprojb, specs[BB_P_FCPROJB].numel / L, l)}
+     at((P).fcprojb, specs[BB_P_FCPROJB].numel / L, l), at((P).subln_attw, specs[BB_P_SUBLN_ATTW].numel / L, l), \
+     at((P).subln_ffnw, specs[BB_P_SUBLN_FFNW].numel / L, l)}
 
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
-        *residual3;
+        *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
 } layer_acts;
 
 static layer_acts layer_acts_at(const bb_model *m, int l) {
@@ -212,7 +262,8 @@ static layer_acts layer_acts_at(const bb_model *m, int l) {
                         a->qkv + l * BT * QKV,     a->atty + l * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
                         a->residual2 + l * BT * C, a->ln2 + l * BT * C,  a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + l * BT * F,
-                        a->residual3 + l * BT * C};
+                        a->residual3 + l * BT * C, at(a->atty_n, BT * C, l), at(a->atty_rstd, BT, l),
+                        at(a->fch_n, BT * F, l),   at(a->fch_rstd, BT, l)};
 }
 
 static void norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
@@ -227,6 +278,35 @@ static void norm_backward(const bb_model *m, float *dx, float *dw, float *db, co
     if (traits[m->cfg.family].layernorm) m->be->layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->cfg.n_embd);
     else m->be->rmsnorm_backward(dx, dw, dy, x, w, rstd, N, m->cfg.n_embd);
 }
+
+/* ---- quantized linears (precision.h) ------------------------------------------------ */
+
+/* Fake-quantizes a quantized linear's input in place, rows in parallel; with the BitNet
+ * warm-up lambda < 1 the input becomes x + lambda (q(x) - x). */
+static void quantize_input(const bb_model *m, float *x, int N, int C) {
+    const bb_config *c = &m->cfg;
+    if (c->precision == BB_PREC_FP32 || c->act_quant == BB_ACTQ_NONE) return;
+    float lambda = m->quant_lambda;
+#pragma omp parallel
+    {
+        float *tmp = lambda < 1.0f ? bb_alloc(BB_MEM_WORKSPACE, (size_t)C * sizeof(float)) : NULL;
+#pragma omp for schedule(static)
+        for (int r = 0; r < N; r++) {
+            float *row = x + (size_t)r * C;
+            if (!tmp) {
+                bb_fake_acts(row, 1, C, c->act_quant, c->group);
+                continue;
+            }
+            memcpy(tmp, row, (size_t)C * sizeof(float));
+            bb_fake_acts(tmp, 1, C, c->act_quant, c->group);
+            for (int k = 0; k < C; k++) row[k] += lambda * (tmp[k] - row[k]);
+        }
+        bb_free(tmp);
+    }
+}
+
+/* The weights a linear computes with: the fake-quant copy when the model is quantized. */
+#define QW(wqv, pv, name) ((wqv).name ? (wqv).name : (pv).name)
 
 /* ---- forward ---------------------------------------------------------------------- */
 
@@ -249,21 +329,37 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
     }
     be->encoder_forward(m->acts.encoded, inputs, m->params.wte, m->params.wpe, B, T, C);
     const float *residual = m->acts.encoded;
+    bool subln = bb_precisions[c->precision].subln;
     for (int l = 0; l < L; l++) {
         layer_params p = LAYER_VIEW(m->params, m->specs, l);
+        layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
         norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
-        be->matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, QKV, 0);
+        quantize_input(m, a.ln1, N, C);
+        be->matmul_forward(a.qkv, a.ln1, QW(wq, p, qkvw), p.qkvb, N, C, QKV, 0);
         if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
+        float *att_in = a.atty;
+        if (subln) {
+            be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
+            att_in = a.atty_n;
+        }
+        quantize_input(m, att_in, N, C);
         be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
-        be->matmul_forward(a.residual2, a.atty, p.attprojw, NULL, N, C, C, 1);
+        be->matmul_forward(a.residual2, att_in, QW(wq, p, attprojw), NULL, N, C, C, 1);
         norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
-        be->matmul_forward(a.fch, a.ln2, p.fcw, p.fcb, N, C, FF1, 0);
+        quantize_input(m, a.ln2, N, C);
+        be->matmul_forward(a.fch, a.ln2, QW(wq, p, fcw), p.fcb, N, C, FF1, 0);
         if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
         else be->gelu_forward(a.fch_act, a.fch, N, F);
+        float *fc_in = a.fch_act;
+        if (subln) {
+            be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
+            fc_in = a.fch_n;
+        }
+        quantize_input(m, fc_in, N, F);
         be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
-        be->matmul_forward(a.residual3, a.fch_act, p.fcprojw, NULL, N, F, C, 1);
+        be->matmul_forward(a.residual3, fc_in, QW(wq, p, fcprojw), NULL, N, F, C, 1);
         residual = a.residual3;
     }
     norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
@@ -309,28 +405,46 @@ void bb_model_backward(bb_model *m, float grad_scale) {
     const float *last = L > 0 ? layer_acts_at(m, L - 1).residual3 : m->acts.encoded;
     norm_backward(m, g->dresidual, m->grads.lnfw, m->grads.lnfb, g->dnorm, last, m->params.lnfw, m->acts.lnf_mean,
                   m->acts.lnf_rstd, N);
+    bool subln = bb_precisions[c->precision].subln;
     for (int l = L - 1; l >= 0; l--) {
         layer_params p = LAYER_VIEW(m->params, m->specs, l);
+        layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
         layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
         const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
-        /* residual3 = residual2 + fcproj(act(fc(norm2(residual2)))) */
+        /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
+         * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
         memset(g->dfch_act, 0, BT * F * sizeof(float));
-        be->matmul_backward(g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, p.fcprojw, N, F, C);
+        if (subln) {
+            memset(g->dsub, 0, BT * F * sizeof(float));
+            be->matmul_backward(g->dsub, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_n, QW(wq, p, fcprojw), N, F, C);
+            be->rmsnorm_backward(g->dfch_act, dp.subln_ffnw, g->dsub, a.fch_act, p.subln_ffnw, a.fch_rstd, N, F);
+        } else {
+            be->matmul_backward(g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, QW(wq, p, fcprojw), N, F,
+                                C);
+        }
         memset(g->dfch, 0, BT * FF1 * sizeof(float));
         if (f->swiglu) be->swiglu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         else be->gelu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         memset(g->dnorm, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, p.fcw, N, C, FF1);
+        be->matmul_backward(g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);
         norm_backward(m, g->dresidual, dp.ln2w, dp.ln2b, g->dnorm, a.residual2, p.ln2w, a.ln2_mean, a.ln2_rstd, N);
         /* residual2 = residual + attproj(attention(qkv(norm1(residual)))) */
         memset(g->datty, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, p.attprojw, N, C, C);
+        if (subln) {
+            memset(g->dsub, 0, BT * C * sizeof(float));
+            be->matmul_backward(g->dsub, dp.attprojw, dp.attprojb, g->dresidual, a.atty_n, QW(wq, p, attprojw), N, C,
+                                C);
+            be->rmsnorm_backward(g->datty, dp.subln_attw, g->dsub, a.atty, p.subln_attw, a.atty_rstd, N, C);
+        } else {
+            be->matmul_backward(g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, QW(wq, p, attprojw), N, C,
+                                C);
+        }
         memset(g->dqkv, 0, BT * QKV * sizeof(float));
         be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
         if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         memset(g->dnorm, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, p.qkvw, N, C, QKV);
+        be->matmul_backward(g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, QW(wq, p, qkvw), N, C, QKV);
         norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual, p.ln1w, a.ln1_mean, a.ln1_rstd, N);
     }
     be->encoder_backward(m->grads.wte, m->grads.wpe, g->dresidual, m->inputs, B, T, C);
@@ -355,7 +469,38 @@ float bb_model_step(bb_model *m, const bb_adamw *opt, float lr) {
         m->be->adamw_update(m->params.t[i], m->grads.t[i], m->m.t[i], m->v.t[i], m->specs[i].numel, lr, opt->beta1,
                             opt->beta2, opt->eps, wd, m->step);
     }
+    bb_model_requantize(m);
     return (float)norm;
+}
+
+bb_grad_scaler bb_grad_scaler_default(bool enabled) {
+    bb_grad_scaler s = {.enabled = enabled, .scale = 65536.0f, .growth_interval = 2000, .tracker = 0, .skipped = 0};
+    return s;
+}
+
+float bb_grad_scaler_factor(const bb_grad_scaler *s) { return s->enabled ? s->scale : 1.0f; }
+
+int bb_model_step_scaled(bb_model *m, bb_grad_scaler *s, const bb_adamw *opt, float lr, float *norm) {
+    if (!s->enabled) {
+        *norm = bb_model_step(m, opt, lr);
+        return 1;
+    }
+    double sq = m->be->sum_squares(m->grads_mem, m->n_params);
+    if (!isfinite(sq)) {  /* found_inf: skip the step, back off, restart the growth count */
+        s->scale *= 0.5f;
+        s->tracker = 0;
+        s->skipped++;
+        *norm = NAN;
+        return 0;
+    }
+    /* unscale by the reciprocal computed in double then cast, as GradScaler does */
+    m->be->scale(m->grads_mem, (float)(1.0 / (double)s->scale), m->n_params);
+    *norm = bb_model_step(m, opt, lr);
+    if (++s->tracker == s->growth_interval) {
+        s->scale *= 2.0f;
+        s->tracker = 0;
+    }
+    return 1;
 }
 
 double bb_model_flops_per_token(const bb_config *c, int T) {

@@ -11,7 +11,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
