@@ -2,8 +2,12 @@
  * tests/ref/README.md): a tiny model of one family, one batch with some targets masked,
  * our logits, loss and every gradient, and the losses of 10 AdamW steps (warmup +
  * cosine, clipping on) on that batch.
- * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors */
+ * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION]
+ * With a precision (fp16, bf16, int8, int4, b158) the model is the QAT model of
+ * precisions/precision.h: the config JSON then carries "precision", "group" and
+ * "act_quant", and the reference applies the same fake quantizers with the identity STE. */
 #include "../engine/alloc.h"
+#include "../engine/checkpoint.h"
 #include "../engine/model.h"
 #include "../engine/safetensors.h"
 #include "../engine/schedule.h"
@@ -20,14 +24,18 @@ static bb_st_tensor f32(const char *name, const float *data, int ndim, const siz
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama"))) {
-        fprintf(stderr, "usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors\n");
+    if ((argc != 4 && argc != 5) || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama"))) {
+        fprintf(stderr, "usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION]\n");
         return 2;
     }
     bb_family fam = strcmp(argv[1], "gpt2") == 0 ? BB_FAMILY_GPT2 : BB_FAMILY_LLAMA;
     bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
     cfg.ffn_hidden = bb_config_default_ffn(fam, cfg.n_embd);
     char err[400];
+    if (argc == 5 && bb_config_set_precision(&cfg, argv[4], err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
     bb_model m;
     if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     bb_model_init_weights(&m, 2024);
@@ -36,14 +44,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < BB_N_PARAMS; i++)
         if (m.specs[i].numel && m.specs[i].ndim <= 2 && i != BB_P_WTE && i != BB_P_WPE && i != BB_P_LMHEAD)
             for (size_t k = 0; k < m.specs[i].numel; k++) m.params.t[i][k] += 0.2f * sinf((float)(3 * k + i));
+    bb_model_requantize(&m);
 
     const char *cfg_keys[] = {"config"};
     char cfg_json[512];
-    snprintf(cfg_json, sizeof cfg_json,
-             "{\"family\": \"%s\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_kv_head\": %d, "
-             "\"vocab_size\": %d, \"max_seq\": %d, \"ffn_hidden\": %d, \"norm_eps\": %.9g, \"rope_theta\": %.9g}",
-             bb_family_name(fam), cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.vocab_size, cfg.max_seq,
-             cfg.ffn_hidden, (double)cfg.norm_eps, (double)cfg.rope_theta);
+    bb_config_to_json(&cfg, cfg_json, sizeof cfg_json);
     const char *cfg_vals[] = {cfg_json};
     bb_st_tensor params[BB_N_PARAMS];
     int np = 0;

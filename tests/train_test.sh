@@ -29,6 +29,20 @@ fi
 grep -q "process peak RSS" "$TMP/v.out" && grep -q "optimizer" "$TMP/v.out" && ok "memory breakdown printed" ||
     fail "no memory breakdown in the train output"
 
+# 1b. every precision lowers the validation loss at tiny (QAT, precisions/precision.h)
+for prec in fp16 bf16 int8 int4 b158; do
+    "$BB" train "${TRAIN[@]}" --precision "$prec" --steps 50 --lr 3e-3 --eval-windows 32 --csv "$TMP/$prec.csv" \
+        --log-every 50 >"$TMP/$prec.out" 2>&1 || { cat "$TMP/$prec.out"; fail "$prec training run failed"; continue; }
+    first=$(awk -F, 'NR==2 {print $6}' "$TMP/$prec.csv")
+    last=$(awk -F, 'END {print $6}' "$TMP/$prec.csv")
+    if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}'; then
+        ok "$prec: validation loss $first -> $last after 50 steps"
+    else
+        fail "$prec: validation loss did not fall by 1 nat: $first -> $last"
+    fi
+done
+grep -q "packed weights" "$TMP/b158.out" && ok "b158 memory breakdown lists packed weights" || fail "no packed weights row"
+
 # 2. stop + resume == uninterrupted, byte for byte
 "$BB" train "${TRAIN[@]}" --steps 8 --save "$TMP/a.ckpt" --csv "$TMP/a.csv" >/dev/null 2>&1 || fail "run a"
 "$BB" train "${TRAIN[@]}" --steps 8 --stop-at 5 --save "$TMP/b.ckpt" >/dev/null 2>&1 || fail "run b (stop)"
