@@ -273,8 +273,116 @@ static int bench_train_vs_torch(int argc, char **argv) {
     return 0;
 }
 
+/* Training step time and memory per precision on the same weights and batches. */
+static int bench_precisions(int argc, char **argv) {
+    bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
+    long batch = 8, seq = 256, steps = 4, warmup = 1, seed = 1337;
+    const char *out = NULL, *list = "fp32,fp16,bf16,int8,int4,b158";
+    const bb_arg args[] = {
+        BB_MODEL_ARG_ENTRIES(ma),
+        {"precisions", BB_ARG_STR, &list, "P,P,...", "precisions to compare (fp32 is always measured first)", 0, -1},
+        {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 65536},
+        {"seq", BB_ARG_INT, &seq, "T", "sequence length", 1, 1 << 20},
+        {"steps", BB_ARG_INT, &steps, "N", "training steps per precision (the first --warmup are not timed)", 2, 100000},
+        {"warmup", BB_ARG_INT, &warmup, "N", "untimed steps", 0, 1000},
+        {"seed", BB_ARG_INT, &seed, "N", "weights and data seed", 0, 2147483647},
+        {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<time>-precisions)", 0, -1},
+    };
+    const bb_cmd_spec spec = {
+        "bench precisions",
+        "Training step time of each precision as a ratio to fp32 measured in the same run, on the\n"
+        "same initial weights and KJV batches, with each precision's memory by category.",
+        "[--model small] [--batch 8] [--seq 256] [--precisions fp32,int8,...]", args,
+        (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
+    bb_args_parse(&spec, argc, argv, NULL);
+    if (warmup >= steps) bb_usage_error("bench precisions", "--warmup must be below --steps");
+    bb_config base;
+    bb_model_args_resolve(&ma, "bench precisions", &base);
+    int prec[BB_PREC_COUNT + 1], n_prec = 0;
+    prec[n_prec++] = BB_PREC_FP32;
+    char buf[256], err[600];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int p = bb_precision_parse(t);
+        if (p < 0) bb_usage_error("bench precisions", "unknown precision '%s'", t);
+        if (p != BB_PREC_FP32 && n_prec <= BB_PREC_COUNT) prec[n_prec++] = p;
+    }
+    bb_run run;
+    bb_run_create(&run, "precisions", out, argc, argv);
+    int B = (int)batch, T = (int)seq, S = (int)steps;
+    bb_tokenizer tok;
+    bb_tokenizer_open(&tok, NULL, BB_TOK_DEFAULT_VOCAB, true);
+    char text_path[4096];
+    bb_path_join(text_path, sizeof text_path, bb_data_dir(), "lm/train.txt");
+    bb_tokens tk;
+    bb_tokens_cached(&tok, text_path, "lm/train", &tk, false);
+    bb_lm_loader loader;
+    if (bb_lm_loader_init(&loader, tk.ids, tk.n, T, (uint64_t)seed) != 0) bb_user_error("training split too short");
+    int *inputs = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    int *targets = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    for (int s = 0; s < S; s++) bb_lm_loader_batch(&loader, s, B, inputs + (size_t)s * B * T, targets + (size_t)s * B * T);
+    bb_adamw opt = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    bb_atomic_file af;
+    FILE *csv = bb_run_open(&run, "precisions.csv", &af);
+    char cpu[256], desc[256];
+    bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
+    bb_config_describe(&base, desc, sizeof desc);
+    printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), threads %d\n", ma.model, desc, B, T, S, warmup,
+           run.env.omp_max_threads);
+    fprintf(csv, "precision,model,batch,seq,steps_timed,step_ms,ratio_to_fp32,tokens_per_s,first_loss,last_loss,"
+                 "mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,mib_workspace,simd,cpu,commit\n");
+    printf("%-6s %10s %9s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "step ms", "vs fp32", "tok/s",
+           "first", "last", "params", "packed", "grads", "optim", "acts");
+    double fp32_ms = 0;
+    for (int k = 0; k < n_prec; k++) {
+        bb_config cfg = base;
+        if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model m;
+        if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model_init_weights(&m, (uint64_t)seed);
+        bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
+        bb_mem_stats mem = {0};
+        double timed = 0;
+        float first = 0, last = 0, norm;
+        for (int s = 0; s < S; s++) {
+            double t0 = bb_now();
+            float loss = bb_model_forward(&m, inputs + (size_t)s * B * T, targets + (size_t)s * B * T, B, T);
+            bb_model_zero_grad(&m);
+            bb_model_backward(&m, bb_grad_scaler_factor(&scaler));
+            bb_model_step_scaled(&m, &scaler, &opt, opt.lr, &norm);
+            double dt = bb_now() - t0;
+            if (s >= warmup) timed += dt;
+            if (s == 0) { first = loss; mem = bb_mem_stats_get(); }
+            last = loss;
+        }
+        double ms = 1e3 * timed / (double)(S - warmup);
+        if (prec[k] == BB_PREC_FP32) fp32_ms = ms;
+        double mib[6];
+        int cats[6] = {BB_MEM_PARAMS, BB_MEM_PACKED, BB_MEM_GRADS, BB_MEM_OPTIM, BB_MEM_ACTS, BB_MEM_WORKSPACE};
+        for (int c = 0; c < 6; c++) mib[c] = mem.current[cats[c]] / 1048576.0;
+        printf("%-6s %10.1f %8.2fx %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n", bb_precisions[prec[k]].name,
+               ms, ms / fp32_ms, B * T / (ms / 1e3), first, last, mib[0], mib[1], mib[2], mib[3], mib[4]);
+        fprintf(csv, "%s,%s,%d,%d,%d,%.3f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
+                bb_precisions[prec[k]].name, ma.model, B, T, S - (int)warmup, ms, ms / fp32_ms, B * T / (ms / 1e3), first,
+                last, mib[0], mib[1], mib[2], mib[3], mib[4], mib[5], run.env.simd_path, cpu, run.env.git_commit);
+        fflush(stdout);
+        bb_model_free(&m);
+    }
+    bb_run_commit(&af);
+    printf("results: %s/precisions.csv\n", run.dir);
+    bb_free(inputs);
+    bb_free(targets);
+    bb_lm_loader_free(&loader);
+    bb_tokens_free(&tk);
+    bb_tokenizer_free(&tok);
+    return 0;
+}
+
 static const bb_command bench_commands[] = {
+    {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
 };
 
-int bb_cmd_bench(int argc, char **argv) { return bb_dispatch("bench", bench_commands, 1, argc, argv); }
+int bb_cmd_bench(int argc, char **argv) {
+    return bb_dispatch("bench", bench_commands, (int)(sizeof bench_commands / sizeof bench_commands[0]), argc, argv);
+}

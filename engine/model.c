@@ -3,6 +3,7 @@
 #include "model.h"
 #include "../common/check.h"
 #include "alloc.h"
+#include "cpu/isa.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -287,19 +288,24 @@ static void quantize_input(const bb_model *m, float *x, int N, int C) {
     const bb_config *c = &m->cfg;
     if (c->precision == BB_PREC_FP32 || c->act_quant == BB_ACTQ_NONE) return;
     float lambda = m->quant_lambda;
+    const bb_eltwise_kernels *k = bb_eltwise();
+    int block = c->act_quant == BB_ACTQ_INT8_BLOCK ? c->group : C;
 #pragma omp parallel
     {
         float *tmp = lambda < 1.0f ? bb_alloc(BB_MEM_WORKSPACE, (size_t)C * sizeof(float)) : NULL;
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
-            float *row = x + (size_t)r * C;
-            if (!tmp) {
-                bb_fake_acts(row, 1, C, c->act_quant, c->group);
-                continue;
+            float *row = x + (size_t)r * C, *q = tmp ? tmp : row;
+            if (tmp) memcpy(tmp, row, (size_t)C * sizeof(float));
+            switch (c->act_quant) {  /* the vectorized twins of bb_fake_acts (bit-exact, tests/test_ops.c) */
+            case BB_ACTQ_FP16: k->fake_fp16(q, (size_t)C); break;
+            case BB_ACTQ_BF16: k->fake_bf16(q, (size_t)C); break;
+            case BB_ACTQ_INT8_TOKEN:
+            case BB_ACTQ_INT8_BLOCK: k->fake_int8(q, C, block); break;
+            case BB_ACTQ_NONE: break;
             }
-            memcpy(tmp, row, (size_t)C * sizeof(float));
-            bb_fake_acts(tmp, 1, C, c->act_quant, c->group);
-            for (int k = 0; k < C; k++) row[k] += lambda * (tmp[k] - row[k]);
+            if (tmp)
+                for (int i = 0; i < C; i++) row[i] += lambda * (tmp[i] - row[i]);
         }
         bb_free(tmp);
     }

@@ -5,6 +5,7 @@
 #include "../engine/backend.h"
 #include "../engine/cpu/isa.h"
 #include "../engine/cpu/vecmath.h"
+#include "../precisions/precision.h"
 #include "compare.h"
 #include "tolerances.h"
 #include <math.h>
@@ -205,6 +206,37 @@ static void test_vecmath(void) {
     printf("     bb_expf max rel error %.3g, bb_tanhf max abs error %.3g\n", worst_exp, worst_tanh);
 }
 
+/* Vectorized activation fake quantization == bb_fake_acts bit for bit (ragged sizes,
+ * ties, huge and tiny values, NaN for bf16 rounding). */
+static void test_fake_acts(void) {
+    const int C = 131;
+    float *x = rnd((size_t)3 * C, 50), *ref_x = bb_alloc(BB_MEM_OTHER, (size_t)3 * C * sizeof(float));
+    x[3] = 0.0f; x[7] = 1e-30f; x[9] = 65520.0f; x[10] = -70000.0f; x[11] = 5.9604645e-08f;  /* half edge cases */
+    const bb_eltwise_kernels *k = bb_eltwise();
+    struct { const char *name; bb_act_quant mode; int block; } modes[] = {
+        {"int8/token", BB_ACTQ_INT8_TOKEN, C}, {"int8/block32", BB_ACTQ_INT8_BLOCK, 32},
+        {"fp16", BB_ACTQ_FP16, 0}, {"bf16", BB_ACTQ_BF16, 0}};
+    for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; mi++) {
+        float *got = copy(x, (size_t)3 * C);
+        memcpy(ref_x, x, (size_t)3 * C * sizeof(float));
+        bb_fake_acts(ref_x, 3, C, modes[mi].mode, modes[mi].block);
+        for (int r = 0; r < 3; r++) {
+            float *row = got + (size_t)r * C;
+            if (modes[mi].mode == BB_ACTQ_FP16) k->fake_fp16(row, (size_t)C);
+            else if (modes[mi].mode == BB_ACTQ_BF16) k->fake_bf16(row, (size_t)C);
+            else k->fake_int8(row, C, modes[mi].block);
+        }
+        int diff = memcmp(got, ref_x, (size_t)3 * C * sizeof(float)) != 0;
+        char name[64];
+        snprintf(name, sizeof name, "fake_acts.%s[%s]", modes[mi].name, k->name);
+        if (diff) EXPECT_CLOSE_F(name, got, ref_x, (size_t)3 * C, 0.0);
+        CHECK(!diff, "%s is not bit-exact with bb_fake_acts", name);
+        bb_free(got);
+    }
+    bb_free(x);
+    bb_free(ref_x);
+}
+
 /* The elementwise ops again on every SIMD path this CPU supports (isa.h). */
 static void test_every_isa(void) {
     bb_isa best = bb_isa_best_supported();
@@ -215,6 +247,7 @@ static void test_every_isa(void) {
         test_norms();
         test_rope_attention();
         test_loss_embedding_optim();
+        test_fake_acts();
         printf("     isa %s: %s\n", bb_isa_name((bb_isa)isa), bb_test_failures == before ? "ok" : "FAILED");
     }
     for (int isa = (int)best + 1; isa < BB_ISA_COUNT; isa++)

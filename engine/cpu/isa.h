@@ -19,6 +19,11 @@ typedef struct {
     float (*exp_shift_sum)(float *p, const float *z, float shift, size_t n);
     void (*adamw)(float *params, const float *grads, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                   float eps, float decay, float bc1, float bc2);
+    /* Activation fake quantization, bit-exact with bb_fake_acts (precisions/fakequant.c):
+     * int8 absmax over each block of `block` values of a row of C; fp16 / bf16 rounding. */
+    void (*fake_int8)(float *x, int C, int block);
+    void (*fake_fp16)(float *x, size_t n);
+    void (*fake_bf16)(float *x, size_t n);
 } bb_eltwise_kernels;
 
 bb_isa bb_isa_best_supported(void);
