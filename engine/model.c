@@ -164,7 +164,6 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
 void bb_model_requantize(bb_model *m) {
     if (!m->wq_mem) return;
     const bb_config *c = &m->cfg;
-    const bb_precision_traits *pt = &bb_precisions[c->precision];
     bb_prec_opts o = {.group = c->group, .act = c->act_quant};
     int L = c->n_layer;
     for (int k = 0; k < N_QUANTIZED; k++) {
@@ -177,7 +176,7 @@ void bb_model_requantize(bb_model *m) {
         for (int l = 0; l < L; l++) {
             const float *w = m->params.t[i] + per * l;
             float *wq = m->wq.t[i] + per * l;
-            pt->fake_weights(wq, w, OC, C, &o);  /* per-tensor scales are per layer matrix */
+            bb_fake_weights_fast(c->precision, wq, w, OC, C, &o);  /* per-tensor scales are per layer matrix */
             if (lambda < 1.0f)
                 for (size_t e = 0; e < per; e++) wq[e] = w[e] + lambda * (wq[e] - w[e]);
         }

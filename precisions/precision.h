@@ -59,6 +59,10 @@ const bb_precision_traits *bb_precision_get(bb_precision p);
 int bb_precision_parse(const char *name);
 bb_prec_opts bb_prec_default_opts(bb_precision p);
 
+/* The vectorized twin of fake_weights (fakequant_fast.c), bit-exact with it; used for
+ * the per-step requantization. */
+void bb_fake_weights_fast(bb_precision p, float *wq, const float *w, int OC, int C, const bb_prec_opts *o);
+
 /* Activation fake quantization of rows x (N, C) in place (all precisions). */
 void bb_fake_acts(float *x, int N, int C, bb_act_quant mode, int block);
 

@@ -237,6 +237,24 @@ static void test_fake_acts(void) {
     bb_free(ref_x);
 }
 
+/* Fast weight fake quantizers == the reference ones bit for bit (ragged groups). */
+static void test_fake_weights(void) {
+    int OC = 7, C = 203;
+    float *w = rnd((size_t)OC * C, 0.3f), *a = rnd((size_t)OC * C, 1), *b = rnd((size_t)OC * C, 1);
+    w[5] = 0.0f;
+    for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
+        bb_prec_opts o = bb_prec_default_opts((bb_precision)p);
+        bb_precisions[p].fake_weights(a, w, OC, C, &o);
+        bb_fake_weights_fast((bb_precision)p, b, w, OC, C, &o);
+        char name[64];
+        snprintf(name, sizeof name, "fake_weights.%s[%s]", bb_precisions[p].name, bb_eltwise()->name);
+        int diff = memcmp(a, b, (size_t)OC * C * sizeof(float)) != 0;
+        if (diff) EXPECT_CLOSE_F(name, b, a, (size_t)OC * C, 0.0);
+        CHECK(!diff, "%s is not bit-exact with the reference", name);
+    }
+    bb_free(w); bb_free(a); bb_free(b);
+}
+
 /* The elementwise ops again on every SIMD path this CPU supports (isa.h). */
 static void test_every_isa(void) {
     bb_isa best = bb_isa_best_supported();
@@ -248,6 +266,7 @@ static void test_every_isa(void) {
         test_rope_attention();
         test_loss_embedding_optim();
         test_fake_acts();
+        test_fake_weights();
         printf("     isa %s: %s\n", bb_isa_name((bb_isa)isa), bb_test_failures == before ? "ok" : "FAILED");
     }
     for (int isa = (int)best + 1; isa < BB_ISA_COUNT; isa++)

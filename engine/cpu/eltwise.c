@@ -121,6 +121,32 @@ static void FN(fake_bf16)(float *x, size_t n) {
     }
 }
 
+static float FN(absmax)(const float *x, size_t n) {
+    float m = 0.0f;
+#pragma omp simd reduction(max : m)
+    for (size_t i = 0; i < n; i++) m = __builtin_fmaxf(m, __builtin_fabsf(x[i]));
+    return m;
+}
+
+/* Summed in double in fixed 8-lane order, so every ISA copy returns the same bits. */
+static double FN(abssum)(const float *x, size_t n) {
+    double lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] += (double)__builtin_fabsf(x[i + (size_t)j]);
+    for (int j = 0; i < n; i++, j++) lane[j] += (double)__builtin_fabsf(x[i]);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+static void FN(fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float q = round_half_away(w[i] * inv);
+        q = q > hi ? hi : q < lo ? lo : q;
+        wq[i] = q * s;
+    }
+}
+
 const bb_eltwise_kernels FN(bb_eltwise) = {
     .name = BB_ISA_NAME,
     .gelu_forward = FN(gelu_forward),
@@ -132,4 +158,7 @@ const bb_eltwise_kernels FN(bb_eltwise) = {
     .fake_int8 = FN(fake_int8),
     .fake_fp16 = FN(fake_fp16),
     .fake_bf16 = FN(fake_bf16),
+    .absmax = FN(absmax),
+    .abssum = FN(abssum),
+    .fake_block = FN(fake_block),
 };

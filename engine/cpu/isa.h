@@ -24,6 +24,11 @@ typedef struct {
     void (*fake_int8)(float *x, int C, int block);
     void (*fake_fp16)(float *x, size_t n);
     void (*fake_bf16)(float *x, size_t n);
+    /* Weight fake quantization primitives: max|x|, sum|x| (double), and
+     * wq = clamp(roundf(w * inv), lo, hi) * s. */
+    float (*absmax)(const float *x, size_t n);
+    double (*abssum)(const float *x, size_t n);
+    void (*fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi);
 } bb_eltwise_kernels;
 
 bb_isa bb_isa_best_supported(void);
