@@ -4,19 +4,13 @@
 #include "../common/check.h"
 #include "alloc.h"
 #include "cpu/isa.h"
+#include "model_internal.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    bool biases;       /* linear biases and LayerNorm shift */
-    bool layernorm;    /* LayerNorm (else RMSNorm) */
-    bool learned_pos;  /* wpe (else RoPE) */
-    bool swiglu;       /* SwiGLU MLP (else GELU) */
-    bool tied_head;    /* logits use wte (else lm_head) */
-} family_traits;
 
-static const family_traits traits[BB_FAMILY_COUNT] = {
+const bb_family_traits_t bb_family_bb_family_traits[BB_FAMILY_COUNT] = {
     [BB_FAMILY_GPT2] = {.biases = true, .layernorm = true, .learned_pos = true, .swiglu = false, .tied_head = true},
     [BB_FAMILY_LLAMA] = {.biases = false, .layernorm = false, .learned_pos = false, .swiglu = true, .tied_head = false},
 };
@@ -31,7 +25,7 @@ static void spec(bb_tensor_spec *s, const char *name, bool present, bool decay, 
 }
 
 void bb_param_specs(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
-    const family_traits *f = &traits[c->family];
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, V = (size_t)c->vocab_size, T = (size_t)c->max_seq;
     size_t hd = C / (size_t)c->n_head, QKV = ((size_t)c->n_head + 2 * (size_t)c->n_kv_head) * hd;
     size_t F = (size_t)c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F;
@@ -100,7 +94,7 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         m->wq_mem = bb_alloc(BB_MEM_PACKED, nq * sizeof(float));
         carve(&m->wq, m->wq_mem, qs);
     }
-    if (!traits[cfg->family].learned_pos) {
+    if (!bb_family_traits[cfg->family].learned_pos) {
         /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
         int hd = cfg->n_embd / cfg->n_head, half = hd / 2;
         m->rope_cos = bb_alloc(BB_MEM_WORKSPACE, (size_t)cfg->max_seq * half * sizeof(float));
@@ -120,6 +114,7 @@ static void free_acts(bb_model *m) {
     m->acts_mem = m->scratch_mem = NULL;
     m->inputs = m->targets = NULL;
     m->B = m->T = 0;
+    m->acts_cap = m->scratch_cap = m->io_cap = 0;
 }
 
 void bb_model_free(bb_model *m) {
@@ -185,14 +180,16 @@ void bb_model_requantize(bb_model *m) {
 
 /* ---- activations ------------------------------------------------------------------ */
 
+/* Carves the activation tables for (B, T). The blocks only grow: a smaller batch or a
+ * shorter sequence (evaluation tails, length-bucketed MT batches, decoding) re-carves the
+ * block it already has instead of reallocating. */
 static void ensure_acts(bb_model *m, int B, int T) {
     if (m->B == B && m->T == T) return;
     BB_CHECK(T <= m->cfg.max_seq);
-    free_acts(m);
     const bb_config *c = &m->cfg;
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
-    size_t FF1 = traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
+    size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
     size_t sub = bb_precisions[c->precision].subln ? 1 : 0;
     size_t sizes[] = {BT * C,     L * BT * C, L * BT, L * BT,     L * BT * QKV, L * BT * C, L * B * NH * T * T,
                       L * BT * C, L * BT * C, L * BT, L * BT,     L * BT * FF1, L * BT * F, L * BT * C,
@@ -205,7 +202,11 @@ static void ensure_acts(bb_model *m, int B, int T) {
                       &m->acts.atty_n, &m->acts.atty_rstd, &m->acts.fch_n, &m->acts.fch_rstd};
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += sizes[i];
-    m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
+    if (total > m->acts_cap) {
+        bb_free(m->acts_mem);
+        m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
+        m->acts_cap = total;
+    }
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
     if (m->grads_mem) {
@@ -214,38 +215,24 @@ static void ensure_acts(bb_model *m, int B, int T) {
                            &m->gs.dsub};
         size_t gtotal = 0;
         for (size_t i = 0; i < 7; i++) gtotal += gsizes[i];
-        m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
+        if (gtotal > m->scratch_cap) {
+            bb_free(m->scratch_mem);
+            m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
+            m->scratch_cap = gtotal;
+        }
         p = m->scratch_mem;
         for (size_t i = 0; i < 7; i++) { *gptrs[i] = gsizes[i] ? p : NULL; p += gsizes[i]; }
     }
-    m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
-    m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+    if (BT > m->io_cap) {
+        bb_free(m->inputs);
+        bb_free(m->targets);
+        m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+        m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+        m->io_cap = BT;
+    }
     m->B = B;
     m->T = T;
 }
-
-/* Per-layer views into the stacked parameter tensors and activations. */
-typedef struct {
-    const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
-        *subln_attw, *subln_ffnw;
-} layer_params;
-
-typedef struct {
-    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb,
-        *subln_attw, *subln_ffnw;
-} layer_grads;
-
-static float *at(float *base, size_t stride, int l) { return base ? base + stride * (size_t)l : NULL; }
-
-#define LAYER_VIEW(P, specs, l)                                                                  \
-    {at((P).ln1w, specs[BB_P_LN1W].numel / L, l), at((P).ln1b, specs[BB_P_LN1B].numel / L, l),     \
-     at((P).qkvw, specs[BB_P_QKVW].numel / L, l), at((P).qkvb, specs[BB_P_QKVB].numel / L, l),     \
-     at((P).attprojw, specs[BB_P_ATTPROJW].numel / L, l),                                       \
-     at((P).attprojb, specs[BB_P_ATTPROJB].numel / L, l), at((P).ln2w, specs[BB_P_LN2W].numel / L, l), \
-     at((P).ln2b, specs[BB_P_LN2B].numel / L, l), at((P).fcw, specs[BB_P_FCW].numel / L, l),       \
-     at((P).fcb, specs[BB_P_FCB].numel / L, l), at((P).fcprojw, specs[BB_P_FCPROJW].numel / L, l), \
-     at((P).fcprojb, specs[BB_P_FCPROJB].numel / L, l), at((P).subln_attw, specs[BB_P_SUBLN_ATTW].numel / L, l), \
-     at((P).subln_ffnw, specs[BB_P_SUBLN_FFNW].numel / L, l)}
 
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
@@ -256,26 +243,26 @@ static layer_acts layer_acts_at(const bb_model *m, int l) {
     const bb_config *c = &m->cfg;
     size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
-    size_t FF1 = traits[c->family].swiglu ? 2 * F : F;
+    size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
     return (layer_acts){a->ln1 + l * BT * C,       a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
                         a->qkv + l * BT * QKV,     a->atty + l * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
                         a->residual2 + l * BT * C, a->ln2 + l * BT * C,  a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + l * BT * F,
-                        a->residual3 + l * BT * C, at(a->atty_n, BT * C, l), at(a->atty_rstd, BT, l),
-                        at(a->fch_n, BT * F, l),   at(a->fch_rstd, BT, l)};
+                        a->residual3 + l * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
+                        bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l)};
 }
 
-static void norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
+void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
                          const float *b, int N) {
     const bb_config *c = &m->cfg;
-    if (traits[c->family].layernorm) m->be->layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd, c->norm_eps);
+    if (bb_family_traits[c->family].layernorm) m->be->layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd, c->norm_eps);
     else m->be->rmsnorm_forward(out, rstd, x, w, N, c->n_embd, c->norm_eps);
 }
 
 static void norm_backward(const bb_model *m, float *dx, float *dw, float *db, const float *dy, const float *x,
                           const float *w, const float *mean, const float *rstd, int N) {
-    if (traits[m->cfg.family].layernorm) m->be->layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->cfg.n_embd);
+    if (bb_family_traits[m->cfg.family].layernorm) m->be->layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->cfg.n_embd);
     else m->be->rmsnorm_backward(dx, dw, dy, x, w, rstd, N, m->cfg.n_embd);
 }
 
@@ -283,7 +270,7 @@ static void norm_backward(const bb_model *m, float *dx, float *dw, float *db, co
 
 /* Fake-quantizes a quantized linear's input in place, rows in parallel; with the BitNet
  * warm-up lambda < 1 the input becomes x + lambda (q(x) - x). */
-static void quantize_input(const bb_model *m, float *x, int N, int C) {
+void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
     const bb_config *c = &m->cfg;
     if (c->precision == BB_PREC_FP32 || c->act_quant == BB_ACTQ_NONE) return;
     float lambda = m->quant_lambda;
@@ -310,15 +297,13 @@ static void quantize_input(const bb_model *m, float *x, int N, int C) {
     }
 }
 
-/* The weights a linear computes with: the fake-quant copy when the model is quantized. */
-#define QW(wqv, pv, name) ((wqv).name ? (wqv).name : (pv).name)
 
 /* ---- forward ---------------------------------------------------------------------- */
 
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
     ensure_acts(m, B, T);
     const bb_config *c = &m->cfg;
-    const family_traits *f = &traits[c->family];
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
     int L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH, V = c->vocab_size;
     int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
@@ -339,8 +324,8 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
         layer_params p = LAYER_VIEW(m->params, m->specs, l);
         layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
-        norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
-        quantize_input(m, a.ln1, N, C);
+        bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
+        bb_model_quantize_input(m, a.ln1, N, C);
         be->matmul_forward(a.qkv, a.ln1, QW(wq, p, qkvw), p.qkvb, N, C, QKV, 0);
         if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
@@ -349,11 +334,11 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
             be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
             att_in = a.atty_n;
         }
-        quantize_input(m, att_in, N, C);
+        bb_model_quantize_input(m, att_in, N, C);
         be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
         be->matmul_forward(a.residual2, att_in, QW(wq, p, attprojw), NULL, N, C, C, 1);
-        norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
-        quantize_input(m, a.ln2, N, C);
+        bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
+        bb_model_quantize_input(m, a.ln2, N, C);
         be->matmul_forward(a.fch, a.ln2, QW(wq, p, fcw), p.fcb, N, C, FF1, 0);
         if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
         else be->gelu_forward(a.fch_act, a.fch, N, F);
@@ -362,12 +347,12 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
             be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
             fc_in = a.fch_n;
         }
-        quantize_input(m, fc_in, N, F);
+        bb_model_quantize_input(m, fc_in, N, F);
         be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
         be->matmul_forward(a.residual3, fc_in, QW(wq, p, fcprojw), NULL, N, F, C, 1);
         residual = a.residual3;
     }
-    norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
+    bb_model_norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
     const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
     be->matmul_forward(m->acts.logits, m->acts.lnf, head, NULL, N, C, V, 0);
     (void)FF1;
@@ -392,7 +377,7 @@ void bb_model_zero_grad(bb_model *m) {
 void bb_model_backward(bb_model *m, float grad_scale) {
     BB_CHECK(m->grads_mem != NULL && !isnan(m->mean_loss));
     const bb_config *c = &m->cfg;
-    const family_traits *f = &traits[c->family];
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
     int B = m->B, T = m->T, L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH;
     int V = c->vocab_size, QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
@@ -514,7 +499,7 @@ double bb_model_flops_per_token(const bb_config *c, int T) {
     double n = 0;
     for (int i = 0; i < BB_N_PARAMS; i++)
         if (i != BB_P_WPE) n += (double)s[i].numel;
-    if (traits[c->family].tied_head) n += 0;  /* wte counted once: it is the head matmul */
+    if (bb_family_traits[c->family].tied_head) n += 0;  /* wte counted once: it is the head matmul */
     else n -= (double)s[BB_P_WTE].numel;      /* the embedding lookup is not a matmul */
     /* 6N for the matmuls (forward 2N, backward 4N) plus attention 12 L C T, the PaLM
      * convention (Chowdhery et al. 2022, appendix B), which counts the causal half too. */

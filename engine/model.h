@@ -104,6 +104,7 @@ typedef struct {
     /* activations, sized for (B, T) at first forward */
     int B, T;
     float *acts_mem, *scratch_mem;
+    size_t acts_cap, scratch_cap, io_cap;  /* capacities in elements (ensure_acts only grows) */
     bb_acts acts;
     bb_grad_scratch gs;
     float *rope_cos, *rope_sin; /* (max_seq, hd/2) llama */
