@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-
-const bb_family_traits_t bb_family_bb_family_traits[BB_FAMILY_COUNT] = {
+const bb_family_traits_t bb_family_traits[BB_FAMILY_COUNT] = {
     [BB_FAMILY_GPT2] = {.biases = true, .layernorm = true, .learned_pos = true, .swiglu = false, .tied_head = true},
     [BB_FAMILY_LLAMA] = {.biases = false, .layernorm = false, .learned_pos = false, .swiglu = true, .tied_head = false},
 };
