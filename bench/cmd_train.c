@@ -6,6 +6,7 @@
 #include "../common/io.h"
 #include "../datasets/corpus.h"
 #include "../datasets/loader.h"
+#include "../datasets/mt.h"
 #include "../datasets/tokenizer.h"
 #include "../datasets/tokfile.h"
 #include "../engine/alloc.h"
@@ -24,7 +25,7 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
     bool two_stage;
@@ -39,15 +40,37 @@ static void load_split_tokens(bb_tokenizer *tok, const char *split, bb_tokens *o
     bb_tokens_cached(tok, path, split, out, false);
 }
 
+/* Validation loss: LM valid windows (the first `windows`), or the masked loss over every
+ * MT dev pair (batches of B in order, each as long as its longest pair). */
+static double validate(bb_model *m, bb_tokenizer *tok, bool mt, const bb_tokens *valid, const bb_mt_data *dev, int B,
+                       int T, long windows, int *inputs, int *targets) {
+    if (!mt) {
+        bb_ppl_stats ps;
+        bb_eval_lm(m, tok, valid->ids, valid->n, B, T, windows, &ps);
+        return ps.mean_loss;
+    }
+    double sum = 0;
+    long n = 0;
+    for (int e0 = 0; e0 < dev->n; e0 += B) {
+        int rows = dev->n - e0 < B ? dev->n - e0 : B, Tb = 0;
+        for (int r = 0; r < rows; r++) Tb = bb_mt_row_len(dev, e0 + r) > Tb ? bb_mt_row_len(dev, e0 + r) : Tb;
+        for (int r = 0; r < rows; r++) bb_mt_fill_row(dev, e0 + r, Tb, inputs + (size_t)r * Tb, targets + (size_t)r * Tb);
+        float loss = bb_model_forward(m, inputs, targets, rows, Tb);
+        sum += (double)loss * m->n_valid_targets;
+        n += m->n_valid_targets;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
 static void save_checkpoint(const bb_model *m, const char *path, const train_args *a, const bb_tokenizer *tok) {
     bb_ckpt_info info = {.step = m->step, .seed = (uint64_t)a->seed};
     snprintf(info.tokenizer, sizeof info.tokenizer, "%s", tok->identity_hex);
     snprintf(info.producer, sizeof info.producer, "bitbench %s", BB_GIT_COMMIT);
     snprintf(info.train_json, sizeof info.train_json,
-             "{\"data\": \"%s\", \"steps\": %ld, \"batch\": %ld, \"seq\": %ld, \"accum\": %ld, \"lr\": %.9g, "
+             "{\"task\": \"%s\", \"data\": \"%s\", \"steps\": %ld, \"batch\": %ld, \"seq\": %ld, \"accum\": %ld, \"lr\": %.9g, "
              "\"min_lr_frac\": %.9g, \"warmup\": %ld, \"schedule\": \"%s\", \"weight_decay\": %.9g, \"beta1\": %.9g, "
              "\"beta2\": %.9g, \"eps\": %.9g, \"grad_clip\": %.9g}",
-             a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
+             a->task, a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
              a->beta1, a->beta2, a->eps, a->clip);
     char err[600];
     if (bb_checkpoint_save(m, path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
@@ -58,10 +81,12 @@ int bb_cmd_train(int argc, char **argv) {
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
                     .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
                     .beta2 = 0.95, .eps = 1e-8, .clip = 1.0,
-                    .precision = NULL, .act_quant = NULL, .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
+                    .precision = NULL, .act_quant = NULL, .task = "lm", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
-        {"data", BB_ARG_STR, &a.data, "NAME", "training corpus: kjv (LM train split)", 0, -1},
+        {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
+         0, -1},
+        {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
         {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
         {"act-quant", BB_ARG_STR, &a.act_quant, "MODE", "int4 activations: token or block (per group)", 0, -1},
@@ -103,6 +128,8 @@ int bb_cmd_train(int argc, char **argv) {
     int sched = bb_sched_parse(a.schedule);
     if (sched < 0) bb_usage_error("train", "unknown --schedule '%s' (cosine, linear, constant)", a.schedule);
     if (strcmp(a.data, "kjv") != 0) bb_usage_error("train", "unknown --data '%s' (available: kjv)", a.data);
+    bool mt = strcmp(a.task, "mt") == 0;
+    if (!mt && strcmp(a.task, "lm") != 0) bb_usage_error("train", "unknown --task '%s' (lm or mt)", a.task);
     if (!(a.lr > 0) || a.min_lr_frac < 0 || a.min_lr_frac > 1 || a.wd < 0 || a.beta1 < 0 || a.beta1 >= 1 ||
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
         bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
@@ -143,12 +170,22 @@ int bb_cmd_train(int argc, char **argv) {
     bb_tokenizer_open(&tok, a.tok, BB_TOK_DEFAULT_VOCAB, true);
     if (tok.vocab_size > cfg.vocab_size)
         bb_user_error("the tokenizer has %d tokens but the model's vocab_size is %d", tok.vocab_size, cfg.vocab_size);
-    bb_tokens train_tok, valid_tok;
-    load_split_tokens(&tok, "lm/train", &train_tok);
-    load_split_tokens(&tok, "lm/valid", &valid_tok);
-    bb_lm_loader loader;
-    if (bb_lm_loader_init(&loader, train_tok.ids, train_tok.n, (int)a.seq, (uint64_t)a.seed) != 0)
-        bb_user_error("the training split has %zu tokens, fewer than one window of %ld", train_tok.n, a.seq + 1);
+    bb_tokens train_tok = {0}, valid_tok = {0};
+    bb_lm_loader loader = {0};
+    bb_mt_data mt_train = {0}, mt_dev = {0};
+    bb_mt_loader mt_loader = {0};
+    if (mt) {
+        bb_mt_data_load(&mt_train, &tok, "train", (int)a.seq);
+        bb_mt_data_load(&mt_dev, &tok, "dev", (int)a.seq);
+        bb_mt_loader_init(&mt_loader, &mt_train, (int)a.batch, (uint64_t)a.seed);
+        fprintf(stderr, "task mt: %d train pairs (%d truncated to %ld tokens, longest %d), %d dev pairs, %d batches/epoch\n",
+                mt_train.n, mt_train.truncated, a.seq, mt_train.max_len, mt_dev.n, mt_loader.n_batches);
+    } else {
+        load_split_tokens(&tok, "lm/train", &train_tok);
+        load_split_tokens(&tok, "lm/valid", &valid_tok);
+        if (bb_lm_loader_init(&loader, train_tok.ids, train_tok.n, (int)a.seq, (uint64_t)a.seed) != 0)
+            bb_user_error("the training split has %zu tokens, fewer than one window of %ld", train_tok.n, a.seq + 1);
+    }
 
     char desc[256];
     bb_config_describe(&cfg, desc, sizeof desc);
@@ -156,8 +193,9 @@ int bb_cmd_train(int argc, char **argv) {
     fprintf(stderr, "precision %s: weights %s; activations %s%s\n", bb_precisions[cfg.precision].name,
             bb_precisions[cfg.precision].weights, bb_precisions[cfg.precision].activations,
             bb_precisions[cfg.precision].loss_scaling ? "; dynamic loss scaling" : "");
-    fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
-            a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
+    if (!mt)
+        fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
+                a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
 
     FILE *csv = NULL;
     bb_atomic_file csv_af;
@@ -176,10 +214,9 @@ int bb_cmd_train(int argc, char **argv) {
     if (end_step <= start_step) bb_user_error("--stop-at %ld is not after the current step %ld", a.stop_at, start_step);
     bb_progress_init(&prog, end_step - start_step);
     if (start_step == 0) {
-        bb_ppl_stats ps;
-        bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
-        fprintf(stderr, "initial val loss %.4f\n", ps.mean_loss);
-        if (csv) fprintf(csv, "0,,,,,%.9g\n", ps.mean_loss);
+        double v0 = validate(&m, &tok, mt, &valid_tok, &mt_dev, B, T, a.eval_windows, inputs, targets);
+        fprintf(stderr, "initial val loss %.4f\n", v0);
+        if (csv) fprintf(csv, "0,,,,,%.9g\n", v0);
     }
     double tokens_done = 0, t_train = 0;
     float last_loss = NAN;
@@ -202,10 +239,13 @@ int bb_cmd_train(int argc, char **argv) {
             bb_model_requantize(&m);
         }
         bb_model_zero_grad(&m);
-        double loss_sum = 0;
+        double loss_sum = 0, tokens_step = 0;
         for (long micro = 0; micro < a.accum; micro++) {
-            bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
-            loss_sum += bb_model_forward(&m, inputs, targets, B, T);
+            int Tb = T;
+            if (mt) Tb = bb_mt_loader_batch(&mt_loader, step * a.accum + micro, inputs, targets);
+            else bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
+            loss_sum += bb_model_forward(&m, inputs, targets, B, Tb);
+            tokens_step += (double)B * Tb;
             bb_model_backward(&m, bb_grad_scaler_factor(&scaler) / (float)a.accum);
         }
         float norm;
@@ -214,24 +254,21 @@ int bb_cmd_train(int argc, char **argv) {
                     (double)scaler.scale);
         double dt = bb_now() - t0;
         t_train += dt;
-        tokens_done += (double)B * T * a.accum;
+        tokens_done += tokens_step;
         last_loss = (float)(loss_sum / a.accum);
         if (!isfinite(last_loss)) bb_user_error("loss became %f at step %ld; lower --lr", last_loss, step);
         double val = NAN;
         bool last = step + 1 == end_step;
-        if ((a.eval_every > 0 && (step + 1) % a.eval_every == 0) || last) {
-            bb_ppl_stats ps;
-            bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
-            val = ps.mean_loss;
-        }
+        if ((a.eval_every > 0 && (step + 1) % a.eval_every == 0) || last)
+            val = validate(&m, &tok, mt, &valid_tok, &mt_dev, B, T, a.eval_windows, inputs, targets);
         char status[256];
         snprintf(status, sizeof status, "step %ld/%ld  loss %.4f  lr %.2e  norm %.3f  %.0f tok/s%s", step + 1, a.steps,
-                 last_loss, lr, norm, (double)B * T * a.accum / dt, "");
+                 last_loss, lr, norm, tokens_step / dt, "");
         if (!isnan(val)) snprintf(status + strlen(status), sizeof status - strlen(status), "  val %.4f", val);
         if (prog.tty || (step - start_step) % a.log_every == 0 || last || !isnan(val))
             bb_progress_update(&prog, step + 1 - start_step, status);
         if (csv) {
-            fprintf(csv, "%ld,%.9g,%.9g,%.9g,%.1f,", step + 1, last_loss, lr, norm, (double)B * T * a.accum / dt);
+            fprintf(csv, "%ld,%.9g,%.9g,%.9g,%.1f,", step + 1, last_loss, lr, norm, tokens_step / dt);
             if (!isnan(val)) fprintf(csv, "%.9g", val);
             fprintf(csv, "\n");
         }
@@ -249,7 +286,13 @@ int bb_cmd_train(int argc, char **argv) {
     bb_mem_print(stdout);
     bb_free(inputs);
     bb_free(targets);
-    bb_lm_loader_free(&loader);
+    if (mt) {
+        bb_mt_loader_free(&mt_loader);
+        bb_mt_data_free(&mt_train);
+        bb_mt_data_free(&mt_dev);
+    } else {
+        bb_lm_loader_free(&loader);
+    }
     bb_tokens_free(&train_tok);
     bb_tokens_free(&valid_tok);
     bb_tokenizer_free(&tok);
