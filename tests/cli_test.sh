@@ -60,6 +60,7 @@ expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_lay
 expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65
 expect 2 "--ckpt is required" -- "$BB" generate
 expect 2 "--split must be valid or test" -- "$BB" eval ppl --ckpt x --split train
+expect 2 "--mode must be stride or chunks" -- "$BB" eval ppl --ckpt x --mode zig
 
 # --- env --------------------------------------------------------------------------
 expect 0 "cuda devices" -- "$BB" env
