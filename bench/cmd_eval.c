@@ -36,6 +36,11 @@ static int eval_ppl(int argc, char **argv) {
         "scoring the second half of each, the tail dropped."};
     bb_args_parse(&spec, argc, argv, NULL);
     if (!ckpt) bb_usage_error("eval ppl", "--ckpt is required");
+    bb_ppl_mode pm;
+    if (strcmp(mode, "stride") == 0) pm = BB_PPL_STRIDE;
+    else if (strcmp(mode, "chunks") == 0) pm = BB_PPL_CHUNKS;
+    else bb_usage_error("eval ppl", "--mode must be stride or chunks, got '%s'", mode);
+
     if (strcmp(split, "valid") != 0 && strcmp(split, "test") != 0)
         bb_usage_error("eval ppl", "--split must be valid or test, got '%s'", split);
     bb_set_threads(threads);
@@ -45,10 +50,6 @@ static int eval_ppl(int argc, char **argv) {
     if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
     if (seq == 0) seq = m.cfg.max_seq;
     if (seq > m.cfg.max_seq) bb_usage_error("eval ppl", "--ctx %ld exceeds max_seq %d", seq, m.cfg.max_seq);
-    bb_ppl_mode pm;
-    if (strcmp(mode, "stride") == 0) pm = BB_PPL_STRIDE;
-    else if (strcmp(mode, "chunks") == 0) pm = BB_PPL_CHUNKS;
-    else bb_usage_error("eval ppl", "--mode must be stride or chunks, got '%s'", mode);
     if (stride > seq) bb_usage_error("eval ppl", "--stride %ld exceeds --ctx %ld", stride, seq);
     bb_tokenizer tok;
     bb_tokenizer_open(&tok, tok_path, BB_TOK_DEFAULT_VOCAB, false);
