@@ -15,6 +15,7 @@
 #include "../engine/model.h"
 #include "../engine/safetensors.h"
 #include "../engine/checkpoint.h"
+#include "../engine/kvcache.h"
 #include "cli.h"
 #include "model_args.h"
 #include "progress.h"
@@ -378,7 +379,91 @@ static int bench_precisions(int argc, char **argv) {
     return 0;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Inference speed: prefill (the prompt through the full forward) and per-token decode
+ * over the KV cache, repeated; median, min and max of tokens/s. */
+static int bench_infer(int argc, char **argv) {
+    bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
+    const char *ckpt = NULL, *out = NULL;
+    long prompt = 128, gen = 64, reps = 5, seed = 1;
+    const bb_arg args[] = {
+        {"ckpt", BB_ARG_STR, &ckpt, "FILE", "checkpoint to run (default: random weights of --model)", 0, -1},
+        BB_MODEL_ARG_ENTRIES(ma),
+        {"prompt", BB_ARG_INT, &prompt, "N", "prompt tokens (prefill)", 1, 1 << 20},
+        {"gen", BB_ARG_INT, &gen, "N", "generated tokens (decode steps)", 1, 1 << 20},
+        {"repetitions", BB_ARG_INT, &reps, "N", "repetitions (median, min, max reported)", 1, 1000},
+        {"seed", BB_ARG_INT, &seed, "N", "seed of the random prompt and weights", 0, 2147483647},
+        {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<time>-infer)", 0, -1},
+    };
+    const bb_cmd_spec spec = {"bench infer", "Prefill and decode tokens/s with the KV cache (greedy, one sequence).",
+                              "[--ckpt FILE | --model PRESET] [--prompt N] [--gen N] [--repetitions N]", args,
+                              (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
+    bb_args_parse(&spec, argc, argv, NULL);
+    char err[600], desc[256];
+    bb_model m;
+    if (ckpt) {
+        bb_set_threads(ma.threads);
+        bb_ckpt_info info;
+        if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    } else {
+        bb_config cfg;
+        bb_model_args_resolve(&ma, "bench infer", &cfg);
+        if (bb_model_init(&m, &cfg, &bb_backend_cpu, false, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model_init_weights(&m, (uint64_t)seed);
+    }
+    if (prompt + gen > m.cfg.max_seq)
+        bb_usage_error("bench infer", "--prompt + --gen = %ld exceeds max_seq %d", prompt + gen, m.cfg.max_seq);
+    bb_run run;
+    bb_run_create(&run, "infer", out, argc, argv);
+    bb_kvcache kv;
+    if (bb_kvcache_init(&kv, &m, 1, (int)(prompt + gen), err, sizeof err) != 0) bb_user_error("%s", err);
+    int *toks = bb_alloc(BB_MEM_DATA, (size_t)prompt * sizeof(int));
+    for (long i = 0; i < prompt; i++) toks[i] = (int)((i * 7919 + seed) % (m.cfg.vocab_size < 4096 ? m.cfg.vocab_size : 4096));
+    double *pre = bb_alloc(BB_MEM_OTHER, (size_t)reps * sizeof(double)), *dec = bb_alloc(BB_MEM_OTHER, (size_t)reps * sizeof(double));
+    for (long r = 0; r < reps; r++) {
+        double t0 = bb_now();
+        const float *logits = bb_kvcache_prefill(&m, &kv, toks, (int)prompt);
+        double t1 = bb_now();
+        for (long g = 0; g < gen; g++) {
+            int best = 0;
+            for (int v = 1; v < m.cfg.vocab_size; v++) if (logits[v] > logits[best]) best = v;
+            logits = bb_kvcache_step(&m, &kv, &best);
+        }
+        double t2 = bb_now();
+        pre[r] = (double)prompt / (t1 - t0);
+        dec[r] = (double)gen / (t2 - t1);
+    }
+    qsort(pre, (size_t)reps, sizeof(double), cmp_dbl);
+    qsort(dec, (size_t)reps, sizeof(double), cmp_dbl);
+    bb_config_describe(&m.cfg, desc, sizeof desc);
+    printf("bench infer: %s (%s), prompt %ld, gen %ld, %ld repetitions, threads %d\n", ckpt ? ckpt : ma.model, desc,
+           prompt, gen, reps, run.env.omp_max_threads);
+    printf("%-8s %12s %12s %12s  (tokens/s)\n", "phase", "median", "min", "max");
+    printf("%-8s %12.1f %12.1f %12.1f\n", "prefill", pre[reps / 2], pre[0], pre[reps - 1]);
+    printf("%-8s %12.1f %12.1f %12.1f\n", "decode", dec[reps / 2], dec[0], dec[reps - 1]);
+    bb_atomic_file af;
+    FILE *csv = bb_run_open(&run, "infer.csv", &af);
+    char cpu[256];
+    bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
+    fprintf(csv, "phase,model,precision,prompt,gen,repetitions,median_tokens_per_s,min_tokens_per_s,max_tokens_per_s,cpu,commit\n");
+    fprintf(csv, "prefill,%s,%s,%ld,%ld,%ld,%.2f,%.2f,%.2f,%s,%s\n", ckpt ? "checkpoint" : ma.model,
+            bb_precisions[m.cfg.precision].name, prompt, gen, reps, pre[reps / 2], pre[0], pre[reps - 1], cpu, run.env.git_commit);
+    fprintf(csv, "decode,%s,%s,%ld,%ld,%ld,%.2f,%.2f,%.2f,%s,%s\n", ckpt ? "checkpoint" : ma.model,
+            bb_precisions[m.cfg.precision].name, prompt, gen, reps, dec[reps / 2], dec[0], dec[reps - 1], cpu, run.env.git_commit);
+    bb_run_commit(&af);
+    printf("results: %s/infer.csv\n", run.dir);
+    bb_free(toks); bb_free(pre); bb_free(dec);
+    bb_kvcache_free(&kv);
+    bb_model_free(&m);
+    return 0;
+}
+
 static const bb_command bench_commands[] = {
+    {"infer", bench_infer, "prefill and decode tokens/s with the KV cache"},
     {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
 };

@@ -109,7 +109,7 @@ static void attention_step(bb_kvcache *kv, const bb_model *m, int l) {
     int QKV = (NH + 2 * NKV) * hd, n = kv->len + 1;
     float scale = 1.0f / sqrtf((float)hd);
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)S * NH * n * hd >= 32768)
     for (int sh = 0; sh < S * NH; sh++) {
         int s = sh / NH, h = sh % NH, kvh = h / group;
         const float *q = kv->qkv + (size_t)s * QKV + (size_t)h * hd;

@@ -275,7 +275,7 @@ void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
     float lambda = m->quant_lambda;
     const bb_eltwise_kernels *k = bb_eltwise();
     int block = c->act_quant == BB_ACTQ_INT8_BLOCK ? c->group : C;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= 32768)
     {
         float *tmp = lambda < 1.0f ? bb_alloc(BB_MEM_WORKSPACE, (size_t)C * sizeof(float)) : NULL;
 #pragma omp for schedule(static)

@@ -33,8 +33,14 @@ static float *copy(const float *x, size_t n) {
 static const bb_backend *cpu = &bb_backend_cpu, *ref = &bb_backend_ref;
 #define TOL (bb_tol("fp32")->op_vs_ref)
 
+static void test_matmul_n(int N);
 static void test_matmul(void) {
-    int N = 37, C = 70, OC = 45;
+    test_matmul_n(37);
+    test_matmul_n(1);  /* the matrix-vector path of decoding */
+}
+
+static void test_matmul_n(int N) {
+    int C = 70, OC = 45;
     float *x = rnd((size_t)N * C, 1), *w = rnd((size_t)OC * C, 1), *b = rnd(OC, 1);
     for (int variant = 0; variant < 3; variant++) {  /* bias, no bias, accumulate */
         float *o1 = rnd((size_t)N * OC, 1), *o2 = copy(o1, (size_t)N * OC);
