@@ -25,7 +25,7 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
     bool two_stage;
@@ -81,13 +81,15 @@ int bb_cmd_train(int argc, char **argv) {
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
                     .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
                     .beta2 = 0.95, .eps = 1e-8, .clip = 1.0,
-                    .precision = NULL, .act_quant = NULL, .task = "lm", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
+                    .precision = NULL, .act_quant = NULL, .task = "lm", .checkpointing = "none", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
         {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
          0, -1},
         {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
         {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
+        {"checkpointing", BB_ARG_STR, &a.checkpointing, "MODE",
+         "none or block: keep only block outputs and recompute the rest in backward", 0, -1},
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
         {"act-quant", BB_ARG_STR, &a.act_quant, "MODE", "int4 activations: token or block (per group)", 0, -1},
         {"lambda-warmup", BB_ARG_INT, &a.lambda_warmup, "N",
@@ -129,6 +131,8 @@ int bb_cmd_train(int argc, char **argv) {
     if (sched < 0) bb_usage_error("train", "unknown --schedule '%s' (cosine, linear, constant)", a.schedule);
     if (strcmp(a.data, "kjv") != 0) bb_usage_error("train", "unknown --data '%s' (available: kjv)", a.data);
     bool mt = strcmp(a.task, "mt") == 0;
+    if (strcmp(a.checkpointing, "none") != 0 && strcmp(a.checkpointing, "block") != 0)
+        bb_usage_error("train", "--checkpointing must be none or block, got '%s'", a.checkpointing);
     if (!mt && strcmp(a.task, "lm") != 0) bb_usage_error("train", "unknown --task '%s' (lm or mt)", a.task);
     if (!(a.lr > 0) || a.min_lr_frac < 0 || a.min_lr_frac > 1 || a.wd < 0 || a.beta1 < 0 || a.beta1 >= 1 ||
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
@@ -163,6 +167,7 @@ int bb_cmd_train(int argc, char **argv) {
         if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
+    m.checkpointing = strcmp(a.checkpointing, "block") == 0;
     if (a.seq == 0) a.seq = cfg.max_seq;
     if (a.seq > cfg.max_seq) bb_usage_error("train", "--seq %ld exceeds the model's max_seq %d", a.seq, cfg.max_seq);
 

@@ -189,11 +189,11 @@ static void ensure_acts(bb_model *m, int B, int T) {
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
-    size_t sub = bb_precisions[c->precision].subln ? 1 : 0;
-    size_t sizes[] = {BT * C,     L * BT * C, L * BT, L * BT,     L * BT * QKV, L * BT * C, L * B * NH * T * T,
-                      L * BT * C, L * BT * C, L * BT, L * BT,     L * BT * FF1, L * BT * F, L * BT * C,
+    size_t sub = bb_precisions[c->precision].subln ? 1 : 0, Lk = m->checkpointing ? 1 : L;  /* kept layers */
+    size_t sizes[] = {BT * C,     Lk * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lk * BT * C, Lk * B * NH * T * T,
+                      Lk * BT * C, Lk * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lk * BT * F, L * BT * C,
                       BT * C,     BT,         BT,     BT * V,     BT * V,       BT,
-                      sub * L * BT * C, sub * L * BT, sub * L * BT * F, sub * L * BT};
+                      sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
                       &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
                       &m->acts.ln2_rstd, &m->acts.fch, &m->acts.fch_act, &m->acts.residual3, &m->acts.lnf,
@@ -238,8 +238,11 @@ typedef struct {
         *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
 } layer_acts;
 
-static layer_acts layer_acts_at(const bb_model *m, int l) {
+/* With block checkpointing every layer's buffers share slot 0 except residual3 (the
+ * block outputs, kept per layer); backward recomputes a block before differentiating it. */
+static layer_acts layer_acts_at(const bb_model *m, int layer) {
     const bb_config *c = &m->cfg;
+    int l = m->checkpointing ? 0 : layer;
     size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
@@ -248,7 +251,7 @@ static layer_acts layer_acts_at(const bb_model *m, int l) {
                         a->qkv + l * BT * QKV,     a->atty + l * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
                         a->residual2 + l * BT * C, a->ln2 + l * BT * C,  a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + l * BT * F,
-                        a->residual3 + l * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
+                        a->residual3 + layer * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
                         bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l)};
 }
 
@@ -299,13 +302,51 @@ void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
 
 /* ---- forward ---------------------------------------------------------------------- */
 
+/* One block forward from its input residual into the layer's activation slot. */
+static void layer_forward(bb_model *m, int l, const float *residual) {
+    const bb_config *c = &m->cfg;
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
+    const bb_backend *be = m->be;
+    int B = m->B, T = m->T, L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH;
+    int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
+    bool subln = bb_precisions[c->precision].subln;
+    layer_params p = LAYER_VIEW(m->params, m->specs, l);
+    layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
+    layer_acts a = layer_acts_at(m, l);
+    bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
+    bb_model_quantize_input(m, a.ln1, N, C);
+    be->matmul_forward(a.qkv, a.ln1, QW(wq, p, qkvw), p.qkvb, N, C, QKV, 0);
+    if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
+    be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
+    float *att_in = a.atty;
+    if (subln) {
+        be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
+        att_in = a.atty_n;
+    }
+    bb_model_quantize_input(m, att_in, N, C);
+    be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
+    be->matmul_forward(a.residual2, att_in, QW(wq, p, attprojw), NULL, N, C, C, 1);
+    bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
+    bb_model_quantize_input(m, a.ln2, N, C);
+    be->matmul_forward(a.fch, a.ln2, QW(wq, p, fcw), p.fcb, N, C, FF1, 0);
+    if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
+    else be->gelu_forward(a.fch_act, a.fch, N, F);
+    float *fc_in = a.fch_act;
+    if (subln) {
+        be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
+        fc_in = a.fch_n;
+    }
+    bb_model_quantize_input(m, fc_in, N, F);
+    be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
+    be->matmul_forward(a.residual3, fc_in, QW(wq, p, fcprojw), NULL, N, F, C, 1);
+}
+
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
     ensure_acts(m, B, T);
     const bb_config *c = &m->cfg;
     const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
-    int L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH, V = c->vocab_size;
-    int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
+    int L = c->n_layer, C = c->n_embd, V = c->vocab_size, N = B * T;
     for (int i = 0; i < N; i++) BB_CHECK(inputs[i] >= 0 && inputs[i] < V);
     memcpy(m->inputs, inputs, (size_t)N * sizeof(int));
     if (targets) {
@@ -318,43 +359,13 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
     }
     be->encoder_forward(m->acts.encoded, inputs, m->params.wte, m->params.wpe, B, T, C);
     const float *residual = m->acts.encoded;
-    bool subln = bb_precisions[c->precision].subln;
     for (int l = 0; l < L; l++) {
-        layer_params p = LAYER_VIEW(m->params, m->specs, l);
-        layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
-        layer_acts a = layer_acts_at(m, l);
-        bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
-        bb_model_quantize_input(m, a.ln1, N, C);
-        be->matmul_forward(a.qkv, a.ln1, QW(wq, p, qkvw), p.qkvb, N, C, QKV, 0);
-        if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
-        be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
-        float *att_in = a.atty;
-        if (subln) {
-            be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
-            att_in = a.atty_n;
-        }
-        bb_model_quantize_input(m, att_in, N, C);
-        be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
-        be->matmul_forward(a.residual2, att_in, QW(wq, p, attprojw), NULL, N, C, C, 1);
-        bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
-        bb_model_quantize_input(m, a.ln2, N, C);
-        be->matmul_forward(a.fch, a.ln2, QW(wq, p, fcw), p.fcb, N, C, FF1, 0);
-        if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
-        else be->gelu_forward(a.fch_act, a.fch, N, F);
-        float *fc_in = a.fch_act;
-        if (subln) {
-            be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
-            fc_in = a.fch_n;
-        }
-        bb_model_quantize_input(m, fc_in, N, F);
-        be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
-        be->matmul_forward(a.residual3, fc_in, QW(wq, p, fcprojw), NULL, N, F, C, 1);
-        residual = a.residual3;
+        layer_forward(m, l, residual);
+        residual = layer_acts_at(m, l).residual3;
     }
     bb_model_norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
     const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
     be->matmul_forward(m->acts.logits, m->acts.lnf, head, NULL, N, C, V, 0);
-    (void)FF1;
     if (!targets) {
         m->mean_loss = NAN;
         return NAN;
@@ -401,6 +412,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
         const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
+        if (m->checkpointing) layer_forward(m, l, residual);  /* the same ops on the same input: same bits */
         /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
          * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
         memset(g->dfch_act, 0, BT * F * sizeof(float));

@@ -100,6 +100,8 @@ typedef struct {
     float *wq_mem;              /* fake-quant copies of the quantized linears (non-FP32) */
     bb_param_ptrs wq;           /* only qkvw, attprojw, fcw, fcprojw are set */
     float quant_lambda;         /* BitNet warm-up: forward uses x + lambda (q(x) - x); 1 = full */
+    bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
+                                   set before the first forward */
     int step;                  /* optimizer steps taken */
     /* activations, sized for (B, T) at first forward */
     int B, T;
