@@ -1,5 +1,6 @@
 /* cmd_eval.c — `bitbench eval ppl`: mean loss, perplexity and bits per byte of a
- * checkpoint on the LM valid or test split (eval/perplexity.h for the definitions). */
+ * checkpoint on the LM valid or test split (eval/perplexity.h for the definitions), and
+ * the `eval` command table (`eval bleu` lives in cmd_eval_bleu.c). */
 #include "../common/args.h"
 #include "../common/check.h"
 #include "../datasets/corpus.h"
@@ -80,6 +81,10 @@ static int eval_ppl(int argc, char **argv) {
 
 static const bb_command eval_commands[] = {
     {"ppl", eval_ppl, "perplexity and bits per byte on an LM split"},
+    {"bleu", bb_cmd_eval_bleu, "sacreBLEU-compatible BLEU and chrF of a hypothesis file"},
+    {"mt", bb_cmd_eval_mt, "translate an MT split with a checkpoint; BLEU and chrF"},
 };
 
-int bb_cmd_eval(int argc, char **argv) { return bb_dispatch("eval", eval_commands, 1, argc, argv); }
+int bb_cmd_eval(int argc, char **argv) {
+    return bb_dispatch("eval", eval_commands, (int)(sizeof eval_commands / sizeof eval_commands[0]), argc, argv);
+}

@@ -33,7 +33,7 @@ expect() {
 expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
-         "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" \
+         "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
          "bench train-vs-torch"; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
