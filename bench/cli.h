@@ -23,3 +23,4 @@ int bb_cmd_train(int argc, char **argv);
 int bb_cmd_generate(int argc, char **argv);
 int bb_cmd_eval(int argc, char **argv);
 int bb_cmd_bench(int argc, char **argv);
+int bb_cmd_bench_gemm(int argc, char **argv); /* bench/cmd_gemm.c */

@@ -275,6 +275,9 @@ static int bench_train_vs_torch(int argc, char **argv) {
 
 static const bb_command bench_commands[] = {
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
+    {"gemm", bb_cmd_bench_gemm, "packed-precision GEMM/GEMV kernels vs sgemm, STREAM triad and sgemv"},
 };
 
-int bb_cmd_bench(int argc, char **argv) { return bb_dispatch("bench", bench_commands, 1, argc, argv); }
+int bb_cmd_bench(int argc, char **argv) {
+    return bb_dispatch("bench", bench_commands, (int)(sizeof bench_commands / sizeof bench_commands[0]), argc, argv);
+}

@@ -29,6 +29,15 @@ bb_isa bb_isa_best_supported(void) {
     return avx512 ? BB_ISA_AVX512 : avx2 ? BB_ISA_AVX2 : BB_ISA_SCALAR;
 }
 
+unsigned bb_cpu_features(void) {
+    unsigned a, b, c, d, f = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29))) f |= BB_CPU_F16C;
+    if (bb_isa_best_supported() < BB_ISA_AVX512) return f;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11))) f |= BB_CPU_AVX512_VNNI;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) f |= BB_CPU_AVX512_BF16;
+    return f;
+}
+
 bb_isa bb_isa_active(void) {
     if (active >= 0) return (bb_isa)active;
     bb_isa best = bb_isa_best_supported();
