@@ -56,7 +56,8 @@ static inline uint8_t *t2_byte(void *pk, const t2_layout *l, int o, int c, int *
 }
 static inline int t2_code(const void *pk, const t2_layout *l, int o, int c) {
     int sh;
-    return (*t2_byte((void *)pk, l, o, c, &sh) >> sh) & 3;
+    uint8_t b = *t2_byte((void *)pk, l, o, c, &sh);
+    return (b >> sh) & 3;
 }
 
 /* The per-tensor scale, exactly as fake_weights_b158 computes it. */
@@ -258,7 +259,46 @@ static void t2_act_quant(const bb_gemm_call *g, int n0, int n1) {
 }
 
 #if BB_ISA_LEVEL == 2
+/* One token (GEMV): memory-bound, but a single accumulator per panel would wait on the
+ * vpdpbusd latency at every step; one accumulator per 2-bit field s gives 4 chains. */
+BB_INLINE void t2_tile_gemv(const bb_gemm_call *g, int n0, int p0, const int nv) {
+    const t2_layout l = t2_layout_of(g->OC, g->C);
+    const uint8_t *A = g->act + (size_t)n0 * g->lda;
+    const uint8_t *W = g->w + (size_t)p0 * l.KB * 64;
+    const size_t ps = (size_t)l.KB * 64;
+    const __m512i three = _mm512_set1_epi8(3);
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int kb = 0; kb < l.KB; kb++, W += 64, A += 16 * MR) {
+        __m512i p = _mm512_load_si512(W);
+        BB_DPBUSD_BCST(a0, _mm512_and_si512(p, three), A);
+        BB_DPBUSD_BCST(a1, _mm512_and_si512(_mm512_srli_epi16(p, 2), three), A + 4 * MR);
+        BB_DPBUSD_BCST(a2, _mm512_and_si512(_mm512_srli_epi16(p, 4), three), A + 8 * MR);
+        BB_DPBUSD_BCST(a3, _mm512_and_si512(_mm512_srli_epi16(p, 6), three), A + 12 * MR);
+        if (nv > 1) {
+            __m512i q = _mm512_load_si512(W + ps);
+            BB_DPBUSD_BCST(b0, _mm512_and_si512(q, three), A);
+            BB_DPBUSD_BCST(b1, _mm512_and_si512(_mm512_srli_epi16(q, 2), three), A + 4 * MR);
+            BB_DPBUSD_BCST(b2, _mm512_and_si512(_mm512_srli_epi16(q, 4), three), A + 8 * MR);
+            BB_DPBUSD_BCST(b3, _mm512_and_si512(_mm512_srli_epi16(q, 6), three), A + 12 * MR);
+        }
+    }
+    float gamma;
+    memcpy(&gamma, g->w + l.gamma, sizeof gamma);
+    __m512 s = _mm512_set1_ps(g->ascale[n0] * gamma);
+    __m512i neg = _mm512_set1_epi32(-g->asum[n0]);
+    __m512i d = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)), neg);
+    bb_tile_store16(g, n0, p0, _mm512_mul_ps(_mm512_cvtepi32_ps(d), s));
+    if (nv > 1) {
+        d = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(b0, b1), _mm512_add_epi32(b2, b3)), neg);
+        bb_tile_store16(g, n0, p0 + 1, _mm512_mul_ps(_mm512_cvtepi32_ps(d), s));
+    }
+}
+
 BB_INLINE void t2_tile(const bb_gemm_call *g, int n0, int p0, const int mr, const int nv) {
+    if (mr == 1) {
+        t2_tile_gemv(g, n0, p0, nv);
+        return;
+    }
     const t2_layout l = t2_layout_of(g->OC, g->C);
     const uint8_t *A = g->act + (size_t)n0 * g->lda;
     const uint8_t *W = g->w + (size_t)p0 * l.KB * 64;

@@ -59,7 +59,8 @@ static inline uint8_t *i4_byte(void *pk, const i4_layout *l, int o, int c, int *
 }
 static inline int i4_code(const void *pk, const i4_layout *l, int o, int c) {
     int sh;
-    return (*i4_byte((void *)pk, l, o, c, &sh) >> sh) & 15;
+    uint8_t b = *i4_byte((void *)pk, l, o, c, &sh);
+    return (b >> sh) & 15;
 }
 static inline float *i4_scale(void *pk, const i4_layout *l, int o, int g) {
     return (float *)((char *)pk + l->scales) + ((size_t)(o / BB_PANEL) * l->ng + g) * BB_PANEL + o % BB_PANEL;
