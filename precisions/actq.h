@@ -21,9 +21,15 @@ static inline float bb_actq_amax(const float *x, int n) {
     float amax = 0.0f;
     int c = 0;
 #if defined(__AVX512F__)
-    __m512 m = _mm512_setzero_ps();
+    __m512 m = _mm512_setzero_ps(), m1 = m, m2 = m, m3 = m; /* 4 chains: vmaxps latency */
+    for (; c + 64 <= n; c += 64) {
+        m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + c)));
+        m1 = _mm512_max_ps(m1, _mm512_abs_ps(_mm512_loadu_ps(x + c + 16)));
+        m2 = _mm512_max_ps(m2, _mm512_abs_ps(_mm512_loadu_ps(x + c + 32)));
+        m3 = _mm512_max_ps(m3, _mm512_abs_ps(_mm512_loadu_ps(x + c + 48)));
+    }
     for (; c + 16 <= n; c += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + c)));
-    amax = _mm512_reduce_max_ps(m);
+    amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m, m1), _mm512_max_ps(m2, m3)));
 #elif defined(__AVX2__)
     __m256 m = _mm256_setzero_ps(), abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (; c + 8 <= n; c += 8) m = _mm256_max_ps(m, _mm256_and_ps(abs, _mm256_loadu_ps(x + c)));
@@ -51,17 +57,20 @@ static inline float bb_actq_row(uint8_t *dst, size_t stride4, const float *x, in
     if (gsum)
         for (int i = 0; i < (n + gsize - 1) / gsize; i++) gsum[i] = 0;
 #if defined(__AVX512F__)
+    /* t = x * inv lies in [-127 (1 + 2^-22), 127 (1 + 2^-22)], so trunc(t +- 0.49999997) is
+     * already in [-127, 127]: the clamps of the reference never act, and vpmovsdb's
+     * saturation stands in for them. */
     const __m512 vinv = _mm512_set1_ps(inv), half = _mm512_set1_ps(BB_ROUND_HALF_DOWN);
-    const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     const __m128i flip = _mm_set1_epi8((char)(bias128 ? 0x80 : 0));
     __m512i vsum = _mm512_setzero_si512();
-    for (; c + 16 <= n; c += 16) {
+    uint8_t *out = dst;
+    for (; c + 16 <= n; c += 16, out += 4 * stride4) {
         __m512 t = _mm512_mul_ps(_mm512_loadu_ps(x + c), vinv);
-        __m512 h = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(half),
-                                                       _mm512_and_si512(_mm512_castps_si512(t), sign)));
-        __m512 r = _mm512_roundscale_ps(_mm512_add_ps(t, h), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m512i q = _mm512_cvttps_epi32(_mm512_min_ps(hi, _mm512_max_ps(lo, r)));
+        /* (t & sign) | half: copysign(0.49999997, t) in one vpternlogd */
+        __m512 h = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(t), sign,
+                                                                 _mm512_castps_si512(half), 0xea));
+        __m512i q = _mm512_cvttps_epi32(_mm512_add_ps(t, h));
         vsum = _mm512_add_epi32(vsum, q);
         if (gsum && (c + 16) % gsize == 0) {
             int32_t gs = _mm512_reduce_add_epi32(vsum);
@@ -69,14 +78,14 @@ static inline float bb_actq_row(uint8_t *dst, size_t stride4, const float *x, in
             total += gs;
             vsum = _mm512_setzero_si512();
         }
-        __m128i b = _mm_xor_si128(_mm512_cvtepi32_epi8(q), flip);
+        __m128i b = _mm_xor_si128(_mm512_cvtsepi32_epi8(q), flip);
         if (stride4 == 4) {
-            _mm_storeu_si128((__m128i *)(dst + c), b);
+            _mm_storeu_si128((__m128i *)out, b);
         } else {
-            bb_actq_put4(dst, stride4, c, (uint32_t)_mm_cvtsi128_si32(b));
-            bb_actq_put4(dst, stride4, c + 4, (uint32_t)_mm_extract_epi32(b, 1));
-            bb_actq_put4(dst, stride4, c + 8, (uint32_t)_mm_extract_epi32(b, 2));
-            bb_actq_put4(dst, stride4, c + 12, (uint32_t)_mm_extract_epi32(b, 3));
+            _mm_storeu_si32(out, b);
+            _mm_storeu_si32(out + stride4, _mm_srli_si128(b, 4));
+            _mm_storeu_si32(out + 2 * stride4, _mm_srli_si128(b, 8));
+            _mm_storeu_si32(out + 3 * stride4, _mm_srli_si128(b, 12));
         }
     }
     {
