@@ -11,7 +11,8 @@
  * the operations of fakequant.c fake_weights_int8, so unpack(pack(W)) is bit-identical.
  *
  * Kernels compute y[n][o] = (float)(sum_c qa[n][c] * q[o][c]) * (sa[n] * s_o); the integer sum
- * is exact in int32 (|sum| <= C * 128 * 127), so every ISA produces the same bits.
+ * is exact in int32 (the VNNI offset form up to C * 255 * 127: C <= 65536 is checked), so
+ * every ISA produces the same bits.
  *   avx512: VNNI vpdpbusd multiplies u8 by s8, so activations are stored as qa + 128 and
  *     sum (qa + 128) q = sum qa q + 128 rowsum[o] is corrected once per tile (the offset
  *     trick of oneDNN's u8s8 GEMM). Register tile 8 tokens x 3 panels (24 zmm accumulators):
@@ -124,6 +125,7 @@ const bb_gemm_kernels *bb_int8_kernels(void) { return bb_gemm_pick(int8_kernels,
 void bb_int8_forward(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
                      int accumulate) {
     BB_CHECK(bb_prec_opts_error(BB_PREC_INT8, o) == NULL);
+    BB_CHECK(C <= 65536); /* int32 sums of (qa + 128) * q: C * 255 * 127 < 2^31 */
     bb_gemm_run(bb_int8_kernels(), out, x, packed, N, C, OC, o, accumulate);
 }
 #endif

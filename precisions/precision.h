@@ -65,7 +65,9 @@ typedef struct {
      * activations quantized per o->act (int8 per token, or per block of o->group for
      * int4; fp16/bf16 rounding). forward picks the SIMD path of engine/cpu/isa.h
      * (BITBENCH_ISA=scalar selects the scalar one); forward_ref is the scalar reference.
-     * Both equal fake_acts(x) @ fake_weights(W)^T up to float summation order. */
+     * Both equal fake_acts(x) @ fake_weights(W)^T up to float summation order (in fact
+     * every path of a precision gives the same bits: tests/tolerances.h). out must not
+     * overlap x or packed. */
     void (*forward)(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
                     int accumulate);
     void (*forward_ref)(float *out, const float *x, const void *packed, int N, int C, int OC,

@@ -29,25 +29,42 @@ static float gauss(void) { /* Box-Muller */
 }
 static float *fbuf(size_t n) { return bb_alloc(BB_MEM_OTHER, n * sizeof(float)); }
 
-/* Weights: Gaussian with a few large outliers and an all-zero row (scale 0 paths). */
-static float *make_weights(int OC, int C) {
+/* Weights: Gaussian with a few large outliers, an all-zero row (scale 0 paths) and rows
+ * whose scaled values land on roundf's .5 ties (rintf or a round-to-even SIMD mode would
+ * differ there): row 1 for int4 (7.5 in every group makes s = 1), row 3 for int8 (amax 127
+ * makes s = 1). With b158_ties the whole tensor is +-0.5 / +-1.5 in equal numbers, so the
+ * absmean scale is exactly 1 and every weight is a tie. */
+static float *make_weights(int OC, int C, int b158_ties) {
     float *w = fbuf((size_t)OC * C);
+    if (b158_ties) {
+        for (size_t i = 0; i < (size_t)OC * C; i++) w[i] = (i % 2 ? 1.5f : 0.5f) * (i % 3 ? 1.0f : -1.0f);
+        if ((size_t)OC * C % 2) w[(size_t)OC * C - 1] = 1.0f;
+        return w;
+    }
     for (size_t i = 0; i < (size_t)OC * C; i++) w[i] = 0.05f * gauss();
     for (int r = 0; r < OC; r += 7) w[(size_t)r * C + (r * 13) % C] *= 9.0f;
+    if (OC > 1)
+        for (int c = 0; c < C; c++) w[(size_t)C + c] = c % 32 == 0 ? 7.5f : (float)((c * 5) % 15 - 7) + 0.5f;
     if (OC > 2) memset(w + (size_t)2 * C, 0, (size_t)C * sizeof(float));
+    if (OC > 3)
+        for (int c = 0; c < C; c++) w[(size_t)3 * C + c] = c % 16 == 0 ? 127.0f : (float)((c * 37) % 253 - 126) + 0.5f;
     return w;
 }
 
-/* Activations: Gaussian rows, plus rows whose quantized values land on .5 ties (amax 127
- * makes the int8 scale 1: x * inv == x), a constant row and a zero row. */
+/* Activations: Gaussian rows, plus tie rows: row 0 for int8 (amax 127 makes the scale 1,
+ * x * inv == x, values k +- 0.5), row 1 for fp16 and bf16 (values halfway between two
+ * representable neighbours), a constant row and a zero row. */
 static float *make_acts(int N, int C) {
     float *x = fbuf((size_t)N * C);
     for (size_t i = 0; i < (size_t)N * C; i++) x[i] = 2.0f * gauss();
     if (N > 1) {
-        for (int c = 0; c < C; c++) x[c] = (float)((c * 37) % 255 - 127) + (c % 3 == 0 ? 0.5f : c % 3 == 1 ? -0.5f : 0.25f);
+        for (int c = 0; c < C; c++) x[c] = (float)((c * 37) % 253 - 126) + (c % 3 == 0 ? 0.5f : c % 3 == 1 ? -0.5f : 0.25f);
         x[0] = 127.0f;
-        for (int c = 0; c < C; c++) x[(size_t)C + c] = 0.5f;
+        static const float half_ties[4] = {1.0f + 0x1p-11f, -(1.0f + 0x3p-11f), 1.0f + 0x1p-8f, -(1.0f + 0x3p-8f)};
+        for (int c = 0; c < C; c++) x[(size_t)C + c] = half_ties[c % 4] * (float)(1 + c % 5);
     }
+    if (N > 2)
+        for (int c = 0; c < C; c++) x[(size_t)2 * C + c] = 0.5f;
     if (N > 3) memset(x + (size_t)3 * C, 0, (size_t)C * sizeof(float));
     return x;
 }
@@ -72,8 +89,10 @@ static int first_mismatch(const void *a, const void *b, size_t n) {
 static void expect_same_floats(const char *name, const float *got, const float *want, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (memcmp(&got[i], &want[i], 4) == 0 || (got[i] == 0.0f && want[i] == 0.0f)) continue;
-        fprintf(stderr, "tensor %s: not bit-identical at [%zu] (got %.9g, want %.9g)\n    got :", name, i,
-                (double)got[i], (double)want[i]);
+        double maxd = 0;
+        for (size_t j = 0; j < n; j++) maxd = fmax(maxd, fabs((double)got[j] - want[j]));
+        fprintf(stderr, "tensor %s: not bit-identical, first at [%zu] (got %.9g, want %.9g), max |diff| %.3g\n    got :",
+                name, i, (double)got[i], (double)want[i], maxd);
         for (size_t j = 0; j < 5 && j < n; j++) fprintf(stderr, " %.7g", (double)got[j]);
         fprintf(stderr, "\n    want:");
         for (size_t j = 0; j < 5 && j < n; j++) fprintf(stderr, " %.7g", (double)want[j]);
@@ -104,13 +123,14 @@ static const int shapes[][3] = { /* N, C, OC */
     {1, 70, 33}, {7, 130, 33}, {65, 389, 33}, {13, 256, 64}, {2, 5, 3}, {30, 129, 100},
 };
 
-static void check_shape(bb_precision p, const bb_prec_opts *o, int N, int C, int OC) {
+static void check_shape(bb_precision p, const bb_prec_opts *o, int N, int C, int OC, int b158_ties) {
     const bb_precision_traits *t = bb_precision_get(p);
     const bb_tolerance *tol = bb_tol(t->name);
     char name[160];
-    snprintf(name, sizeof name, "%s g%d act%d N%d C%d OC%d", t->name, o->group, (int)o->act, N, C, OC);
+    snprintf(name, sizeof name, "%s g%d act%d N%d C%d OC%d%s", t->name, o->group, (int)o->act, N, C, OC,
+             b158_ties ? " ties" : "");
     BB_CHECK(bb_prec_opts_error(p, o) == NULL);
-    float *w = make_weights(OC, C), *x = make_acts(N, C);
+    float *w = make_weights(OC, C, b158_ties), *x = make_acts(N, C);
     size_t bytes = t->packed_size(OC, C, o);
     void *pk = bb_alloc(BB_MEM_OTHER, bytes), *pk2 = bb_alloc(BB_MEM_OTHER, bytes);
     memset(pk2, 0xa5, bytes);
@@ -165,7 +185,8 @@ static void test_packed(bb_precision p) {
     int nv = opts_variants(p, v);
     for (int i = 0; i < nv; i++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            check_shape(p, &v[i], shapes[s][0], shapes[s][1], shapes[s][2]);
+            check_shape(p, &v[i], shapes[s][0], shapes[s][1], shapes[s][2], 0);
+    if (p == BB_PREC_B158) check_shape(p, &v[0], 7, 130, 33, 1);
 }
 
 static void test_fp32(void) { test_packed(BB_PREC_FP32); }
@@ -206,7 +227,7 @@ static void test_b158_storage(void) {
         char name[64];
         snprintf(name, sizeof name, "b158 storage OC%d C%d", OC, C);
         bb_prec_opts o = bb_prec_default_opts(BB_PREC_B158);
-        float *w = make_weights(OC, C), *wq = fbuf((size_t)OC * C), *un = fbuf((size_t)OC * C);
+        float *w = make_weights(OC, C, 0), *wq = fbuf((size_t)OC * C), *un = fbuf((size_t)OC * C);
         size_t sb = bb_b158_storage_size(OC, C), pb = bb_b158_packed_size(OC, C, &o);
         CHECK(sb <= 4 + ((size_t)OC * C + 255) / 256 * 52, "%s: %zu bytes", name, sb);
         void *st = bb_alloc(BB_MEM_OTHER, sb), *pk = bb_alloc(BB_MEM_OTHER, pb), *pk2 = bb_alloc(BB_MEM_OTHER, pb);
