@@ -474,6 +474,7 @@ static const bb_command bench_commands[] = {
     {"infer", bench_infer, "prefill and decode tokens/s with the KV cache"},
     {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
+    {"gemm", bb_cmd_bench_gemm, "packed-precision GEMM/GEMV kernels vs sgemm, STREAM triad and sgemv"},
 };
 
 int bb_cmd_bench(int argc, char **argv) {

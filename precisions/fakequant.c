@@ -4,6 +4,7 @@
  * Sources: BitNet Tips PDF act_quant/weight_quant (specs §1.3), torchao 8da4w (§3.3),
  * half/bfloat16 round-to-nearest-even (IEEE 754-2008). */
 #include "precision.h"
+#include "formats.h"
 #include <math.h>
 #include <string.h>
 
@@ -160,20 +161,24 @@ void bb_fake_acts(float *x, int N, int C, bb_act_quant mode, int block) {
 
 /* ---- the table -------------------------------------------------------------------- */
 
+#define BB_PACKED_FNS(p)                                                                                 \
+    bb_##p##_packed_size, bb_##p##_pack_ref, bb_##p##_pack, bb_##p##_unpack, bb_##p##_forward, bb_##p##_forward_ref
+
 const bb_precision_traits bb_precisions[BB_PREC_COUNT] = {
     [BB_PREC_FP32] = {BB_PREC_FP32, "fp32", "IEEE single", "IEEE single", BB_ACTQ_NONE, false, false, 32.0,
-                      fake_weights_fp32},
+                      fake_weights_fp32, BB_PACKED_FNS(fp32)},
     [BB_PREC_FP16] = {BB_PREC_FP16, "fp16", "IEEE half copies of FP32 masters", "IEEE half", BB_ACTQ_FP16, false,
-                      true, 16.0, fake_weights_fp16},
+                      true, 16.0, fake_weights_fp16, BB_PACKED_FNS(fp16)},
     [BB_PREC_BF16] = {BB_PREC_BF16, "bf16", "bfloat16 copies of FP32 masters", "bfloat16", BB_ACTQ_BF16, false, false,
-                      16.0, fake_weights_bf16},
+                      16.0, fake_weights_bf16, BB_PACKED_FNS(bf16)},
     [BB_PREC_INT8] = {BB_PREC_INT8, "int8", "int8, per-output-channel absmax scale", "int8, per-token absmax",
-                      BB_ACTQ_INT8_TOKEN, false, false, 8.0, fake_weights_int8},
+                      BB_ACTQ_INT8_TOKEN, false, false, 8.0, fake_weights_int8, BB_PACKED_FNS(int8)},
     [BB_PREC_INT4] = {BB_PREC_INT4, "int4", "int4 symmetric, group 32/64/128, fp32 group scales",
                       "int8, per-token (or per-block) absmax", BB_ACTQ_INT8_TOKEN, false, false, 5.0,
-                      fake_weights_int4},
+                      fake_weights_int4, BB_PACKED_FNS(int4)},
     [BB_PREC_B158] = {BB_PREC_B158, "b158", "ternary {-1,0,1}, per-tensor absmean scale (2-bit packed)",
-                      "int8, per-token absmax", BB_ACTQ_INT8_TOKEN, true, false, 2.0, fake_weights_b158},
+                      "int8, per-token absmax", BB_ACTQ_INT8_TOKEN, true, false, 2.0, fake_weights_b158,
+                      BB_PACKED_FNS(b158), bb_b158_storage_size, bb_b158_storage_pack, bb_b158_storage_unpack},
 };
 
 const bb_precision_traits *bb_precision_get(bb_precision p) { return &bb_precisions[p]; }
@@ -187,4 +192,15 @@ int bb_precision_parse(const char *name) {
 bb_prec_opts bb_prec_default_opts(bb_precision p) {
     bb_prec_opts o = {.group = 32, .act = bb_precisions[p].default_act};
     return o;
+}
+
+const char *bb_prec_opts_error(bb_precision p, const bb_prec_opts *o) {
+    if (p == BB_PREC_INT4) {
+        if (o->group != 32 && o->group != 64 && o->group != 128) return "the int4 group size must be 32, 64 or 128";
+        if (o->act != BB_ACTQ_INT8_TOKEN && o->act != BB_ACTQ_INT8_BLOCK)
+            return "int4 activations must be int8 per token or per block of the group size";
+        return NULL;
+    }
+    if (o->act != bb_precisions[p].default_act) return "this precision supports only its own activation format";
+    return NULL;
 }

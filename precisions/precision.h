@@ -50,6 +50,33 @@ typedef struct {
     double nominal_bits;      /* bits per weight of the compute format, scales included (approx.) */
     /* Fake quantization, scalar references (precisions/fakequant.c). wq may equal w. */
     void (*fake_weights)(float *wq, const float *w, int OC, int C, const bb_prec_opts *o);
+
+    /* Packed compute format of a weight matrix W (OC, C), row-major, y = x W^T; the
+     * layout of each format is documented in precisions/<name>.c and blocks.h.
+     * Contract: unpack(pack(W)) == fake_weights(W) bit for bit (the one exception: a -0.0
+     * of fake_weights, e.g. roundf(-0.2) * s, unpacks as +0.0, since integer codes have one
+     * zero), and pack writes the same bytes as pack_ref (it is only parallel). Buffers are
+     * 64-byte aligned (bb_alloc). */
+    size_t (*packed_size)(int OC, int C, const bb_prec_opts *o);
+    void (*pack_ref)(void *packed, const float *w, int OC, int C, const bb_prec_opts *o);
+    void (*pack)(void *packed, const float *w, int OC, int C, const bb_prec_opts *o);
+    void (*unpack)(float *w, const void *packed, int OC, int C, const bb_prec_opts *o);
+    /* out (N, OC) = (or += when accumulate) act_quant(x) (N, C) @ unpack(packed)^T with
+     * activations quantized per o->act (int8 per token, or per block of o->group for
+     * int4; fp16/bf16 rounding). forward picks the SIMD path of engine/cpu/isa.h
+     * (BITBENCH_ISA=scalar selects the scalar one); forward_ref is the scalar reference.
+     * Both equal fake_acts(x) @ fake_weights(W)^T up to float summation order (in fact
+     * every path of a precision gives the same bits: tests/tolerances.h). out must not
+     * overlap x or packed. */
+    void (*forward)(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
+                    int accumulate);
+    void (*forward_ref)(float *out, const float *x, const void *packed, int N, int C, int OC,
+                        const bb_prec_opts *o, int accumulate);
+    /* Storage/export format (b158 only, else NULL): 1.6-bit TQ1_0-like trits (b158.c).
+     * storage_unpack(storage_pack(W)) == fake_weights(W) bit for bit. */
+    size_t (*storage_size)(int OC, int C);
+    void (*storage_pack)(void *dst, const float *w, int OC, int C);
+    void (*storage_unpack)(float *w, const void *src, int OC, int C);
 } bb_precision_traits;
 
 extern const bb_precision_traits bb_precisions[BB_PREC_COUNT];
@@ -58,6 +85,10 @@ const bb_precision_traits *bb_precision_get(bb_precision p);
 /* Returns -1 for an unknown name. */
 int bb_precision_parse(const char *name);
 bb_prec_opts bb_prec_default_opts(bb_precision p);
+/* Checks o against what precision p's kernels support (int4 group 32/64/128 and
+ * act token/block; one activation mode per other precision). Returns NULL when valid,
+ * else a sentence saying what is wrong. */
+const char *bb_prec_opts_error(bb_precision p, const bb_prec_opts *o);
 
 /* The vectorized twin of fake_weights (fakequant_fast.c), bit-exact with it; used for
  * the per-step requantization. */

@@ -32,6 +32,10 @@ typedef struct {
 } bb_eltwise_kernels;
 
 bb_isa bb_isa_best_supported(void);
+/* Extensions some kernels need beyond their ISA level (precisions/: VNNI vpdpbusd,
+ * AVX512_BF16 vdpbf16ps, F16C vcvtph2ps); bits of bb_cpu_features(). */
+enum { BB_CPU_AVX512_VNNI = 1u << 0, BB_CPU_AVX512_BF16 = 1u << 1, BB_CPU_F16C = 1u << 2 };
+unsigned bb_cpu_features(void);
 /* The active ISA: BITBENCH_ISA if set (an unsupported or unknown value is an error),
  * else the best the CPU supports. Decided on first use. */
 bb_isa bb_isa_active(void);
