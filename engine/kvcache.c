@@ -149,10 +149,8 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
     float *x = kv->x, *x2 = kv->x2;
     for (int l = 0; l < L; l++) {
         layer_params p = LAYER_VIEW(m->params, m->specs, l);
-        layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
         bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x, p.ln1w, p.ln1b, S);
-        bb_model_quantize_input(m, kv->h, S, C);
-        be->matmul_forward(kv->qkv, kv->h, QW(wq, p, qkvw), p.qkvb, S, C, QKV, 0);
+        bb_model_linear_forward(m, 0, l, kv->qkv, kv->h, p.qkvb, S, C, QKV, 0);
         if (!f->learned_pos)  /* one position: the tables offset to pos, T = 1 */
             be->rope_forward(kv->qkv, m->rope_cos + (size_t)pos * half, m->rope_sin + (size_t)pos * half, S, 1, NH,
                              NKV, hd);
@@ -169,12 +167,10 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
             be->rmsnorm_forward(kv->att_n, kv->att_rstd, kv->atty, p.subln_attw, S, C, c->norm_eps);
             att_in = kv->att_n;
         }
-        bb_model_quantize_input(m, att_in, S, C);
         be->residual_bias_forward(x2, x, p.attprojb, S, C);
-        be->matmul_forward(x2, att_in, QW(wq, p, attprojw), NULL, S, C, C, 1);
+        bb_model_linear_forward(m, 1, l, x2, att_in, NULL, S, C, C, 1);
         bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x2, p.ln2w, p.ln2b, S);
-        bb_model_quantize_input(m, kv->h, S, C);
-        be->matmul_forward(kv->fch, kv->h, QW(wq, p, fcw), p.fcb, S, C, FF1, 0);
+        bb_model_linear_forward(m, 2, l, kv->fch, kv->h, p.fcb, S, C, FF1, 0);
         if (f->swiglu) be->swiglu_forward(kv->fch_act, kv->fch, S, F);
         else be->gelu_forward(kv->fch_act, kv->fch, S, F);
         float *fc_in = kv->fch_act;
@@ -182,9 +178,8 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
             be->rmsnorm_forward(kv->fch_n, kv->fch_rstd, kv->fch_act, p.subln_ffnw, S, F, c->norm_eps);
             fc_in = kv->fch_n;
         }
-        bb_model_quantize_input(m, fc_in, S, F);
         be->residual_bias_forward(x, x2, p.fcprojb, S, C);
-        be->matmul_forward(x, fc_in, QW(wq, p, fcprojw), NULL, S, F, C, 1);
+        bb_model_linear_forward(m, 3, l, x, fc_in, NULL, S, F, C, 1);
     }
     bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x, m->params.lnfw, m->params.lnfb, S);
     be->matmul_forward(kv->logits, kv->h, f->tied_head ? m->params.wte : m->params.lm_head, NULL, S, C, V, 0);

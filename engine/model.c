@@ -92,6 +92,19 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         }
         m->wq_mem = bb_alloc(BB_MEM_PACKED, nq * sizeof(float));
         carve(&m->wq, m->wq_mem, qs);
+        /* the packed compute format of every quantized matrix, one per layer */
+        const bb_precision_traits *pt = &bb_precisions[cfg->precision];
+        bb_prec_opts o = {.group = cfg->group, .act = cfg->act_quant};
+        int L = cfg->n_layer;
+        m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
+        size_t total = 0;
+        for (int k = 0; k < N_QUANTIZED; k++) {
+            const bb_tensor_spec *s = &m->specs[quantized_params[k]];
+            size_t bytes = (pt->packed_size((int)s->shape[1], (int)s->shape[2], &o) + 63) & ~(size_t)63;
+            for (int l = 0; l < L; l++, total += bytes) m->packed_off[k * L + l] = total;
+        }
+        m->packed_mem = bb_alloc(BB_MEM_PACKED, total + 64);
+        m->use_kernels = true;
     }
     if (!bb_family_traits[cfg->family].learned_pos) {
         /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
@@ -119,6 +132,7 @@ static void free_acts(bb_model *m) {
 void bb_model_free(bb_model *m) {
     free_acts(m);
     bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem); bb_free(m->wq_mem);
+    bb_free(m->packed_mem); bb_free(m->packed_off);
     bb_free(m->rope_cos); bb_free(m->rope_sin);
     memset(m, 0, sizeof *m);
 }
@@ -156,10 +170,27 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
 }
 
 void bb_model_requantize(bb_model *m) {
-    if (!m->wq_mem) return;
+    if (!m->wq_mem || m->frozen_quant) return;
     const bb_config *c = &m->cfg;
     bb_prec_opts o = {.group = c->group, .act = c->act_quant};
     int L = c->n_layer;
+    if (m->quant_lambda >= 1.0f) {
+        /* pack the masters, and unpack for the fake-quant weights of backward: the two are
+         * the same numbers (precision.h contract: unpack(pack(W)) == fake_weights(W)) */
+        const bb_precision_traits *pt = &bb_precisions[c->precision];
+        for (int k = 0; k < N_QUANTIZED; k++) {
+            int i = quantized_params[k];
+            const bb_tensor_spec *s = &m->specs[i];
+            int OC = (int)s->shape[1], C = (int)s->shape[2];
+            size_t per = s->numel / (size_t)L;
+            for (int l = 0; l < L; l++) {
+                uint8_t *packed = m->packed_mem + m->packed_off[k * L + l];
+                pt->pack(packed, m->params.t[i] + per * l, OC, C, &o);
+                pt->unpack(m->wq.t[i] + per * l, packed, OC, C, &o);
+            }
+        }
+        return;
+    }
     for (int k = 0; k < N_QUANTIZED; k++) {
         int i = quantized_params[k];
         const bb_tensor_spec *s = &m->specs[i];
@@ -300,6 +331,32 @@ void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
 }
 
 
+/* A quantized linear of layer l (k: 0 qkv, 1 attention projection, 2 MLP in, 3 MLP out):
+ * out (N,OC) [+]= x (N,C) W^T + bias. Quantized models run the packed integer/half kernel
+ * of their precision on x, then fake-quantize x in place: the kernel quantized exactly
+ * those values, and the weight gradient needs them. FP32, the BitNet warm-up (lambda < 1)
+ * and use_kernels = false run sgemm on the fake-quant values instead. */
+void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, const float *bias, int N, int C, int OC,
+                             int accumulate) {
+    const bb_config *c = &m->cfg;
+    int L = c->n_layer;
+    if (c->precision != BB_PREC_FP32 && m->use_kernels && m->quant_lambda >= 1.0f) {
+        const bb_precision_traits *pt = &bb_precisions[c->precision];
+        bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+        if (bias && accumulate) m->be->residual_bias_forward(out, out, bias, N, OC);
+        else if (bias)
+            for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+        pt->forward(out, x, m->packed_mem + m->packed_off[k * L + l], N, C, OC, &o, accumulate || bias != NULL);
+        bb_model_quantize_input(m, x, N, C);
+        return;
+    }
+    int i = quantized_params[k];
+    size_t per = m->specs[i].numel / (size_t)L;
+    const float *w = (m->wq.t[i] ? m->wq.t[i] : m->params.t[i]) + per * (size_t)l;
+    bb_model_quantize_input(m, x, N, C);
+    m->be->matmul_forward(out, x, w, bias, N, C, OC, accumulate);
+}
+
 /* ---- forward ---------------------------------------------------------------------- */
 
 /* One block forward from its input residual into the layer's activation slot. */
@@ -311,11 +368,9 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
     bool subln = bb_precisions[c->precision].subln;
     layer_params p = LAYER_VIEW(m->params, m->specs, l);
-    layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
     layer_acts a = layer_acts_at(m, l);
     bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
-    bb_model_quantize_input(m, a.ln1, N, C);
-    be->matmul_forward(a.qkv, a.ln1, QW(wq, p, qkvw), p.qkvb, N, C, QKV, 0);
+    bb_model_linear_forward(m, 0, l, a.qkv, a.ln1, p.qkvb, N, C, QKV, 0);
     if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
     be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
     float *att_in = a.atty;
@@ -323,12 +378,10 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
         be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
         att_in = a.atty_n;
     }
-    bb_model_quantize_input(m, att_in, N, C);
     be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
-    be->matmul_forward(a.residual2, att_in, QW(wq, p, attprojw), NULL, N, C, C, 1);
+    bb_model_linear_forward(m, 1, l, a.residual2, att_in, NULL, N, C, C, 1);
     bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
-    bb_model_quantize_input(m, a.ln2, N, C);
-    be->matmul_forward(a.fch, a.ln2, QW(wq, p, fcw), p.fcb, N, C, FF1, 0);
+    bb_model_linear_forward(m, 2, l, a.fch, a.ln2, p.fcb, N, C, FF1, 0);
     if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
     else be->gelu_forward(a.fch_act, a.fch, N, F);
     float *fc_in = a.fch_act;
@@ -336,9 +389,8 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
         be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
         fc_in = a.fch_n;
     }
-    bb_model_quantize_input(m, fc_in, N, F);
     be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
-    be->matmul_forward(a.residual3, fc_in, QW(wq, p, fcprojw), NULL, N, F, C, 1);
+    bb_model_linear_forward(m, 3, l, a.residual3, fc_in, NULL, N, F, C, 1);
 }
 
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {

@@ -100,6 +100,11 @@ typedef struct {
     float *wq_mem;              /* fake-quant copies of the quantized linears (non-FP32) */
     bb_param_ptrs wq;           /* only qkvw, attprojw, fcw, fcprojw are set */
     float quant_lambda;         /* BitNet warm-up: forward uses x + lambda (q(x) - x); 1 = full */
+    uint8_t *packed_mem;        /* packed compute formats of the quantized linears (precision.h) */
+    size_t *packed_off;         /* (4, L) byte offsets: qkvw, attprojw, fcw, fcprojw per layer */
+    bool use_kernels;           /* forward through the packed kernels (default); false: sgemm on the
+                                   fake-quant values, the reference path */
+    bool frozen_quant;          /* packed weights loaded from an export: never requantized */
     bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
                                    set before the first forward */
     int step;                  /* optimizer steps taken */

@@ -43,3 +43,5 @@ static inline float *bb_at(float *base, size_t stride, int l) { return base ? ba
 void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
                            const float *b, int N);
 void bb_model_quantize_input(const bb_model *m, float *x, int N, int C);
+void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, const float *bias, int N, int C, int OC,
+                             int accumulate);
