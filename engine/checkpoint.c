@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 #include "../common/json_parse.h"
 #include "alloc.h"
+#include "export.h"
 #include "safetensors.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -121,6 +122,14 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
     if (bb_safetensors_open(&st, path, err, err_len) != 0) return -1;
     int rc = -1;
     const char *format = bb_safetensors_meta(&st, "format"), *config = bb_safetensors_meta(&st, "config");
+    if (format && strcmp(format, "bitbench-packed/1") == 0) {
+        if (training) {
+            snprintf(err, err_len, "'%s' is a packed inference export: it has no master weights to train", path);
+            goto done;
+        }
+        rc = bb_load_packed(m, &st, path, be, info, err, err_len);
+        goto done;
+    }
     if (!format || strcmp(format, FORMAT) != 0) {
         snprintf(err, err_len, "'%s' is a safetensors file but not a bitbench checkpoint (format '%.40s')", path,
                  format ? format : "(none)");

@@ -34,7 +34,7 @@ expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
-         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer"; do
+         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" export; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
 done
@@ -62,6 +62,7 @@ expect 2 "--precision must be all or one of" -- "$BB" bench gemm --precision fp8
 expect 2 "--shapes must be small, llama7b-gemv or all" -- "$BB" bench gemm --shapes huge
 expect 2 "--stat must be min or median" -- "$BB" bench gemm --stat mean
 expect 2 "--ckpt is required" -- "$BB" generate
+expect 2 "--ckpt and --out are required" -- "$BB" export --ckpt x
 expect 2 "--split must be valid or test" -- "$BB" eval ppl --ckpt x --split train
 expect 2 "--mode must be stride or chunks" -- "$BB" eval ppl --ckpt x --mode zig
 
