@@ -268,6 +268,10 @@ static void t2_act_quant(const bb_gemm_call *g, int n0, int n1) {
 }
 
 #if BB_ISA_LEVEL == 2
+/* Software prefetch distance of the GEMV streams: a panel is only C/4 bytes, so the
+ * hardware streamer restarts at every page; prefetching ahead took the Llama-7B GEMVs from
+ * 0.86 to 0.95-1.09 of the STREAM triad (512..2048 bytes all alike). */
+#define GEMV_PREFETCH 2048
 /* One token (GEMV): memory-bound, but a single accumulator per panel would wait on the
  * vpdpbusd latency at every step; one accumulator per 2-bit field s gives 4 chains. */
 BB_INLINE void t2_tile_gemv(const bb_gemm_call *g, int n0, int p0, const int nv) {
@@ -278,6 +282,8 @@ BB_INLINE void t2_tile_gemv(const bb_gemm_call *g, int n0, int p0, const int nv)
     const __m512i three = _mm512_set1_epi8(3);
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int kb = 0; kb < l.KB; kb++, W += 64, A += 16 * MR) {
+        _mm_prefetch((const char *)W + GEMV_PREFETCH, _MM_HINT_T0);
+        if (nv > 1) _mm_prefetch((const char *)W + ps + GEMV_PREFETCH, _MM_HINT_T0);
         __m512i p = _mm512_load_si512(W);
         BB_DPBUSD_BCST(a0, _mm512_and_si512(p, three), A);
         BB_DPBUSD_BCST(a1, _mm512_and_si512(_mm512_srli_epi16(p, 2), three), A + 4 * MR);
