@@ -107,6 +107,18 @@ static double sample_once(kernel *k) {
     return total / k->reps;
 }
 
+/* 1-minute load average (Linux /proc/loadavg; -1 elsewhere): each CSV row carries it, as
+ * other jobs on the cores make short multi-threaded calls wait on descheduled threads. */
+static double load1(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -209,6 +221,8 @@ static void bench_gemm_shapes(const bool *want, int samples, sink *out) {
             }
         }
         measure(ks, nk, samples, 0.025);
+        double load = load1();
+        printf("  (load average %.2f)\n", load);
         double flops = 2.0 * s->N * s->C * s->OC, ref = flops / stat_time(&ks[0]) / 1e9;
         for (int i = 0; i < nk; i++) {
             kernel *k = &ks[i];
@@ -221,9 +235,9 @@ static void bench_gemm_shapes(const bool *want, int samples, sink *out) {
             if (target > 0) snprintf(tgt, sizeof tgt, "%.1f %s", target, ratio >= target ? "ok" : "MISS");
             printf("%-8s %5d %5d %5d  %-6s %-18s %10.3f %10.1f %8.2f %7s\n", s->name, s->N, s->C, s->OC,
                    k->is_ref ? "fp32" : k->label, desc, 1e3 * t, gops, ratio, tgt);
-            fprintf(out->csv, "gemm,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,%.3f,%.4f,%.2f,,,,,,,%s,%s\n",
+            fprintf(out->csv, "gemm,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,%.3f,%.4f,%.2f,,,,,,,%.2f,%s,%s\n",
                     k->is_ref ? "fp32-sgemm" : k->label, s->name, s->N, s->C, s->OC, desc, out->threads,
-                    stat_min ? "min" : "median", t, median(k), gops, ref, ratio, target, out->cpu, out->commit);
+                    stat_min ? "min" : "median", t, median(k), gops, ref, ratio, target, load, out->cpu, out->commit);
             if (i > 0) bb_free(wp[i]);
         }
         fflush(stdout);
@@ -264,13 +278,15 @@ static void bench_gemv_shapes(const bool *want, int samples, sink *out) {
             }
         }
         measure(ks, nk, samples, 0.04);
+        double load = load1();
+        printf("  (load average %.2f)\n", load);
         double tri = 12.0 * TRIAD_N / stat_time(&ks[0]) / 1e9, t_sgemv = 0;
         for (int i = 1; i < nk; i++)
             if (ks[i].prec == BB_PREC_FP32) t_sgemv = stat_time(&ks[i]);
         printf("%-17s %5s %5s  %-6s %-18s %10s %8.1f\n", s->name, "", "", "triad", "omp a=b+s*c", "", tri);
-        fprintf(out->csv, "triad,,%s,,,,omp a=b+s*c,%d,%s,%.6e,%.6e,,,,,%zu,%.3f,%.3f,1.0,,,%s,%s\n", s->name,
+        fprintf(out->csv, "triad,,%s,,,,omp a=b+s*c,%d,%s,%.6e,%.6e,,,,,%zu,%.3f,%.3f,1.0,,,%.2f,%s,%s\n", s->name,
                 out->threads, stat_min ? "min" : "median", stat_time(&ks[0]), median(&ks[0]), 12 * TRIAD_N, tri, tri,
-                out->cpu, out->commit);
+                load, out->cpu, out->commit);
         for (int i = 1; i < nk; i++) {
             kernel *k = &ks[i];
             char desc[64], tgt[24] = "";
@@ -283,9 +299,9 @@ static void bench_gemv_shapes(const bool *want, int samples, sink *out) {
                              ? "ok" : "MISS");
             printf("%-17s %5d %5d  %-6s %-18s %10.1f %8.1f %8.2f %8.2f %7s\n", s->name, s->C, s->OC, k->label, desc,
                    1e6 * t, gbs, rt, sp, tgt);
-            fprintf(out->csv, "gemv,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,,,,%zu,%.3f,%.3f,%.4f,%.6e,%.3f,%s,%s\n",
+            fprintf(out->csv, "gemv,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,,,,%zu,%.3f,%.3f,%.4f,%.6e,%.3f,%.2f,%s,%s\n",
                     k->label, s->name, s->N, s->C, s->OC, desc, out->threads, stat_min ? "min" : "median", t,
-                    median(k), 2.0 * s->C * s->OC / t / 1e9, k->bytes, gbs, tri, rt, t_sgemv, sp, out->cpu,
+                    median(k), 2.0 * s->C * s->OC / t / 1e9, k->bytes, gbs, tri, rt, t_sgemv, sp, load, out->cpu,
                     out->commit);
             for (int c = 0; c < k->copies; c++) bb_free(k->packed[c]);
             bb_free(k->packed);
@@ -340,7 +356,7 @@ int bb_cmd_bench_gemm(int argc, char **argv) {
     s.csv = bb_run_open(&run, "gemm.csv", &af);
     fprintf(s.csv, "kind,precision,shape,N,C,OC,kernel,threads,stat,seconds,seconds_median,gops,sgemm_gflops,"
                    "ratio_vs_sgemm,target_ratio,"
-                   "weight_bytes,weight_gbps,triad_gbps,ratio_vs_triad,sgemv_seconds,speedup_vs_sgemv,cpu,commit\n");
+                   "weight_bytes,weight_gbps,triad_gbps,ratio_vs_triad,sgemv_seconds,speedup_vs_sgemv,load1,cpu,commit\n");
     if (do_gemm) bench_gemm_shapes(want, (int)samples, &s);
     if (do_gemv) bench_gemv_shapes(want, (int)samples, &s);
     bb_run_commit(&af);

@@ -42,7 +42,8 @@ void bb_gemm_run(const bb_gemm_kernels *k, float *out, const float *x, const voi
                       .accumulate = accumulate, .o = o, .nscale = geo.nscale, .nsum = geo.nsum};
     g.Cp = (int)bb_round_up((size_t)C, (size_t)geo.cpad);
     g.lda = bb_round_up((size_t)g.Cp * geo.elem, 64);
-    size_t act_bytes = g.lda * bb_round_up((size_t)N, (size_t)k->mr), scale_bytes = bb_round_up((size_t)N * geo.nscale * sizeof(float), 64);
+    size_t act_bytes = g.lda * bb_round_up((size_t)N, (size_t)k->mr);
+    size_t scale_bytes = bb_round_up((size_t)N * geo.nscale * sizeof(float), 64);
     uint8_t *s = scratch_get(act_bytes + scale_bytes + (size_t)N * geo.nsum * sizeof(int32_t) + 64);
     g.act = s;
     g.ascale = (float *)(s + act_bytes);
@@ -58,7 +59,10 @@ void bb_gemm_run(const bb_gemm_kernels *k, float *out, const float *x, const voi
 #pragma omp parallel if (threads > 1)
     {
 #pragma omp for schedule(static)
-        for (int i = 0; i < act_items; i++) k->act_quant(&g, i * ACT_ROWS, i * ACT_ROWS + ACT_ROWS < N ? i * ACT_ROWS + ACT_ROWS : N);
+        for (int i = 0; i < act_items; i++) {
+            int n0 = i * ACT_ROWS; /* items start at multiples of 4: rows4 groups stay inside */
+            k->act_quant(&g, n0, n0 + ACT_ROWS < N ? n0 + ACT_ROWS : N);
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < tiles; t++) {
             int n_lo = t / tiles_p * tb, n_hi = n_lo + tb < N ? n_lo + tb : N;

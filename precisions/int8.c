@@ -148,10 +148,19 @@ static bb_gemm_geom i8_geometry(int C, const bb_prec_opts *o) {
 }
 
 static void i8_act_quant(const bb_gemm_call *g, int n0, int n1) {
-    for (int n = n0; n < n1; n++) {
+    for (int n = n0; n < n1;) {
         uint8_t *dst = g->act + bb_act4_offset(n, 0, MR, g->lda);
-        g->ascale[n] = bb_actq_row(dst, 4 * MR, g->x + (size_t)n * g->C, g->C, ACT_BIAS, NULL, NULL, 0);
-        for (int c = g->C; c < g->Cp; c++) dst[(size_t)(c / 4) * 4 * MR + c % 4] = ACT_BIAS ? 128 : 0;
+        int rows = 1;
+#if BB_ISA_LEVEL == 2
+        if (n % 4 == 0 && n + 4 <= n1) { /* MR = 8: four tokens never straddle a panel */
+            bb_actq_rows4(dst, 4 * MR, g->x + (size_t)n * g->C, (size_t)g->C, g->C, ACT_BIAS, &g->ascale[n], NULL);
+            rows = 4;
+        } else
+#endif
+            g->ascale[n] = bb_actq_row(dst, 4 * MR, g->x + (size_t)n * g->C, g->C, ACT_BIAS, NULL, NULL, 0);
+        for (int r = 0; r < rows; r++)
+            for (int c = g->C; c < g->Cp; c++) dst[(size_t)(c / 4) * 4 * MR + 4 * r + c % 4] = ACT_BIAS ? 128 : 0;
+        n += rows;
     }
 }
 

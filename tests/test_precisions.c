@@ -15,6 +15,7 @@
 #include "tolerances.h"
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -169,6 +170,18 @@ static void check_shape(bb_precision p, const bb_prec_opts *o, int N, int C, int
         expect_close(iname, got, want_acc, (size_t)N * OC, tol->packed_vs_ref);
     }
     bb_isa_force(best);
+    { /* deterministic: one thread gives the bits of all threads (each output is one tile's) */
+        int threads = omp_get_max_threads();
+        char iname[200];
+        snprintf(iname, sizeof iname, "%s [1 thread vs %d]", name, threads);
+        float *one = fbuf((size_t)N * OC);
+        t->forward(got, x, pk, N, C, OC, o, 0);
+        omp_set_num_threads(1);
+        t->forward(one, x, pk, N, C, OC, o, 0);
+        omp_set_num_threads(threads);
+        expect_same_floats(iname, one, got, (size_t)N * OC);
+        bb_free(one);
+    }
     if (p == BB_PREC_BF16 && (bb_cpu_features() & BB_CPU_AVX512_BF16)) { /* the non-default vdpbf16ps kernel */
         char iname[200];
         snprintf(iname, sizeof iname, "%s [vdpbf16ps] forward", name);
