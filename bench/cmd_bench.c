@@ -15,6 +15,7 @@
 #include "../engine/model.h"
 #include "../engine/safetensors.h"
 #include "../engine/checkpoint.h"
+#include "../engine/kvcache.h"
 #include "cli.h"
 #include "model_args.h"
 #include "progress.h"
@@ -273,8 +274,207 @@ static int bench_train_vs_torch(int argc, char **argv) {
     return 0;
 }
 
+/* Training step time and memory per precision on the same weights and batches. */
+static int bench_precisions(int argc, char **argv) {
+    bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
+    long batch = 8, seq = 256, steps = 4, warmup = 1, seed = 1337;
+    const char *out = NULL, *list = "fp32,fp16,bf16,int8,int4,b158", *ckpt_mode = "none";
+    const bb_arg args[] = {
+        BB_MODEL_ARG_ENTRIES(ma),
+        {"precisions", BB_ARG_STR, &list, "P,P,...", "precisions to compare (fp32 is always measured first)", 0, -1},
+        {"checkpointing", BB_ARG_STR, &ckpt_mode, "MODE", "none, block or both (each precision twice)", 0, -1},
+        {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 65536},
+        {"seq", BB_ARG_INT, &seq, "T", "sequence length", 1, 1 << 20},
+        {"steps", BB_ARG_INT, &steps, "N", "training steps per precision (the first --warmup are not timed)", 2, 100000},
+        {"warmup", BB_ARG_INT, &warmup, "N", "untimed steps", 0, 1000},
+        {"seed", BB_ARG_INT, &seed, "N", "weights and data seed", 0, 2147483647},
+        {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<time>-precisions)", 0, -1},
+    };
+    const bb_cmd_spec spec = {
+        "bench precisions",
+        "Training step time of each precision as a ratio to fp32 measured in the same run, on the\n"
+        "same initial weights and KJV batches, with each precision's memory by category.",
+        "[--model small] [--batch 8] [--seq 256] [--precisions fp32,int8,...]", args,
+        (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
+    bb_args_parse(&spec, argc, argv, NULL);
+    if (warmup >= steps) bb_usage_error("bench precisions", "--warmup must be below --steps");
+    int ck_lo = 0, ck_hi = 0;
+    if (strcmp(ckpt_mode, "block") == 0) ck_lo = ck_hi = 1;
+    else if (strcmp(ckpt_mode, "both") == 0) ck_hi = 1;
+    else if (strcmp(ckpt_mode, "none") != 0)
+        bb_usage_error("bench precisions", "--checkpointing must be none, block or both, got '%s'", ckpt_mode);
+    bb_config base;
+    bb_model_args_resolve(&ma, "bench precisions", &base);
+    int prec[BB_PREC_COUNT + 1], n_prec = 0;
+    prec[n_prec++] = BB_PREC_FP32;
+    char buf[256], err[600];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int p = bb_precision_parse(t);
+        if (p < 0) bb_usage_error("bench precisions", "unknown precision '%s'", t);
+        if (p != BB_PREC_FP32 && n_prec <= BB_PREC_COUNT) prec[n_prec++] = p;
+    }
+    bb_run run;
+    bb_run_create(&run, "precisions", out, argc, argv);
+    int B = (int)batch, T = (int)seq, S = (int)steps;
+    bb_tokenizer tok;
+    bb_tokenizer_open(&tok, NULL, BB_TOK_DEFAULT_VOCAB, true);
+    char text_path[4096];
+    bb_path_join(text_path, sizeof text_path, bb_data_dir(), "lm/train.txt");
+    bb_tokens tk;
+    bb_tokens_cached(&tok, text_path, "lm/train", &tk, false);
+    bb_lm_loader loader;
+    if (bb_lm_loader_init(&loader, tk.ids, tk.n, T, (uint64_t)seed) != 0) bb_user_error("training split too short");
+    int *inputs = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    int *targets = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    for (int s = 0; s < S; s++) bb_lm_loader_batch(&loader, s, B, inputs + (size_t)s * B * T, targets + (size_t)s * B * T);
+    bb_adamw opt = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    bb_atomic_file af;
+    FILE *csv = bb_run_open(&run, "precisions.csv", &af);
+    char cpu[256], desc[256];
+    bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
+    bb_config_describe(&base, desc, sizeof desc);
+    printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), threads %d\n", ma.model, desc, B, T, S, warmup,
+           run.env.omp_max_threads);
+    fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,step_ms,ratio_to_fp32,tokens_per_s,first_loss,last_loss,"
+                 "mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,mib_workspace,simd,cpu,commit\n");
+    printf("%-6s %-5s %10s %9s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32", "tok/s",
+           "first", "last", "params", "packed", "grads", "optim", "acts");
+    double fp32_ms = 0;
+    for (int k = 0; k < n_prec; k++)
+    for (int ck = ck_lo; ck <= ck_hi; ck++) {
+        bb_config cfg = base;
+        if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model m;
+        if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model_init_weights(&m, (uint64_t)seed);
+        m.checkpointing = ck == 1;
+        bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
+        bb_mem_stats mem = {0};
+        double timed = 0;
+        float first = 0, last = 0, norm;
+        for (int s = 0; s < S; s++) {
+            double t0 = bb_now();
+            float loss = bb_model_forward(&m, inputs + (size_t)s * B * T, targets + (size_t)s * B * T, B, T);
+            bb_model_zero_grad(&m);
+            bb_model_backward(&m, bb_grad_scaler_factor(&scaler));
+            bb_model_step_scaled(&m, &scaler, &opt, opt.lr, &norm);
+            double dt = bb_now() - t0;
+            if (s >= warmup) timed += dt;
+            if (s == 0) { first = loss; mem = bb_mem_stats_get(); }
+            last = loss;
+        }
+        double ms = 1e3 * timed / (double)(S - warmup);
+        if (prec[k] == BB_PREC_FP32 && ck == ck_lo) fp32_ms = ms;
+        double mib[6];
+        int cats[6] = {BB_MEM_PARAMS, BB_MEM_PACKED, BB_MEM_GRADS, BB_MEM_OPTIM, BB_MEM_ACTS, BB_MEM_WORKSPACE};
+        for (int c = 0; c < 6; c++) mib[c] = mem.current[cats[c]] / 1048576.0;
+        printf("%-6s %-5s %10.1f %8.2fx %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n", bb_precisions[prec[k]].name,
+               ck ? "block" : "none", ms, ms / fp32_ms, B * T / (ms / 1e3), first, last, mib[0], mib[1], mib[2], mib[3], mib[4]);
+        fprintf(csv, "%s,%s,%s,%d,%d,%d,%.3f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
+                bb_precisions[prec[k]].name, ck ? "block" : "none", ma.model, B, T, S - (int)warmup, ms, ms / fp32_ms, B * T / (ms / 1e3), first,
+                last, mib[0], mib[1], mib[2], mib[3], mib[4], mib[5], run.env.simd_path, cpu, run.env.git_commit);
+        fflush(stdout);
+        bb_model_free(&m);
+    }
+    bb_run_commit(&af);
+    printf("results: %s/precisions.csv\n", run.dir);
+    bb_free(inputs);
+    bb_free(targets);
+    bb_lm_loader_free(&loader);
+    bb_tokens_free(&tk);
+    bb_tokenizer_free(&tok);
+    return 0;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Inference speed: prefill (the prompt through the full forward) and per-token decode
+ * over the KV cache, repeated; median, min and max of tokens/s. */
+static int bench_infer(int argc, char **argv) {
+    bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
+    const char *ckpt = NULL, *out = NULL;
+    long prompt = 128, gen = 64, reps = 5, seed = 1;
+    const bb_arg args[] = {
+        {"ckpt", BB_ARG_STR, &ckpt, "FILE", "checkpoint to run (default: random weights of --model)", 0, -1},
+        BB_MODEL_ARG_ENTRIES(ma),
+        {"prompt", BB_ARG_INT, &prompt, "N", "prompt tokens (prefill)", 1, 1 << 20},
+        {"gen", BB_ARG_INT, &gen, "N", "generated tokens (decode steps)", 1, 1 << 20},
+        {"repetitions", BB_ARG_INT, &reps, "N", "repetitions (median, min, max reported)", 1, 1000},
+        {"seed", BB_ARG_INT, &seed, "N", "seed of the random prompt and weights", 0, 2147483647},
+        {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<time>-infer)", 0, -1},
+    };
+    const bb_cmd_spec spec = {"bench infer", "Prefill and decode tokens/s with the KV cache (greedy, one sequence).",
+                              "[--ckpt FILE | --model PRESET] [--prompt N] [--gen N] [--repetitions N]", args,
+                              (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
+    bb_args_parse(&spec, argc, argv, NULL);
+    char err[600], desc[256];
+    bb_model m;
+    if (ckpt) {
+        bb_set_threads(ma.threads);
+        bb_ckpt_info info;
+        if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    } else {
+        bb_config cfg;
+        bb_model_args_resolve(&ma, "bench infer", &cfg);
+        if (bb_model_init(&m, &cfg, &bb_backend_cpu, false, err, sizeof err) != 0) bb_user_error("%s", err);
+        bb_model_init_weights(&m, (uint64_t)seed);
+    }
+    if (prompt + gen > m.cfg.max_seq)
+        bb_usage_error("bench infer", "--prompt + --gen = %ld exceeds max_seq %d", prompt + gen, m.cfg.max_seq);
+    bb_run run;
+    bb_run_create(&run, "infer", out, argc, argv);
+    bb_kvcache kv;
+    if (bb_kvcache_init(&kv, &m, 1, (int)(prompt + gen), err, sizeof err) != 0) bb_user_error("%s", err);
+    int *toks = bb_alloc(BB_MEM_DATA, (size_t)prompt * sizeof(int));
+    for (long i = 0; i < prompt; i++) toks[i] = (int)((i * 7919 + seed) % (m.cfg.vocab_size < 4096 ? m.cfg.vocab_size : 4096));
+    double *pre = bb_alloc(BB_MEM_OTHER, (size_t)reps * sizeof(double)), *dec = bb_alloc(BB_MEM_OTHER, (size_t)reps * sizeof(double));
+    for (long r = 0; r < reps; r++) {
+        double t0 = bb_now();
+        const float *logits = bb_kvcache_prefill(&m, &kv, toks, (int)prompt);
+        double t1 = bb_now();
+        for (long g = 0; g < gen; g++) {
+            int best = 0;
+            for (int v = 1; v < m.cfg.vocab_size; v++) if (logits[v] > logits[best]) best = v;
+            logits = bb_kvcache_step(&m, &kv, &best);
+        }
+        double t2 = bb_now();
+        pre[r] = (double)prompt / (t1 - t0);
+        dec[r] = (double)gen / (t2 - t1);
+    }
+    qsort(pre, (size_t)reps, sizeof(double), cmp_dbl);
+    qsort(dec, (size_t)reps, sizeof(double), cmp_dbl);
+    bb_config_describe(&m.cfg, desc, sizeof desc);
+    printf("bench infer: %s (%s), prompt %ld, gen %ld, %ld repetitions, threads %d\n", ckpt ? ckpt : ma.model, desc,
+           prompt, gen, reps, run.env.omp_max_threads);
+    printf("%-8s %12s %12s %12s  (tokens/s)\n", "phase", "median", "min", "max");
+    printf("%-8s %12.1f %12.1f %12.1f\n", "prefill", pre[reps / 2], pre[0], pre[reps - 1]);
+    printf("%-8s %12.1f %12.1f %12.1f\n", "decode", dec[reps / 2], dec[0], dec[reps - 1]);
+    bb_atomic_file af;
+    FILE *csv = bb_run_open(&run, "infer.csv", &af);
+    char cpu[256];
+    bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
+    fprintf(csv, "phase,model,precision,prompt,gen,repetitions,median_tokens_per_s,min_tokens_per_s,max_tokens_per_s,cpu,commit\n");
+    fprintf(csv, "prefill,%s,%s,%ld,%ld,%ld,%.2f,%.2f,%.2f,%s,%s\n", ckpt ? "checkpoint" : ma.model,
+            bb_precisions[m.cfg.precision].name, prompt, gen, reps, pre[reps / 2], pre[0], pre[reps - 1], cpu, run.env.git_commit);
+    fprintf(csv, "decode,%s,%s,%ld,%ld,%ld,%.2f,%.2f,%.2f,%s,%s\n", ckpt ? "checkpoint" : ma.model,
+            bb_precisions[m.cfg.precision].name, prompt, gen, reps, dec[reps / 2], dec[0], dec[reps - 1], cpu, run.env.git_commit);
+    bb_run_commit(&af);
+    printf("results: %s/infer.csv\n", run.dir);
+    bb_free(toks); bb_free(pre); bb_free(dec);
+    bb_kvcache_free(&kv);
+    bb_model_free(&m);
+    return 0;
+}
+
 static const bb_command bench_commands[] = {
+    {"infer", bench_infer, "prefill and decode tokens/s with the KV cache"},
+    {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
+    {"gemm", bb_cmd_bench_gemm, "packed-precision GEMM/GEMV kernels vs sgemm, STREAM triad and sgemv"},
     {"kernels", bb_cmd_bench_kernels, "kernel benchmarks (Google Benchmark): GFLOP/s, GB/s, ratios to in-run references"},
     {"compare", bb_cmd_bench_compare, "compare two kernel runs (compare.py + U test); exit 1 on a regression"},
 };

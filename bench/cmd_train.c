@@ -6,6 +6,7 @@
 #include "../common/io.h"
 #include "../datasets/corpus.h"
 #include "../datasets/loader.h"
+#include "../datasets/mt.h"
 #include "../datasets/tokenizer.h"
 #include "../datasets/tokfile.h"
 #include "../engine/alloc.h"
@@ -24,8 +25,10 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
+    long group, lambda_warmup, scaler_interval;
+    bool two_stage;
     double lr, min_lr_frac, wd, beta1, beta2, eps, clip;
 } train_args;
 
@@ -37,15 +40,37 @@ static void load_split_tokens(bb_tokenizer *tok, const char *split, bb_tokens *o
     bb_tokens_cached(tok, path, split, out, false);
 }
 
+/* Validation loss: LM valid windows (the first `windows`), or the masked loss over every
+ * MT dev pair (batches of B in order, each as long as its longest pair). */
+static double validate(bb_model *m, bb_tokenizer *tok, bool mt, const bb_tokens *valid, const bb_mt_data *dev, int B,
+                       int T, long windows, int *inputs, int *targets) {
+    if (!mt) {
+        bb_ppl_stats ps;
+        bb_eval_lm(m, tok, valid->ids, valid->n, B, T, windows, &ps);
+        return ps.mean_loss;
+    }
+    double sum = 0;
+    long n = 0;
+    for (int e0 = 0; e0 < dev->n; e0 += B) {
+        int rows = dev->n - e0 < B ? dev->n - e0 : B, Tb = 0;
+        for (int r = 0; r < rows; r++) Tb = bb_mt_row_len(dev, e0 + r) > Tb ? bb_mt_row_len(dev, e0 + r) : Tb;
+        for (int r = 0; r < rows; r++) bb_mt_fill_row(dev, e0 + r, Tb, inputs + (size_t)r * Tb, targets + (size_t)r * Tb);
+        float loss = bb_model_forward(m, inputs, targets, rows, Tb);
+        sum += (double)loss * m->n_valid_targets;
+        n += m->n_valid_targets;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
 static void save_checkpoint(const bb_model *m, const char *path, const train_args *a, const bb_tokenizer *tok) {
     bb_ckpt_info info = {.step = m->step, .seed = (uint64_t)a->seed};
     snprintf(info.tokenizer, sizeof info.tokenizer, "%s", tok->identity_hex);
     snprintf(info.producer, sizeof info.producer, "bitbench %s", BB_GIT_COMMIT);
     snprintf(info.train_json, sizeof info.train_json,
-             "{\"data\": \"%s\", \"steps\": %ld, \"batch\": %ld, \"seq\": %ld, \"accum\": %ld, \"lr\": %.9g, "
+             "{\"task\": \"%s\", \"data\": \"%s\", \"steps\": %ld, \"batch\": %ld, \"seq\": %ld, \"accum\": %ld, \"lr\": %.9g, "
              "\"min_lr_frac\": %.9g, \"warmup\": %ld, \"schedule\": \"%s\", \"weight_decay\": %.9g, \"beta1\": %.9g, "
              "\"beta2\": %.9g, \"eps\": %.9g, \"grad_clip\": %.9g}",
-             a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
+             a->task, a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
              a->beta1, a->beta2, a->eps, a->clip);
     char err[600];
     if (bb_checkpoint_save(m, path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
@@ -55,10 +80,24 @@ int bb_cmd_train(int argc, char **argv) {
     train_args a = {.ma = BB_MODEL_ARGS_DEFAULT, .data = "kjv", .schedule = "cosine", .steps = 100, .batch = 8,
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
                     .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
-                    .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
+                    .beta2 = 0.95, .eps = 1e-8, .clip = 1.0,
+                    .precision = NULL, .act_quant = NULL, .task = "lm", .checkpointing = "none", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
-        {"data", BB_ARG_STR, &a.data, "NAME", "training corpus: kjv (LM train split)", 0, -1},
+        {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
+         0, -1},
+        {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
+        {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
+        {"checkpointing", BB_ARG_STR, &a.checkpointing, "MODE",
+         "none or block: keep only block outputs and recompute the rest in backward", 0, -1},
+        {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
+        {"act-quant", BB_ARG_STR, &a.act_quant, "MODE", "int4 activations: token or block (per group)", 0, -1},
+        {"lambda-warmup", BB_ARG_INT, &a.lambda_warmup, "N",
+         "b158 quantization warm-up: lambda = min(step/N, 1) (HF 1.58-bit recipe; 0: off)", 0, 100000000},
+        {"two-stage", BB_ARG_FLAG, &a.two_stage, NULL,
+         "BitNet b1.58 two-stage recipe: at 50% the peak lr drops to 2/3 and weight decay to 0", 0, -1},
+        {"loss-scale-interval", BB_ARG_INT, &a.scaler_interval, "N",
+         "fp16 loss scaling: clean steps before the scale doubles (GradScaler default 2000)", 1, 100000000},
         {"steps", BB_ARG_INT, &a.steps, "N", "optimizer steps in the whole run", 1, 100000000},
         {"batch", BB_ARG_INT, &a.batch, "B", "sequences per micro-batch", 1, 65536},
         {"seq", BB_ARG_INT, &a.seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
@@ -91,6 +130,10 @@ int bb_cmd_train(int argc, char **argv) {
     int sched = bb_sched_parse(a.schedule);
     if (sched < 0) bb_usage_error("train", "unknown --schedule '%s' (cosine, linear, constant)", a.schedule);
     if (strcmp(a.data, "kjv") != 0) bb_usage_error("train", "unknown --data '%s' (available: kjv)", a.data);
+    bool mt = strcmp(a.task, "mt") == 0;
+    if (strcmp(a.checkpointing, "none") != 0 && strcmp(a.checkpointing, "block") != 0)
+        bb_usage_error("train", "--checkpointing must be none or block, got '%s'", a.checkpointing);
+    if (!mt && strcmp(a.task, "lm") != 0) bb_usage_error("train", "unknown --task '%s' (lm or mt)", a.task);
     if (!(a.lr > 0) || a.min_lr_frac < 0 || a.min_lr_frac > 1 || a.wd < 0 || a.beta1 < 0 || a.beta1 >= 1 ||
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
         bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
@@ -103,6 +146,9 @@ int bb_cmd_train(int argc, char **argv) {
         bb_ckpt_info info;
         if (bb_checkpoint_load(&m, a.resume, &bb_backend_cpu, true, &info, err, sizeof err) != 0)
             bb_user_error("%s", err);
+        if (a.precision && bb_precision_parse(a.precision) != (int)m.cfg.precision)
+            bb_usage_error("train", "--precision %s differs from the checkpoint's %s", a.precision,
+                           bb_precisions[m.cfg.precision].name);
         if (info.seed != (uint64_t)a.seed)
             fprintf(stderr, "note: checkpoint seed %llu replaces --seed %ld\n", (unsigned long long)info.seed, a.seed);
         a.seed = (long)info.seed;
@@ -110,9 +156,18 @@ int bb_cmd_train(int argc, char **argv) {
         if (m.step >= a.steps) bb_user_error("checkpoint is at step %d, not before --steps %ld", m.step, a.steps);
     } else {
         bb_model_args_resolve(&a.ma, "train", &cfg);
+        if (a.precision && bb_config_set_precision(&cfg, a.precision, err, sizeof err) != 0)
+            bb_usage_error("train", "%s", err);
+        cfg.group = (int)a.group;
+        if (a.act_quant) {
+            if (strcmp(a.act_quant, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
+            else if (strcmp(a.act_quant, "token") != 0) bb_usage_error("train", "--act-quant must be token or block");
+        }
+        if (bb_config_validate(&cfg, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
         if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
+    m.checkpointing = strcmp(a.checkpointing, "block") == 0;
     if (a.seq == 0) a.seq = cfg.max_seq;
     if (a.seq > cfg.max_seq) bb_usage_error("train", "--seq %ld exceeds the model's max_seq %d", a.seq, cfg.max_seq);
 
@@ -120,18 +175,32 @@ int bb_cmd_train(int argc, char **argv) {
     bb_tokenizer_open(&tok, a.tok, BB_TOK_DEFAULT_VOCAB, true);
     if (tok.vocab_size > cfg.vocab_size)
         bb_user_error("the tokenizer has %d tokens but the model's vocab_size is %d", tok.vocab_size, cfg.vocab_size);
-    bb_tokens train_tok, valid_tok;
-    load_split_tokens(&tok, "lm/train", &train_tok);
-    load_split_tokens(&tok, "lm/valid", &valid_tok);
-    bb_lm_loader loader;
-    if (bb_lm_loader_init(&loader, train_tok.ids, train_tok.n, (int)a.seq, (uint64_t)a.seed) != 0)
-        bb_user_error("the training split has %zu tokens, fewer than one window of %ld", train_tok.n, a.seq + 1);
+    bb_tokens train_tok = {0}, valid_tok = {0};
+    bb_lm_loader loader = {0};
+    bb_mt_data mt_train = {0}, mt_dev = {0};
+    bb_mt_loader mt_loader = {0};
+    if (mt) {
+        bb_mt_data_load(&mt_train, &tok, "train", (int)a.seq);
+        bb_mt_data_load(&mt_dev, &tok, "dev", (int)a.seq);
+        bb_mt_loader_init(&mt_loader, &mt_train, (int)a.batch, (uint64_t)a.seed);
+        fprintf(stderr, "task mt: %d train pairs (%d truncated to %ld tokens, longest %d), %d dev pairs, %d batches/epoch\n",
+                mt_train.n, mt_train.truncated, a.seq, mt_train.max_len, mt_dev.n, mt_loader.n_batches);
+    } else {
+        load_split_tokens(&tok, "lm/train", &train_tok);
+        load_split_tokens(&tok, "lm/valid", &valid_tok);
+        if (bb_lm_loader_init(&loader, train_tok.ids, train_tok.n, (int)a.seq, (uint64_t)a.seed) != 0)
+            bb_user_error("the training split has %zu tokens, fewer than one window of %ld", train_tok.n, a.seq + 1);
+    }
 
     char desc[256];
     bb_config_describe(&cfg, desc, sizeof desc);
     fprintf(stderr, "model %s (%s), %.2fM parameters\n", a.ma.model, desc, (double)m.n_params / 1e6);
-    fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
-            a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
+    fprintf(stderr, "precision %s: weights %s; activations %s%s\n", bb_precisions[cfg.precision].name,
+            bb_precisions[cfg.precision].weights, bb_precisions[cfg.precision].activations,
+            bb_precisions[cfg.precision].loss_scaling ? "; dynamic loss scaling" : "");
+    if (!mt)
+        fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
+                a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
 
     FILE *csv = NULL;
     bb_atomic_file csv_af;
@@ -140,6 +209,8 @@ int bb_cmd_train(int argc, char **argv) {
         fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,val_loss\n");
     }
     bb_schedule schedule = {(bb_sched_kind)sched, (float)a.lr, (float)a.min_lr_frac, (int)a.warmup, (int)a.steps};
+    bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
+    scaler.growth_interval = (int)a.scaler_interval;
     bb_adamw opt = {(float)a.lr, (float)a.beta1, (float)a.beta2, (float)a.eps, (float)a.wd, (float)a.clip};
     int B = (int)a.batch, T = (int)a.seq;
     int *inputs = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int)), *targets = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int));
@@ -148,44 +219,61 @@ int bb_cmd_train(int argc, char **argv) {
     if (end_step <= start_step) bb_user_error("--stop-at %ld is not after the current step %ld", a.stop_at, start_step);
     bb_progress_init(&prog, end_step - start_step);
     if (start_step == 0) {
-        bb_ppl_stats ps;
-        bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
-        fprintf(stderr, "initial val loss %.4f\n", ps.mean_loss);
-        if (csv) fprintf(csv, "0,,,,,%.9g\n", ps.mean_loss);
+        double v0 = validate(&m, &tok, mt, &valid_tok, &mt_dev, B, T, a.eval_windows, inputs, targets);
+        fprintf(stderr, "initial val loss %.4f\n", v0);
+        if (csv) fprintf(csv, "0,,,,,%.9g\n", v0);
     }
     double tokens_done = 0, t_train = 0;
     float last_loss = NAN;
     for (long step = m.step; step < end_step; step++) {
         double t0 = bb_now();
         float lr = bb_schedule_lr(&schedule, (int)step);
-        bb_model_zero_grad(&m);
-        double loss_sum = 0;
-        for (long micro = 0; micro < a.accum; micro++) {
-            bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
-            loss_sum += bb_model_forward(&m, inputs, targets, B, T);
-            bb_model_backward(&m, 1.0f / (float)a.accum);
+        opt.weight_decay = (float)a.wd;
+        if (a.two_stage && step >= a.steps / 2) {  /* BitNet b1.58 Tips PDF Table 2 */
+            bb_schedule stage2 = schedule;
+            stage2.lr = schedule.lr * (2.0f / 3.0f);
+            stage2.warmup = 0;
+            stage2.kind = BB_SCHED_LINEAR;
+            stage2.total = (int)(a.steps - a.steps / 2);
+            lr = bb_schedule_lr(&stage2, (int)(step - a.steps / 2));
+            opt.weight_decay = 0.0f;
         }
-        float norm = bb_model_step(&m, &opt, lr);
+        if (a.lambda_warmup > 0 && cfg.precision != BB_PREC_FP32) {
+            float lambda = (float)step / (float)a.lambda_warmup;
+            m.quant_lambda = lambda < 1.0f ? lambda : 1.0f;
+            bb_model_requantize(&m);
+        }
+        bb_model_zero_grad(&m);
+        double loss_sum = 0, tokens_step = 0;
+        for (long micro = 0; micro < a.accum; micro++) {
+            int Tb = T;
+            if (mt) Tb = bb_mt_loader_batch(&mt_loader, step * a.accum + micro, inputs, targets);
+            else bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
+            loss_sum += bb_model_forward(&m, inputs, targets, B, Tb);
+            tokens_step += (double)B * Tb;
+            bb_model_backward(&m, bb_grad_scaler_factor(&scaler) / (float)a.accum);
+        }
+        float norm;
+        if (!bb_model_step_scaled(&m, &scaler, &opt, lr, &norm))
+            fprintf(stderr, "step %ld: inf/NaN gradients, step skipped, loss scale now %g\n", step + 1,
+                    (double)scaler.scale);
         double dt = bb_now() - t0;
         t_train += dt;
-        tokens_done += (double)B * T * a.accum;
+        tokens_done += tokens_step;
         last_loss = (float)(loss_sum / a.accum);
         if (!isfinite(last_loss)) bb_user_error("loss became %f at step %ld; lower --lr", last_loss, step);
         double val = NAN;
         bool last = step + 1 == end_step;
-        if ((a.eval_every > 0 && (step + 1) % a.eval_every == 0) || last) {
-            bb_ppl_stats ps;
-            bb_eval_lm(&m, &tok, valid_tok.ids, valid_tok.n, B, T, a.eval_windows, &ps);
-            val = ps.mean_loss;
-        }
+        if ((a.eval_every > 0 && (step + 1) % a.eval_every == 0) || last)
+            val = validate(&m, &tok, mt, &valid_tok, &mt_dev, B, T, a.eval_windows, inputs, targets);
         char status[256];
         snprintf(status, sizeof status, "step %ld/%ld  loss %.4f  lr %.2e  norm %.3f  %.0f tok/s%s", step + 1, a.steps,
-                 last_loss, lr, norm, (double)B * T * a.accum / dt, "");
+                 last_loss, lr, norm, tokens_step / dt, "");
         if (!isnan(val)) snprintf(status + strlen(status), sizeof status - strlen(status), "  val %.4f", val);
         if (prog.tty || (step - start_step) % a.log_every == 0 || last || !isnan(val))
             bb_progress_update(&prog, step + 1 - start_step, status);
         if (csv) {
-            fprintf(csv, "%ld,%.9g,%.9g,%.9g,%.1f,", step + 1, last_loss, lr, norm, (double)B * T * a.accum / dt);
+            fprintf(csv, "%ld,%.9g,%.9g,%.9g,%.1f,", step + 1, last_loss, lr, norm, tokens_step / dt);
             if (!isnan(val)) fprintf(csv, "%.9g", val);
             fprintf(csv, "\n");
         }
@@ -203,7 +291,13 @@ int bb_cmd_train(int argc, char **argv) {
     bb_mem_print(stdout);
     bb_free(inputs);
     bb_free(targets);
-    bb_lm_loader_free(&loader);
+    if (mt) {
+        bb_mt_loader_free(&mt_loader);
+        bb_mt_data_free(&mt_train);
+        bb_mt_data_free(&mt_dev);
+    } else {
+        bb_lm_loader_free(&loader);
+    }
     bb_tokens_free(&train_tok);
     bb_tokens_free(&valid_tok);
     bb_tokenizer_free(&tok);

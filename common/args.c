@@ -1,6 +1,7 @@
 /* args.c — see args.h. */
 #include "args.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,13 @@ void bb_usage_error(const char *command, const char *fmt, ...) {
 static void print_default(const bb_arg *a) {
     switch (a->kind) {
     case BB_ARG_INT: printf(" (default %ld)", *(long *)a->dest); break;
-    case BB_ARG_DOUBLE: printf(" (default %g)", *(double *)a->dest); break;
+    case BB_ARG_DOUBLE:
+        if (!isnan(*(double *)a->dest)) printf(" (default %g)", *(double *)a->dest);
+        break;
     case BB_ARG_STR:
         if (*(const char **)a->dest) printf(" (default %s)", *(const char **)a->dest);
         break;
+    case BB_ARG_STR_LIST: printf(" (repeatable)"); break;
     case BB_ARG_FLAG: break;
     }
 }
@@ -76,6 +80,14 @@ static void set_value(const bb_cmd_spec *spec, const bb_arg *a, const char *valu
         if (!*value) bb_usage_error(spec->command, "--%s expects a non-empty value", a->name);
         *(const char **)a->dest = value;
         break;
+    case BB_ARG_STR_LIST: {
+        bb_arg_list *l = a->dest;
+        if (!*value) bb_usage_error(spec->command, "--%s expects a non-empty value", a->name);
+        if (l->n == BB_ARG_LIST_MAX)
+            bb_usage_error(spec->command, "--%s given more than %d times", a->name, BB_ARG_LIST_MAX);
+        l->v[l->n++] = value;
+        break;
+    }
     case BB_ARG_FLAG: *(bool *)a->dest = true; break;
     }
 }

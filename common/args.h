@@ -6,12 +6,20 @@
 #pragma once
 #include <stdbool.h>
 
-typedef enum { BB_ARG_FLAG, BB_ARG_INT, BB_ARG_DOUBLE, BB_ARG_STR } bb_arg_kind;
+typedef enum { BB_ARG_FLAG, BB_ARG_INT, BB_ARG_DOUBLE, BB_ARG_STR, BB_ARG_STR_LIST } bb_arg_kind;
+
+/* Destination of a BB_ARG_STR_LIST option: each occurrence appends one value, in order
+ * (`--ref a --ref b`); more than BB_ARG_LIST_MAX is a usage error. */
+#define BB_ARG_LIST_MAX 32
+typedef struct {
+    const char *v[BB_ARG_LIST_MAX];
+    int n;
+} bb_arg_list;
 
 typedef struct {
     const char *name;     /* without the leading "--" */
     bb_arg_kind kind;
-    void *dest;           /* bool*, long*, double*, const char** */
+    void *dest;           /* bool*, long*, double* (NAN: no default), const char**, bb_arg_list* */
     const char *metavar;  /* e.g. "N", "FILE"; NULL for flags */
     const char *help;
     long min, max;        /* inclusive range for BB_ARG_INT (ignored when min > max) */

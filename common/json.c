@@ -2,6 +2,8 @@
 #include "json.h"
 #include "check.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 void bb_json_init(bb_json *j, FILE *f) {
     j->f = f;
@@ -80,6 +82,28 @@ void bb_json_num(bb_json *j, double v) {
     before_item(j);
     if (isfinite(v)) fprintf(j->f, "%.17g", v);
     else fputs("null", j->f);
+}
+
+/* Fixed notation for 1e-4 <= |v| < 1e16 (and 0), exponent otherwise, as float_repr_style
+ * 'short' does; the fewest digits that round-trip. */
+void bb_format_double_short(double v, char *buf, size_t len) {
+    BB_CHECK(buf != NULL && len >= 32);
+    double a = fabs(v);
+    bool fixed = v == 0 || (a >= 1e-4 && a < 1e16);
+    for (int p = 0; p <= 25; p++) {
+        if (fixed) snprintf(buf, len, "%.*f", p, v);
+        else snprintf(buf, len, "%.*e", p, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (fixed && !strchr(buf, '.') && strlen(buf) + 2 < len) strcat(buf, ".0");
+}
+
+void bb_json_num_short(bb_json *j, double v) {
+    char buf[64];
+    before_item(j);
+    if (!isfinite(v)) { fputs("null", j->f); return; }
+    bb_format_double_short(v, buf, sizeof buf);
+    fputs(buf, j->f);
 }
 
 void bb_json_bool(bb_json *j, bool v) { before_item(j); fputs(v ? "true" : "false", j->f); }

@@ -24,5 +24,10 @@ void bb_json_key(bb_json *j, const char *key);
 void bb_json_str(bb_json *j, const char *s);   /* NULL writes null */
 void bb_json_int(bb_json *j, int64_t v);
 void bb_json_num(bb_json *j, double v);         /* non-finite writes null */
+/* Like Python's repr(float): the shortest text that reads back as v ("64.0", "63.98",
+ * "1e-05"); non-finite writes null. For numbers people read, such as rounded scores. */
+void bb_json_num_short(bb_json *j, double v);
+/* The text bb_json_num_short writes (buf of at least 32 bytes). */
+void bb_format_double_short(double v, char *buf, size_t len);
 void bb_json_bool(bb_json *j, bool v);
 void bb_json_null(bb_json *j);

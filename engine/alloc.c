@@ -24,7 +24,7 @@ static _Atomic size_t current_total, peak_total, n_allocs;
 
 static const char *const category_names[BB_MEM_COUNT] = {
     [BB_MEM_PARAMS] = "parameters",   [BB_MEM_GRADS] = "gradients",
-    [BB_MEM_OPTIM] = "optimizer",     [BB_MEM_ACTS] = "activations",
+    [BB_MEM_OPTIM] = "optimizer",     [BB_MEM_PACKED] = "packed weights",     [BB_MEM_ACTS] = "activations",
     [BB_MEM_WORKSPACE] = "workspace", [BB_MEM_DATA] = "data",
     [BB_MEM_OTHER] = "other",
 };

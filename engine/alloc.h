@@ -9,6 +9,7 @@ typedef enum {
     BB_MEM_PARAMS,
     BB_MEM_GRADS,
     BB_MEM_OPTIM,
+    BB_MEM_PACKED,     /* quantized / low-precision copies of the master weights */
     BB_MEM_ACTS,
     BB_MEM_WORKSPACE,
     BB_MEM_DATA,       /* corpora, token ids, tokenizer tables */

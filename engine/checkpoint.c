@@ -2,6 +2,7 @@
 #include "checkpoint.h"
 #include "../common/json_parse.h"
 #include "alloc.h"
+#include "export.h"
 #include "safetensors.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
 void bb_config_to_json(const bb_config *c, char *out, size_t cap) {
     snprintf(out, cap,
              "{\"family\": \"%s\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_kv_head\": %d, "
-             "\"vocab_size\": %d, \"max_seq\": %d, \"ffn_hidden\": %d, \"norm_eps\": %.9g, \"rope_theta\": %.9g}",
+             "\"vocab_size\": %d, \"max_seq\": %d, \"ffn_hidden\": %d, \"norm_eps\": %.9g, \"rope_theta\": %.9g, "
+             "\"precision\": \"%s\", \"group\": %d, \"act_quant\": \"%s\"}",
              bb_family_name(c->family), c->n_layer, c->n_embd, c->n_head, c->n_kv_head, c->vocab_size, c->max_seq,
-             c->ffn_hidden, (double)c->norm_eps, (double)c->rope_theta);
+             c->ffn_hidden, (double)c->norm_eps, (double)c->rope_theta, bb_precisions[c->precision].name, c->group,
+             c->act_quant == BB_ACTQ_INT8_BLOCK ? "block" : "token");
 }
 
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len) {
@@ -51,6 +54,14 @@ int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, s
     }
     c->norm_eps = (float)eps->number;
     c->rope_theta = (float)theta->number;
+    /* precision fields: optional (FP32 checkpoints of earlier versions have none) */
+    c->group = 32;
+    const bb_json_node *prec = bb_json_get(root, "precision"), *group = bb_json_get(root, "group");
+    const bb_json_node *actq = bb_json_get(root, "act_quant");
+    if (bb_config_set_precision(c, prec && prec->type == BB_JSON_STRING ? prec->str : "fp32", err, err_len) != 0)
+        goto done;
+    if (group && group->type == BB_JSON_NUMBER && group->is_int) c->group = (int)group->integer;
+    if (actq && actq->type == BB_JSON_STRING && strcmp(actq->str, "block") == 0) c->act_quant = BB_ACTQ_INT8_BLOCK;
     rc = bb_config_validate(c, err, err_len);
 done:
     bb_json_doc_free(doc);
@@ -111,6 +122,14 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
     if (bb_safetensors_open(&st, path, err, err_len) != 0) return -1;
     int rc = -1;
     const char *format = bb_safetensors_meta(&st, "format"), *config = bb_safetensors_meta(&st, "config");
+    if (format && strcmp(format, "bitbench-packed/1") == 0) {
+        if (training) {
+            snprintf(err, err_len, "'%s' is a packed inference export: it has no master weights to train", path);
+            goto done;
+        }
+        rc = bb_load_packed(m, &st, path, be, info, err, err_len);
+        goto done;
+    }
     if (!format || strcmp(format, FORMAT) != 0) {
         snprintf(err, err_len, "'%s' is a safetensors file but not a bitbench checkpoint (format '%.40s')", path,
                  format ? format : "(none)");
@@ -133,6 +152,7 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
         if (m->specs[i].numel &&
             load_tensor(&st, path, m->specs[i].name, &m->specs[i], m->params.t[i], err, err_len) != 0)
             goto fail;
+    bb_model_requantize(m);
     if (training && bb_safetensors_find(&st, "optim.m.wte")) {
         char name[80];
         for (int i = 0; i < BB_N_PARAMS; i++) {

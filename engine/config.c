@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GPT2(L, C, H, V, T) {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f}
-#define LLAMA(L, C, H, KV, V, T, F) {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f}
+#define GPT2(L, C, H, V, T) {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE}
+#define LLAMA(L, C, H, KV, V, T, F) {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE}
 
 const bb_preset bb_presets[] = {
     {"tiny", GPT2(2, 64, 4, 4096, 64), true},
@@ -52,6 +52,7 @@ static const field fields[] = {
     {"vocab_size", offsetof(bb_config, vocab_size), false}, {"max_seq", offsetof(bb_config, max_seq), false},
     {"ffn_hidden", offsetof(bb_config, ffn_hidden), false}, {"norm_eps", offsetof(bb_config, norm_eps), true},
     {"rope_theta", offsetof(bb_config, rope_theta), true},
+    {"group", offsetof(bb_config, group), false},
 };
 
 int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_len) {
@@ -67,6 +68,16 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
         }
         *eq = '\0';
         const char *key = item, *val = eq + 1;
+        if (strcmp(key, "precision") == 0) {
+            if (bb_config_set_precision(cfg, val, err, err_len) != 0) return -1;
+            continue;
+        }
+        if (strcmp(key, "act_quant") == 0) {
+            if (strcmp(val, "token") == 0) cfg->act_quant = BB_ACTQ_INT8_TOKEN;
+            else if (strcmp(val, "block") == 0) cfg->act_quant = BB_ACTQ_INT8_BLOCK;
+            else { snprintf(err, err_len, "act_quant must be token or block, got '%s'", val); return -1; }
+            continue;
+        }
         if (strcmp(key, "family") == 0) {
             int f = -1;
             for (int i = 0; i < BB_FAMILY_COUNT; i++)
@@ -107,7 +118,26 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
     return 0;
 }
 
+int bb_config_set_precision(bb_config *c, const char *name, char *err, size_t err_len) {
+    int p = bb_precision_parse(name);
+    if (p < 0) {
+        snprintf(err, err_len, "unknown precision '%s' (fp32, fp16, bf16, int8, int4, b158)", name);
+        return -1;
+    }
+    c->precision = (bb_precision)p;
+    c->act_quant = bb_precisions[p].default_act;
+    return 0;
+}
+
 int bb_config_validate(const bb_config *c, char *err, size_t err_len) {
+    if (c->precision == BB_PREC_INT4 && c->group != 32 && c->group != 64 && c->group != 128) {
+        snprintf(err, err_len, "int4 group must be 32, 64 or 128, got %d", c->group);
+        return -1;
+    }
+    if (c->act_quant == BB_ACTQ_INT8_BLOCK && c->precision != BB_PREC_INT4) {
+        snprintf(err, err_len, "per-block activation quantization (act_quant=block) is an int4 option");
+        return -1;
+    }
     if (c->n_embd % c->n_head) {
         snprintf(err, err_len, "n_embd %d is not divisible by n_head %d", c->n_embd, c->n_head);
         return -1;
@@ -128,6 +158,9 @@ int bb_config_validate(const bb_config *c, char *err, size_t err_len) {
 }
 
 void bb_config_describe(const bb_config *c, char *out, size_t cap) {
-    snprintf(out, cap, "%s L=%d C=%d NH=%d NKV=%d hd=%d F=%d V=%d T=%d", family_names[c->family], c->n_layer,
-             c->n_embd, c->n_head, c->n_kv_head, c->n_embd / c->n_head, c->ffn_hidden, c->vocab_size, c->max_seq);
+    int n = snprintf(out, cap, "%s L=%d C=%d NH=%d NKV=%d hd=%d F=%d V=%d T=%d %s", family_names[c->family],
+                     c->n_layer, c->n_embd, c->n_head, c->n_kv_head, c->n_embd / c->n_head, c->ffn_hidden,
+                     c->vocab_size, c->max_seq, bb_precisions[c->precision].name);
+    if (c->precision == BB_PREC_INT4 && n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " g%d%s", c->group, c->act_quant == BB_ACTQ_INT8_BLOCK ? " act-block" : "");
 }

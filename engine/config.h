@@ -6,6 +6,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include "../precisions/precision.h"
 
 typedef enum { BB_FAMILY_GPT2, BB_FAMILY_LLAMA, BB_FAMILY_COUNT } bb_family;
 
@@ -20,6 +21,11 @@ typedef struct {
     int ffn_hidden;  /* F: gpt2 4C; llama the SwiGLU width */
     float norm_eps;  /* LayerNorm / RMSNorm epsilon */
     float rope_theta;
+    /* Precision of the quantized linears (qkv, attention projection, MLP in and out);
+     * embeddings, head, norms and the residual stream stay FP32 (BitNet's choice). */
+    bb_precision precision;
+    int group;               /* int4 group size */
+    bb_act_quant act_quant;  /* activation quantization before quantized linears */
 } bb_config;
 
 typedef struct {
@@ -35,9 +41,12 @@ const char *bb_family_name(bb_family f);
 /* Returns 0, or -1 with a reason. */
 int bb_config_from_preset(bb_config *cfg, const char *name, char *err, size_t err_len);
 /* Applies "key=value[,key=value...]" overrides (keys: family, n_layer, n_embd, n_head,
- * n_kv_head, vocab_size, max_seq, ffn_hidden, norm_eps, rope_theta). When family or
+ * n_kv_head, vocab_size, max_seq, ffn_hidden, norm_eps, rope_theta, precision, group,
+ * act_quant = token|block). When family or
  * n_embd changes and ffn_hidden was not given, ffn_hidden follows the family rule. */
 int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_len);
+/* Sets precision and its default activation quantization; -1 for an unknown name. */
+int bb_config_set_precision(bb_config *cfg, const char *name, char *err, size_t err_len);
 /* Checks divisibility and ranges; returns 0 or -1 with a reason. */
 int bb_config_validate(const bb_config *cfg, char *err, size_t err_len);
 /* The family's default F: gpt2 4C; llama 256 * ceil(8C/3 / 256) (Llama-2 rule). */

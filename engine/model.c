@@ -3,19 +3,13 @@
 #include "model.h"
 #include "../common/check.h"
 #include "alloc.h"
+#include "cpu/isa.h"
+#include "model_internal.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    bool biases;       /* linear biases and LayerNorm shift */
-    bool layernorm;    /* LayerNorm (else RMSNorm) */
-    bool learned_pos;  /* wpe (else RoPE) */
-    bool swiglu;       /* SwiGLU MLP (else GELU) */
-    bool tied_head;    /* logits use wte (else lm_head) */
-} family_traits;
-
-static const family_traits traits[BB_FAMILY_COUNT] = {
+const bb_family_traits_t bb_family_traits[BB_FAMILY_COUNT] = {
     [BB_FAMILY_GPT2] = {.biases = true, .layernorm = true, .learned_pos = true, .swiglu = false, .tied_head = true},
     [BB_FAMILY_LLAMA] = {.biases = false, .layernorm = false, .learned_pos = false, .swiglu = true, .tied_head = false},
 };
@@ -30,7 +24,7 @@ static void spec(bb_tensor_spec *s, const char *name, bool present, bool decay, 
 }
 
 void bb_param_specs(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
-    const family_traits *f = &traits[c->family];
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, V = (size_t)c->vocab_size, T = (size_t)c->max_seq;
     size_t hd = C / (size_t)c->n_head, QKV = ((size_t)c->n_head + 2 * (size_t)c->n_kv_head) * hd;
     size_t F = (size_t)c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F;
@@ -52,7 +46,14 @@ void bb_param_specs(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
     spec(&s[BB_P_LNFW], "lnfw", true, false, 1, C, 0, 0);
     spec(&s[BB_P_LNFB], "lnfb", b, false, 1, C, 0, 0);
     spec(&s[BB_P_LMHEAD], "lm_head", !f->tied_head, true, 2, V, C, 0);
+    bool subln = bb_precisions[c->precision].subln;
+    spec(&s[BB_P_SUBLN_ATTW], "subln_attw", subln, false, 2, L, C, 0);
+    spec(&s[BB_P_SUBLN_FFNW], "subln_ffnw", subln, false, 2, L, F, 0);
 }
+
+/* The quantized linears of a block (precision.h). */
+static const int quantized_params[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+enum { N_QUANTIZED = 4 };
 
 /* Carves one block into the pointer table; absent tensors get NULL. */
 static void carve(bb_param_ptrs *p, float *mem, const bb_tensor_spec *s) {
@@ -80,7 +81,32 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         carve(&m->m, m->m_mem, m->specs);
         carve(&m->v, m->v_mem, m->specs);
     }
-    if (!traits[cfg->family].learned_pos) {
+    m->quant_lambda = 1.0f;
+    if (cfg->precision != BB_PREC_FP32) {
+        bb_tensor_spec qs[BB_N_PARAMS];
+        size_t nq = 0;
+        for (int i = 0; i < BB_N_PARAMS; i++) qs[i] = m->specs[i], qs[i].numel = 0;
+        for (int k = 0; k < N_QUANTIZED; k++) {
+            qs[quantized_params[k]].numel = m->specs[quantized_params[k]].numel;
+            nq += qs[quantized_params[k]].numel;
+        }
+        m->wq_mem = bb_alloc(BB_MEM_PACKED, nq * sizeof(float));
+        carve(&m->wq, m->wq_mem, qs);
+        /* the packed compute format of every quantized matrix, one per layer */
+        const bb_precision_traits *pt = &bb_precisions[cfg->precision];
+        bb_prec_opts o = {.group = cfg->group, .act = cfg->act_quant};
+        int L = cfg->n_layer;
+        m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
+        size_t total = 0;
+        for (int k = 0; k < N_QUANTIZED; k++) {
+            const bb_tensor_spec *s = &m->specs[quantized_params[k]];
+            size_t bytes = (pt->packed_size((int)s->shape[1], (int)s->shape[2], &o) + 63) & ~(size_t)63;
+            for (int l = 0; l < L; l++, total += bytes) m->packed_off[k * L + l] = total;
+        }
+        m->packed_mem = bb_alloc(BB_MEM_PACKED, total + 64);
+        m->use_kernels = true;
+    }
+    if (!bb_family_traits[cfg->family].learned_pos) {
         /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
         int hd = cfg->n_embd / cfg->n_head, half = hd / 2;
         m->rope_cos = bb_alloc(BB_MEM_WORKSPACE, (size_t)cfg->max_seq * half * sizeof(float));
@@ -100,11 +126,13 @@ static void free_acts(bb_model *m) {
     m->acts_mem = m->scratch_mem = NULL;
     m->inputs = m->targets = NULL;
     m->B = m->T = 0;
+    m->acts_cap = m->scratch_cap = m->io_cap = 0;
 }
 
 void bb_model_free(bb_model *m) {
     free_acts(m);
-    bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem);
+    bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem); bb_free(m->wq_mem);
+    bb_free(m->packed_mem); bb_free(m->packed_off);
     bb_free(m->rope_cos); bb_free(m->rope_sin);
     memset(m, 0, sizeof *m);
 }
@@ -132,111 +160,245 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
         float *p = m->params.t[i];
         if (!s->numel) continue;
         rng r = {seed * 0x100000001b3ull + (uint64_t)i * 0x9e3779b97f4a7c15ull};
-        bool gain = i == BB_P_LN1W || i == BB_P_LN2W || i == BB_P_LNFW;
+        bool gain = i == BB_P_LN1W || i == BB_P_LN2W || i == BB_P_LNFW || i == BB_P_SUBLN_ATTW || i == BB_P_SUBLN_FFNW;
         bool bias = i == BB_P_LN1B || i == BB_P_LN2B || i == BB_P_LNFB || i == BB_P_QKVB || i == BB_P_ATTPROJB ||
                     i == BB_P_FCB || i == BB_P_FCPROJB;
         float std = (i == BB_P_ATTPROJW || i == BB_P_FCPROJW) ? residual_std : 0.02f;
         for (size_t k = 0; k < s->numel; k++) p[k] = gain ? 1.0f : bias ? 0.0f : std * rng_normal(&r);
     }
+    bb_model_requantize(m);
+}
+
+void bb_model_requantize(bb_model *m) {
+    if (!m->wq_mem || m->frozen_quant) return;
+    const bb_config *c = &m->cfg;
+    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    int L = c->n_layer;
+    if (m->quant_lambda >= 1.0f) {
+        /* pack the masters, and unpack for the fake-quant weights of backward: the two are
+         * the same numbers (precision.h contract: unpack(pack(W)) == fake_weights(W)) */
+        const bb_precision_traits *pt = &bb_precisions[c->precision];
+        for (int k = 0; k < N_QUANTIZED; k++) {
+            int i = quantized_params[k];
+            const bb_tensor_spec *s = &m->specs[i];
+            int OC = (int)s->shape[1], C = (int)s->shape[2];
+            size_t per = s->numel / (size_t)L;
+            for (int l = 0; l < L; l++) {
+                uint8_t *packed = m->packed_mem + m->packed_off[k * L + l];
+                pt->pack(packed, m->params.t[i] + per * l, OC, C, &o);
+                pt->unpack(m->wq.t[i] + per * l, packed, OC, C, &o);
+            }
+        }
+        return;
+    }
+    for (int k = 0; k < N_QUANTIZED; k++) {
+        int i = quantized_params[k];
+        const bb_tensor_spec *s = &m->specs[i];
+        int OC = (int)s->shape[1], C = (int)s->shape[2];
+        size_t per = s->numel / (size_t)L;
+        float lambda = m->quant_lambda;
+#pragma omp parallel for schedule(static)
+        for (int l = 0; l < L; l++) {
+            const float *w = m->params.t[i] + per * l;
+            float *wq = m->wq.t[i] + per * l;
+            bb_fake_weights_fast(c->precision, wq, w, OC, C, &o);  /* per-tensor scales are per layer matrix */
+            if (lambda < 1.0f)
+                for (size_t e = 0; e < per; e++) wq[e] = w[e] + lambda * (wq[e] - w[e]);
+        }
+    }
 }
 
 /* ---- activations ------------------------------------------------------------------ */
 
+/* Carves the activation tables for (B, T). The blocks only grow: a smaller batch or a
+ * shorter sequence (evaluation tails, length-bucketed MT batches, decoding) re-carves the
+ * block it already has instead of reallocating. */
 static void ensure_acts(bb_model *m, int B, int T) {
     if (m->B == B && m->T == T) return;
     BB_CHECK(T <= m->cfg.max_seq);
-    free_acts(m);
     const bb_config *c = &m->cfg;
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
-    size_t FF1 = traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
-    size_t sizes[] = {BT * C,     L * BT * C, L * BT, L * BT,     L * BT * QKV, L * BT * C, L * B * NH * T * T,
-                      L * BT * C, L * BT * C, L * BT, L * BT,     L * BT * FF1, L * BT * F, L * BT * C,
-                      BT * C,     BT,         BT,     BT * V,     BT * V,       BT};
+    size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
+    size_t sub = bb_precisions[c->precision].subln ? 1 : 0, Lk = m->checkpointing ? 1 : L;  /* kept layers */
+    size_t sizes[] = {BT * C,     Lk * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lk * BT * C, Lk * B * NH * T * T,
+                      Lk * BT * C, Lk * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lk * BT * F, L * BT * C,
+                      BT * C,     BT,         BT,     BT * V,     BT * V,       BT,
+                      sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
                       &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
                       &m->acts.ln2_rstd, &m->acts.fch, &m->acts.fch_act, &m->acts.residual3, &m->acts.lnf,
-                      &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.logits, &m->acts.probs, &m->acts.losses};
+                      &m->acts.lnf_mean, &m->acts.lnf_rstd, &m->acts.logits, &m->acts.probs, &m->acts.losses,
+                      &m->acts.atty_n, &m->acts.atty_rstd, &m->acts.fch_n, &m->acts.fch_rstd};
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += sizes[i];
-    m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
-    float *p = m->acts_mem;
-    for (size_t i = 0; i < n; i++) { *ptrs[i] = p; p += sizes[i]; }
-    if (m->grads_mem) {
-        size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F};
-        float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act};
-        size_t gtotal = 0;
-        for (size_t i = 0; i < 6; i++) gtotal += gsizes[i];
-        m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
-        p = m->scratch_mem;
-        for (size_t i = 0; i < 6; i++) { *gptrs[i] = p; p += gsizes[i]; }
+    if (total > m->acts_cap) {
+        bb_free(m->acts_mem);
+        m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
+        m->acts_cap = total;
     }
-    m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
-    m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+    float *p = m->acts_mem;
+    for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
+    if (m->grads_mem) {
+        size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
+        float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
+                           &m->gs.dsub};
+        size_t gtotal = 0;
+        for (size_t i = 0; i < 7; i++) gtotal += gsizes[i];
+        if (gtotal > m->scratch_cap) {
+            bb_free(m->scratch_mem);
+            m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
+            m->scratch_cap = gtotal;
+        }
+        p = m->scratch_mem;
+        for (size_t i = 0; i < 7; i++) { *gptrs[i] = gsizes[i] ? p : NULL; p += gsizes[i]; }
+    }
+    if (BT > m->io_cap) {
+        bb_free(m->inputs);
+        bb_free(m->targets);
+        m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+        m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+        m->io_cap = BT;
+    }
     m->B = B;
     m->T = T;
 }
 
-/* Per-layer views into the stacked parameter tensors and activations. */
-typedef struct {
-    const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
-} layer_params;
-
-typedef struct {
-    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
-} layer_grads;
-
-static float *at(float *base, size_t stride, int l) { return base ? base + stride * (size_t)l : NULL; }
-
-#define LAYER_VIEW(P, specs, l)                                                                  \
-    {at((P).ln1w, specs[BB_P_LN1W].numel / L, l), at((P).ln1b, specs[BB_P_LN1B].numel / L, l),     \
-     at((P).qkvw, specs[BB_P_QKVW].numel / L, l), at((P).qkvb, specs[BB_P_QKVB].numel / L, l),     \
-     at((P).attprojw, specs[BB_P_ATTPROJW].numel / L, l),                                       \
-     at((P).attprojb, specs[BB_P_ATTPROJB].numel / L, l), at((P).ln2w, specs[BB_P_LN2W].numel / L, l), \
-     at((P).ln2b, specs[BB_P_LN2B].numel / L, l), at((P).fcw, specs[BB_P_FCW].numel / L, l),       \
-     at((P).fcb, specs[BB_P_FCB].numel / L, l), at((P).fcprojw, specs[BB_P_FCPROJW].numel / L, l), \
-     at((P).fcprojb, specs[BB_P_FCPROJB].numel / L, l)}
-
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
-        *residual3;
+        *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
 } layer_acts;
 
-static layer_acts layer_acts_at(const bb_model *m, int l) {
+/* With block checkpointing every layer's buffers share slot 0 except residual3 (the
+ * block outputs, kept per layer); backward recomputes a block before differentiating it. */
+static layer_acts layer_acts_at(const bb_model *m, int layer) {
     const bb_config *c = &m->cfg;
+    int l = m->checkpointing ? 0 : layer;
     size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
-    size_t FF1 = traits[c->family].swiglu ? 2 * F : F;
+    size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
     return (layer_acts){a->ln1 + l * BT * C,       a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
                         a->qkv + l * BT * QKV,     a->atty + l * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
                         a->residual2 + l * BT * C, a->ln2 + l * BT * C,  a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + l * BT * F,
-                        a->residual3 + l * BT * C};
+                        a->residual3 + layer * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
+                        bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l)};
 }
 
-static void norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
+void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
                          const float *b, int N) {
     const bb_config *c = &m->cfg;
-    if (traits[c->family].layernorm) m->be->layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd, c->norm_eps);
+    if (bb_family_traits[c->family].layernorm) m->be->layernorm_forward(out, mean, rstd, x, w, b, N, c->n_embd, c->norm_eps);
     else m->be->rmsnorm_forward(out, rstd, x, w, N, c->n_embd, c->norm_eps);
 }
 
 static void norm_backward(const bb_model *m, float *dx, float *dw, float *db, const float *dy, const float *x,
                           const float *w, const float *mean, const float *rstd, int N) {
-    if (traits[m->cfg.family].layernorm) m->be->layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->cfg.n_embd);
+    if (bb_family_traits[m->cfg.family].layernorm) m->be->layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->cfg.n_embd);
     else m->be->rmsnorm_backward(dx, dw, dy, x, w, rstd, N, m->cfg.n_embd);
+}
+
+/* ---- quantized linears (precision.h) ------------------------------------------------ */
+
+/* Fake-quantizes a quantized linear's input in place, rows in parallel; with the BitNet
+ * warm-up lambda < 1 the input becomes x + lambda (q(x) - x). */
+void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
+    const bb_config *c = &m->cfg;
+    if (c->precision == BB_PREC_FP32 || c->act_quant == BB_ACTQ_NONE) return;
+    float lambda = m->quant_lambda;
+    const bb_eltwise_kernels *k = bb_eltwise();
+    int block = c->act_quant == BB_ACTQ_INT8_BLOCK ? c->group : C;
+#pragma omp parallel if ((size_t)N * C >= 32768)
+    {
+        float *tmp = lambda < 1.0f ? bb_alloc(BB_MEM_WORKSPACE, (size_t)C * sizeof(float)) : NULL;
+#pragma omp for schedule(static)
+        for (int r = 0; r < N; r++) {
+            float *row = x + (size_t)r * C, *q = tmp ? tmp : row;
+            if (tmp) memcpy(tmp, row, (size_t)C * sizeof(float));
+            switch (c->act_quant) {  /* the vectorized twins of bb_fake_acts (bit-exact, tests/test_ops.c) */
+            case BB_ACTQ_FP16: k->fake_fp16(q, (size_t)C); break;
+            case BB_ACTQ_BF16: k->fake_bf16(q, (size_t)C); break;
+            case BB_ACTQ_INT8_TOKEN:
+            case BB_ACTQ_INT8_BLOCK: k->fake_int8(q, C, block); break;
+            case BB_ACTQ_NONE: break;
+            }
+            if (tmp)
+                for (int i = 0; i < C; i++) row[i] += lambda * (tmp[i] - row[i]);
+        }
+        bb_free(tmp);
+    }
+}
+
+
+/* A quantized linear of layer l (k: 0 qkv, 1 attention projection, 2 MLP in, 3 MLP out):
+ * out (N,OC) [+]= x (N,C) W^T + bias. Quantized models run the packed integer/half kernel
+ * of their precision on x, then fake-quantize x in place: the kernel quantized exactly
+ * those values, and the weight gradient needs them. FP32, the BitNet warm-up (lambda < 1)
+ * and use_kernels = false run sgemm on the fake-quant values instead. */
+void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, const float *bias, int N, int C, int OC,
+                             int accumulate) {
+    const bb_config *c = &m->cfg;
+    int L = c->n_layer;
+    if (c->precision != BB_PREC_FP32 && m->use_kernels && m->quant_lambda >= 1.0f) {
+        const bb_precision_traits *pt = &bb_precisions[c->precision];
+        bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+        if (bias && accumulate) m->be->residual_bias_forward(out, out, bias, N, OC);
+        else if (bias)
+            for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+        pt->forward(out, x, m->packed_mem + m->packed_off[k * L + l], N, C, OC, &o, accumulate || bias != NULL);
+        bb_model_quantize_input(m, x, N, C);
+        return;
+    }
+    int i = quantized_params[k];
+    size_t per = m->specs[i].numel / (size_t)L;
+    const float *w = (m->wq.t[i] ? m->wq.t[i] : m->params.t[i]) + per * (size_t)l;
+    bb_model_quantize_input(m, x, N, C);
+    m->be->matmul_forward(out, x, w, bias, N, C, OC, accumulate);
 }
 
 /* ---- forward ---------------------------------------------------------------------- */
 
+/* One block forward from its input residual into the layer's activation slot. */
+static void layer_forward(bb_model *m, int l, const float *residual) {
+    const bb_config *c = &m->cfg;
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
+    const bb_backend *be = m->be;
+    int B = m->B, T = m->T, L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH;
+    int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
+    bool subln = bb_precisions[c->precision].subln;
+    layer_params p = LAYER_VIEW(m->params, m->specs, l);
+    layer_acts a = layer_acts_at(m, l);
+    bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
+    bb_model_linear_forward(m, 0, l, a.qkv, a.ln1, p.qkvb, N, C, QKV, 0);
+    if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
+    be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
+    float *att_in = a.atty;
+    if (subln) {
+        be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
+        att_in = a.atty_n;
+    }
+    be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
+    bb_model_linear_forward(m, 1, l, a.residual2, att_in, NULL, N, C, C, 1);
+    bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
+    bb_model_linear_forward(m, 2, l, a.fch, a.ln2, p.fcb, N, C, FF1, 0);
+    if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
+    else be->gelu_forward(a.fch_act, a.fch, N, F);
+    float *fc_in = a.fch_act;
+    if (subln) {
+        be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
+        fc_in = a.fch_n;
+    }
+    be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
+    bb_model_linear_forward(m, 3, l, a.residual3, fc_in, NULL, N, F, C, 1);
+}
+
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
     ensure_acts(m, B, T);
     const bb_config *c = &m->cfg;
-    const family_traits *f = &traits[c->family];
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
-    int L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH, V = c->vocab_size;
-    int QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
+    int L = c->n_layer, C = c->n_embd, V = c->vocab_size, N = B * T;
     for (int i = 0; i < N; i++) BB_CHECK(inputs[i] >= 0 && inputs[i] < V);
     memcpy(m->inputs, inputs, (size_t)N * sizeof(int));
     if (targets) {
@@ -250,26 +412,12 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
     be->encoder_forward(m->acts.encoded, inputs, m->params.wte, m->params.wpe, B, T, C);
     const float *residual = m->acts.encoded;
     for (int l = 0; l < L; l++) {
-        layer_params p = LAYER_VIEW(m->params, m->specs, l);
-        layer_acts a = layer_acts_at(m, l);
-        norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
-        be->matmul_forward(a.qkv, a.ln1, p.qkvw, p.qkvb, N, C, QKV, 0);
-        if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
-        be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
-        be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
-        be->matmul_forward(a.residual2, a.atty, p.attprojw, NULL, N, C, C, 1);
-        norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
-        be->matmul_forward(a.fch, a.ln2, p.fcw, p.fcb, N, C, FF1, 0);
-        if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
-        else be->gelu_forward(a.fch_act, a.fch, N, F);
-        be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
-        be->matmul_forward(a.residual3, a.fch_act, p.fcprojw, NULL, N, F, C, 1);
-        residual = a.residual3;
+        layer_forward(m, l, residual);
+        residual = layer_acts_at(m, l).residual3;
     }
-    norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
+    bb_model_norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
     const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
     be->matmul_forward(m->acts.logits, m->acts.lnf, head, NULL, N, C, V, 0);
-    (void)FF1;
     if (!targets) {
         m->mean_loss = NAN;
         return NAN;
@@ -291,7 +439,7 @@ void bb_model_zero_grad(bb_model *m) {
 void bb_model_backward(bb_model *m, float grad_scale) {
     BB_CHECK(m->grads_mem != NULL && !isnan(m->mean_loss));
     const bb_config *c = &m->cfg;
-    const family_traits *f = &traits[c->family];
+    const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
     int B = m->B, T = m->T, L = c->n_layer, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, hd = C / NH;
     int V = c->vocab_size, QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
@@ -309,28 +457,47 @@ void bb_model_backward(bb_model *m, float grad_scale) {
     const float *last = L > 0 ? layer_acts_at(m, L - 1).residual3 : m->acts.encoded;
     norm_backward(m, g->dresidual, m->grads.lnfw, m->grads.lnfb, g->dnorm, last, m->params.lnfw, m->acts.lnf_mean,
                   m->acts.lnf_rstd, N);
+    bool subln = bb_precisions[c->precision].subln;
     for (int l = L - 1; l >= 0; l--) {
         layer_params p = LAYER_VIEW(m->params, m->specs, l);
+        layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
         layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
         const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
-        /* residual3 = residual2 + fcproj(act(fc(norm2(residual2)))) */
+        if (m->checkpointing) layer_forward(m, l, residual);  /* the same ops on the same input: same bits */
+        /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
+         * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
         memset(g->dfch_act, 0, BT * F * sizeof(float));
-        be->matmul_backward(g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, p.fcprojw, N, F, C);
+        if (subln) {
+            memset(g->dsub, 0, BT * F * sizeof(float));
+            be->matmul_backward(g->dsub, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_n, QW(wq, p, fcprojw), N, F, C);
+            be->rmsnorm_backward(g->dfch_act, dp.subln_ffnw, g->dsub, a.fch_act, p.subln_ffnw, a.fch_rstd, N, F);
+        } else {
+            be->matmul_backward(g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, QW(wq, p, fcprojw), N, F,
+                                C);
+        }
         memset(g->dfch, 0, BT * FF1 * sizeof(float));
         if (f->swiglu) be->swiglu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         else be->gelu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         memset(g->dnorm, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, p.fcw, N, C, FF1);
+        be->matmul_backward(g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);
         norm_backward(m, g->dresidual, dp.ln2w, dp.ln2b, g->dnorm, a.residual2, p.ln2w, a.ln2_mean, a.ln2_rstd, N);
         /* residual2 = residual + attproj(attention(qkv(norm1(residual)))) */
         memset(g->datty, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, p.attprojw, N, C, C);
+        if (subln) {
+            memset(g->dsub, 0, BT * C * sizeof(float));
+            be->matmul_backward(g->dsub, dp.attprojw, dp.attprojb, g->dresidual, a.atty_n, QW(wq, p, attprojw), N, C,
+                                C);
+            be->rmsnorm_backward(g->datty, dp.subln_attw, g->dsub, a.atty, p.subln_attw, a.atty_rstd, N, C);
+        } else {
+            be->matmul_backward(g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, QW(wq, p, attprojw), N, C,
+                                C);
+        }
         memset(g->dqkv, 0, BT * QKV * sizeof(float));
         be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
         if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         memset(g->dnorm, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, p.qkvw, N, C, QKV);
+        be->matmul_backward(g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, QW(wq, p, qkvw), N, C, QKV);
         norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual, p.ln1w, a.ln1_mean, a.ln1_rstd, N);
     }
     be->encoder_backward(m->grads.wte, m->grads.wpe, g->dresidual, m->inputs, B, T, C);
@@ -355,7 +522,38 @@ float bb_model_step(bb_model *m, const bb_adamw *opt, float lr) {
         m->be->adamw_update(m->params.t[i], m->grads.t[i], m->m.t[i], m->v.t[i], m->specs[i].numel, lr, opt->beta1,
                             opt->beta2, opt->eps, wd, m->step);
     }
+    bb_model_requantize(m);
     return (float)norm;
+}
+
+bb_grad_scaler bb_grad_scaler_default(bool enabled) {
+    bb_grad_scaler s = {.enabled = enabled, .scale = 65536.0f, .growth_interval = 2000, .tracker = 0, .skipped = 0};
+    return s;
+}
+
+float bb_grad_scaler_factor(const bb_grad_scaler *s) { return s->enabled ? s->scale : 1.0f; }
+
+int bb_model_step_scaled(bb_model *m, bb_grad_scaler *s, const bb_adamw *opt, float lr, float *norm) {
+    if (!s->enabled) {
+        *norm = bb_model_step(m, opt, lr);
+        return 1;
+    }
+    double sq = m->be->sum_squares(m->grads_mem, m->n_params);
+    if (!isfinite(sq)) {  /* found_inf: skip the step, back off, restart the growth count */
+        s->scale *= 0.5f;
+        s->tracker = 0;
+        s->skipped++;
+        *norm = NAN;
+        return 0;
+    }
+    /* unscale by the reciprocal computed in double then cast, as GradScaler does */
+    m->be->scale(m->grads_mem, (float)(1.0 / (double)s->scale), m->n_params);
+    *norm = bb_model_step(m, opt, lr);
+    if (++s->tracker == s->growth_interval) {
+        s->scale *= 2.0f;
+        s->tracker = 0;
+    }
+    return 1;
 }
 
 double bb_model_flops_per_token(const bb_config *c, int T) {
@@ -364,7 +562,7 @@ double bb_model_flops_per_token(const bb_config *c, int T) {
     double n = 0;
     for (int i = 0; i < BB_N_PARAMS; i++)
         if (i != BB_P_WPE) n += (double)s[i].numel;
-    if (traits[c->family].tied_head) n += 0;  /* wte counted once: it is the head matmul */
+    if (bb_family_traits[c->family].tied_head) n += 0;  /* wte counted once: it is the head matmul */
     else n -= (double)s[BB_P_WTE].numel;      /* the embedding lookup is not a matmul */
     /* 6N for the matmuls (forward 2N, backward 4N) plus attention 12 L C T, the PaLM
      * convention (Chowdhery et al. 2022, appendix B), which counts the causal half too. */

@@ -9,7 +9,15 @@
  *   qkvb (L,QKV) [gpt2]  attprojw (L,C,C)  attprojb (L,C) [gpt2]  ln2w (L,C)
  *   ln2b (L,C) [gpt2]  fcw (L,FF1,C)  fcb (L,FF1) [gpt2]  fcprojw (L,C,F)
  *   fcprojb (L,C) [gpt2]  lnfw (C)  lnfb (C) [gpt2]  lm_head (V,C) [llama; gpt2 ties wte]
- * with QKV = (NH + 2 NKV) hd and FF1 = F (gpt2) or 2F (llama: [gate | up]). */
+ *   subln_attw (L,C), subln_ffnw (L,F) [precisions with SubLN: the RMSNorm gains in front
+ *   of the attention and MLP output projections, BitNet b1.58 attn_sub_norm/ffn_sub_norm]
+ * with QKV = (NH + 2 NKV) hd and FF1 = F (gpt2) or 2F (llama: [gate | up]).
+ *
+ * Precision (precisions/precision.h): the four linears of each block (qkvw, attprojw, fcw,
+ * fcprojw) are quantized. Their fake-quant weights live in `wq` (BB_MEM_PACKED), refreshed
+ * from the FP32 masters after every optimizer step; their inputs are fake-quantized in
+ * place before the matmul, so forward, weight gradient and input gradient all see what
+ * the quantized kernel computes, and the STE passes gradients to the masters. */
 #pragma once
 #include "backend.h"
 #include "config.h"
@@ -20,7 +28,7 @@
 enum {
     BB_P_WTE, BB_P_WPE, BB_P_LN1W, BB_P_LN1B, BB_P_QKVW, BB_P_QKVB, BB_P_ATTPROJW, BB_P_ATTPROJB,
     BB_P_LN2W, BB_P_LN2B, BB_P_FCW, BB_P_FCB, BB_P_FCPROJW, BB_P_FCPROJB, BB_P_LNFW, BB_P_LNFB,
-    BB_P_LMHEAD, BB_N_PARAMS
+    BB_P_LMHEAD, BB_P_SUBLN_ATTW, BB_P_SUBLN_FFNW, BB_N_PARAMS
 };
 
 typedef struct {
@@ -36,7 +44,7 @@ typedef union {
     float *t[BB_N_PARAMS];
     struct {
         float *wte, *wpe, *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw,
-            *fcprojb, *lnfw, *lnfb, *lm_head;
+            *fcprojb, *lnfw, *lnfb, *lm_head, *subln_attw, *subln_ffnw;
     };
 } bb_param_ptrs;
 
@@ -55,6 +63,10 @@ typedef struct {
     float *fch;        /* (L,B,T,FF1) */
     float *fch_act;    /* (L,B,T,F) */
     float *residual3;  /* (L,B,T,C) */
+    float *atty_n;     /* (L,B,T,C) SubLN(atty), the attention projection's input [subln] */
+    float *atty_rstd;  /* (L,B,T) [subln] */
+    float *fch_n;      /* (L,B,T,F) SubLN(fch_act), the MLP projection's input [subln] */
+    float *fch_rstd;   /* (L,B,T) [subln] */
     float *lnf;        /* (B,T,C) */
     float *lnf_mean;   /* (B,T) */
     float *lnf_rstd;   /* (B,T) */
@@ -71,6 +83,7 @@ typedef struct {
     float *datty;      /* (B,T,C) */
     float *dfch;       /* (B,T,FF1) */
     float *dfch_act;   /* (B,T,F) */
+    float *dsub;       /* (B,T,max(C,F)) gradient of a SubLN output [subln] */
 } bb_grad_scratch;
 
 typedef struct {
@@ -84,10 +97,21 @@ typedef struct {
     size_t n_params;
     float *params_mem, *grads_mem, *m_mem, *v_mem;
     bb_param_ptrs params, grads, m, v;
+    float *wq_mem;              /* fake-quant copies of the quantized linears (non-FP32) */
+    bb_param_ptrs wq;           /* only qkvw, attprojw, fcw, fcprojw are set */
+    float quant_lambda;         /* BitNet warm-up: forward uses x + lambda (q(x) - x); 1 = full */
+    uint8_t *packed_mem;        /* packed compute formats of the quantized linears (precision.h) */
+    size_t *packed_off;         /* (4, L) byte offsets: qkvw, attprojw, fcw, fcprojw per layer */
+    bool use_kernels;           /* forward through the packed kernels (default); false: sgemm on the
+                                   fake-quant values, the reference path */
+    bool frozen_quant;          /* packed weights loaded from an export: never requantized */
+    bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
+                                   set before the first forward */
     int step;                  /* optimizer steps taken */
     /* activations, sized for (B, T) at first forward */
     int B, T;
     float *acts_mem, *scratch_mem;
+    size_t acts_cap, scratch_cap, io_cap;  /* capacities in elements (ensure_acts only grows) */
     bb_acts acts;
     bb_grad_scratch gs;
     float *rope_cos, *rope_sin; /* (max_seq, hd/2) llama */
@@ -105,6 +129,9 @@ void bb_model_free(bb_model *m);
 void bb_model_init_weights(bb_model *m, uint64_t seed);
 void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
 
+/* Recomputes wq from the masters (after init, load and every optimizer step). */
+void bb_model_requantize(bb_model *m);
+
 /* Forward over tokens (B,T). targets may be NULL (logits only); entries < 0 are ignored
  * by the loss (masked variant). Returns the mean loss over kept targets (NAN without). */
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T);
@@ -116,5 +143,22 @@ void bb_model_backward(bb_model *m, float grad_scale);
  * when < 1) then one AdamW step at lr. Returns the pre-clip norm. */
 float bb_model_step(bb_model *m, const bb_adamw *opt, float lr);
 double bb_model_grad_norm(const bb_model *m);
+
+/* Dynamic loss scaling, torch.amp.GradScaler defaults (specs §4): scale 2^16, x0.5 and
+ * skip the step on inf/NaN gradients, x2 after growth_interval (2000) clean steps. */
+typedef struct {
+    bool enabled;
+    float scale;
+    int growth_interval, tracker;
+    long skipped;
+} bb_grad_scaler;
+
+bb_grad_scaler bb_grad_scaler_default(bool enabled);
+/* The loss-gradient multiplier to pass to bb_model_backward. */
+float bb_grad_scaler_factor(const bb_grad_scaler *s);
+/* Checks the grads for inf/NaN; on overflow skips the step and backs off (returns 0);
+ * else unscales the grads, steps (clip + AdamW) and maybe grows the scale (returns 1).
+ * *norm gets the unscaled pre-clip grad norm (NAN when skipped). */
+int bb_model_step_scaled(bb_model *m, bb_grad_scaler *s, const bb_adamw *opt, float lr, float *norm);
 /* Model FLOPs per token for forward+backward (6N + attention, PaLM appendix B). */
 double bb_model_flops_per_token(const bb_config *cfg, int T);

@@ -1,5 +1,7 @@
-/* perplexity.c — see perplexity.h. */
+/* perplexity.c — see perplexity.h. Windows are gathered B at a time into one forward;
+ * windows of different lengths (the last one) run in their own batch. */
 #include "perplexity.h"
+#include "../common/check.h"
 #include "../engine/alloc.h"
 #include <math.h>
 #include <string.h>
@@ -10,38 +12,84 @@ static long token_bytes(const bb_tokenizer *tok, int id) {
     return (long)tok->piece_len[id];
 }
 
-void bb_eval_lm(bb_model *m, const bb_tokenizer *tok, const uint32_t *ids, size_t n_ids, int B, int T,
-                long max_windows, bb_ppl_stats *out) {
+void bb_ppl_finish(bb_ppl_stats *s) {
+    double n = (double)s->n_tokens;
+    s->mean_loss = n > 0 ? s->sum_nll / n : NAN;
+    s->perplexity = exp(s->mean_loss);
+    double var = n > 0 ? s->sum_nll2 / n - s->mean_loss * s->mean_loss : NAN;
+    s->perplexity_pm = n > 1 ? sqrt((var > 0 ? var : 0) / (n - 1)) * s->perplexity : NAN;
+    s->bits_per_byte = s->n_bytes ? s->sum_nll / (log(2.0) * (double)s->n_bytes) : NAN;
+}
+
+/* One window: inputs ids[begin .. begin+len), targets ids[begin+1 ..], scoring targets
+ * whose stream index is >= first_scored. */
+typedef struct {
+    size_t begin;
+    int len;
+    size_t first_scored;
+} window;
+
+static void run_batch(bb_model *m, const bb_tokenizer *tok, const uint32_t *ids, const window *w, int nb, int *in,
+                      int *tg, bb_ppl_stats *s) {
+    int T = w[0].len;
+    for (int b = 0; b < nb; b++) {
+        BB_CHECK(w[b].len == T);
+        for (int t = 0; t < T; t++) {
+            size_t target = w[b].begin + (size_t)t + 1;
+            in[b * T + t] = (int)ids[w[b].begin + (size_t)t];
+            tg[b * T + t] = target >= w[b].first_scored ? (int)ids[target] : -1;
+        }
+    }
+    bb_model_forward(m, in, tg, nb, T);
+    for (int i = 0; i < nb * T; i++) {
+        if (tg[i] < 0) continue;
+        double nll = m->acts.losses[i];
+        s->sum_nll += nll;
+        s->sum_nll2 += nll * nll;
+        s->n_tokens++;
+        if (tok) s->n_bytes += token_bytes(tok, tg[i]);
+    }
+}
+
+void bb_eval_lm_mode(bb_model *m, const bb_tokenizer *tok, const uint32_t *ids, size_t n_ids, int B, int ctx,
+                     int stride, bb_ppl_mode mode, long max_windows, bb_ppl_stats *out) {
     memset(out, 0, sizeof *out);
-    if (n_ids < 2) return;
-    size_t n_pred = n_ids - 1, n_windows = (n_pred + (size_t)T - 1) / (size_t)T;
-    if (max_windows > 0 && (size_t)max_windows < n_windows) n_windows = (size_t)max_windows;
-    int *in = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int)), *tg = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int));
-    for (size_t w0 = 0; w0 < n_windows;) {
-        int nb = (int)(n_windows - w0 < (size_t)B ? n_windows - w0 : (size_t)B);
-        /* the last window of the stream may be shorter: its batch runs at that length
-         * (a shorter window never shares a batch with full ones since it is last) */
-        size_t last_start = (w0 + (size_t)nb - 1) * (size_t)T;
-        int Tb = (int)(n_pred - last_start < (size_t)T ? n_pred - last_start : (size_t)T);
-        if (Tb < T && nb > 1) { nb--; Tb = T; }
-        for (int b = 0; b < nb; b++) {
-            size_t start = (w0 + (size_t)b) * (size_t)T;
-            for (int t = 0; t < Tb; t++) {
-                in[b * Tb + t] = (int)ids[start + (size_t)t];
-                tg[b * Tb + t] = (int)ids[start + (size_t)t + 1];
-            }
+    if (stride <= 0 || stride > ctx) stride = ctx;
+    /* list the windows */
+    size_t cap = 64, n = 0;
+    window *ws = bb_alloc(BB_MEM_WORKSPACE, cap * sizeof *ws);
+    if (mode == BB_PPL_CHUNKS) {
+        size_t n_chunks = n_ids / (size_t)ctx, first = (size_t)ctx / 2;
+        for (size_t c = 0; c < n_chunks; c++) {
+            if (n == cap) ws = bb_realloc(ws, (cap *= 2) * sizeof *ws);
+            /* inputs: chunk positions 0 .. ctx-2; targets 1 .. ctx-1; scored from first+1 */
+            ws[n++] = (window){c * (size_t)ctx, ctx - 1, c * (size_t)ctx + first + 1};
         }
-        bb_model_forward(m, in, tg, nb, Tb);
-        for (int i = 0; i < nb * Tb; i++) {
-            out->sum_nll += m->acts.losses[i];
-            out->n_tokens++;
-            if (tok) out->n_bytes += token_bytes(tok, tg[i]);
+    } else {
+        size_t next = 1;  /* the first target not yet scored */
+        for (size_t begin = 0; next < n_ids; begin += (size_t)stride) {
+            size_t end = begin + (size_t)ctx < n_ids - 1 ? begin + (size_t)ctx : n_ids - 1;  /* inputs [begin, end) */
+            if (n == cap) ws = bb_realloc(ws, (cap *= 2) * sizeof *ws);
+            ws[n++] = (window){begin, (int)(end - begin), next};
+            next = end + 1;
         }
-        w0 += (size_t)nb;  /* a window held back above runs in the next batch */
+    }
+    if (max_windows > 0 && (size_t)max_windows < n) n = (size_t)max_windows;
+    int *in = bb_alloc(BB_MEM_WORKSPACE, (size_t)B * ctx * sizeof(int));
+    int *tg = bb_alloc(BB_MEM_WORKSPACE, (size_t)B * ctx * sizeof(int));
+    for (size_t w0 = 0; w0 < n;) {
+        int nb = 0;
+        while (w0 + (size_t)nb < n && nb < B && ws[w0 + (size_t)nb].len == ws[w0].len) nb++;
+        run_batch(m, tok, ids, ws + w0, nb, in, tg, out);
+        w0 += (size_t)nb;
     }
     bb_free(in);
     bb_free(tg);
-    out->mean_loss = out->n_tokens ? out->sum_nll / (double)out->n_tokens : NAN;
-    out->perplexity = exp(out->mean_loss);
-    out->bits_per_byte = out->n_bytes ? out->sum_nll / (log(2.0) * (double)out->n_bytes) : NAN;
+    bb_free(ws);
+    bb_ppl_finish(out);
+}
+
+void bb_eval_lm(bb_model *m, const bb_tokenizer *tok, const uint32_t *ids, size_t n_ids, int B, int T,
+                long max_windows, bb_ppl_stats *out) {
+    bb_eval_lm_mode(m, tok, ids, n_ids, B, T, T, BB_PPL_STRIDE, max_windows, out);
 }

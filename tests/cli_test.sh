@@ -33,8 +33,8 @@ expect() {
 expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
-         "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" \
-         "bench train-vs-torch" "bench kernels" "bench compare"; do
+         "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
+         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
 done
@@ -58,8 +58,13 @@ expect 2 "unknown --schedule 'zigzag'" -- "$BB" train --schedule zigzag
 expect 2 "n_embd 64 is not divisible by n_head 5" -- "$BB" train --model tiny --set n_head=5
 expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_layers=3
 expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65
+expect 2 "--precision must be all or one of" -- "$BB" bench gemm --precision fp8
+expect 2 "--shapes must be small, llama7b-gemv or all" -- "$BB" bench gemm --shapes huge
+expect 2 "--stat must be min or median" -- "$BB" bench gemm --stat mean
 expect 2 "--ckpt is required" -- "$BB" generate
+expect 2 "--ckpt and --out are required" -- "$BB" export --ckpt x
 expect 2 "--split must be valid or test" -- "$BB" eval ppl --ckpt x --split train
+expect 2 "--mode must be stride or chunks" -- "$BB" eval ppl --ckpt x --mode zig
 expect 2 "must be between 1 and 1000" -- "$BB" bench kernels --repetitions 0
 expect 2 "--min-time must be in" -- "$BB" bench kernels --min-time 0
 expect 2 "not a valid regular expression" -- "$BB" bench kernels --filter '('
@@ -117,6 +122,11 @@ head -c 1000 /dev/urandom >"$TMP/garbage.bin"
 expect 1 "not a bitbench token file" -- "$BB" tokenizer decode --tok "$TMP/tok.tok" --in "$TMP/garbage.bin"
 head -c 200 "$TMP/dev50.bin" >"$TMP/trunc.bin"
 expect 1 "truncated" -- "$BB" tokenizer decode --tok "$TMP/tok.tok" --in "$TMP/trunc.bin"
+
+# --- bench gemm: one precision, the training shapes, one sample: table and CSV ---------
+expect 0 "fcproj +2048 +1536 +384 +int8" -- "$BB" bench gemm --precision int8 --shapes small --samples 1 --out "$TMP/gemm"
+if [ "$(grep -c '^gemm,' "$TMP/gemm/gemm.csv" 2>/dev/null)" = 8 ]; then echo "ok   bench gemm csv rows"
+else echo "FAIL: bench gemm csv: expected 8 gemm rows in $TMP/gemm/gemm.csv"; fails=$((fails + 1)); fi
 
 # --- data verify fails loudly on a damaged copy -------------------------------------
 cp -r "$(dirname "$0")/../datasets" "$TMP/data"

@@ -2,8 +2,21 @@
  * tests/ref/README.md): a tiny model of one family, one batch with some targets masked,
  * our logits, loss and every gradient, and the losses of 10 AdamW steps (warmup +
  * cosine, clipping on) on that batch.
- * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors */
+ * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION [token|block]]
+ * PRECISION (fp32 default, fp16, bf16, int8, int4, b158) trains the model quantization-
+ * aware (precision.h); the last argument picks int4's activation quantization (per token,
+ * default, or per block of `group`). The config metadata then carries precision, group and
+ * act_quant as in checkpoints (bb_config_to_json), and every quantized layer matrix gets
+ * exact rounding ties (seed_ties). With a PRECISION argument the IO file
+ * also carries the engine's parameters before every step and after the last
+ * (train_params.<name>, (S+1, ...)) and its raw gradient at every step (train_grads.<name>,
+ * (S, ...)), so that the checker can follow our own trajectory: quantization makes two
+ * free-running trainings drift apart (README, "Rounding decisions"). A quantized
+ * precision adds what the forward of every step computed with: the fake-quant weights
+ * (train_wq.<name>, (S, L, OC, C)) and the quantized inputs of the four linears
+ * (train_qacts.<site>, (S, L, B, T, C or F); sites qkv, attproj, fc, fcproj). */
 #include "../engine/alloc.h"
+#include "../engine/checkpoint.h"
 #include "../engine/model.h"
 #include "../engine/safetensors.h"
 #include "../engine/schedule.h"
@@ -19,15 +32,103 @@ static bb_st_tensor f32(const char *name, const float *data, int ndim, const siz
     return t;
 }
 
+/* ---- exact rounding ties in the quantized weights ----------------------------------
+ * Random weights almost never sit exactly halfway between two codes, so a quantizer that
+ * breaks ties the wrong way (to even instead of away from zero, or away instead of to
+ * even for fp16/bf16) would pass. seed_ties() plants one exact tie per row of every
+ * quantized layer matrix (and per int4 group), each with an even lower neighbour so that
+ * the two rules disagree; the checker compares the fake-quant weights bit for bit. */
+
+/* The float w next to t / inv with w * inv == t exactly (float arithmetic), or NAN. */
+static float exact_tie(float t, float inv) {  /* inv > 0 */
+    float w = t / inv;
+    for (int k = 0; k < 64 && w * inv != t; k++) w = nextafterf(w, w * inv < t ? INFINITY : -INFINITY);
+    return w * inv == t ? w : NAN;
+}
+
+/* The scale reciprocal fakequant.c uses for the group x[0..n) (b158: the whole matrix). */
+static float quant_inv(const bb_config *c, const float *x, int n) {
+    if (c->precision == BB_PREC_B158) {
+        double sum = 0.0;
+        for (int i = 0; i < n; i++) sum += fabs((double)x[i]);
+        return 1.0f / fmaxf((float)(sum / (double)n), 1e-5f);
+    }
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+    if (c->precision == BB_PREC_INT8) return amax > 0 ? 1.0f / (amax / 127.0f) : 0.0f;
+    return 1.0f / fmaxf(amax / 7.5f, 1e-9f);  /* int4 */
+}
+
+/* Is w a tie whose two candidates round differently under the wrong rule? */
+static bool is_tie(const bb_config *c, float w, float inv) {
+    uint32_t u;
+    memcpy(&u, &w, 4);
+    if (c->precision == BB_PREC_FP16) return (u & 0x3fffu) == 0x1000u;  /* half lsb even */
+    if (c->precision == BB_PREC_BF16) return (u & 0x1ffffu) == 0x8000u; /* bf16 lsb even */
+    float v = fabsf(w * inv);
+    return v - floorf(v) == 0.5f && fmodf(floorf(v), 2.0f) == 0.0f && v < 7.5f;
+}
+
+static int seed_ties(bb_model *m) {
+    static const int qp[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    const bb_config *c = &m->cfg;
+    bool b158 = c->precision == BB_PREC_B158;
+    int planted = 0;
+    for (int k = 0; k < 4; k++) {
+        const bb_tensor_spec *sp = &m->specs[qp[k]];
+        int OC = (int)sp->shape[1], IC = (int)sp->shape[2], G = c->precision == BB_PREC_INT4 ? c->group : IC;
+        for (int l = 0; l < c->n_layer; l++) {
+            float *W = m->params.t[qp[k]] + (size_t)l * OC * IC;
+            /* b158: the seeds move the absmean scale; re-plant until it stands still */
+            for (int it = 0; it < (b158 ? 20 : 1); it++) {
+                float tinv = b158 ? quant_inv(c, W, OC * IC) : 0.0f;
+                for (int r = 0; r < OC; r++)
+                    for (int g0 = 0; g0 < IC; g0 += G) {
+                        float *x = W + (size_t)r * IC + g0, sign = (r + g0 / G + l) % 2 ? -1.0f : 1.0f;
+                        int n = IC - g0 < G ? IC - g0 : G, amax = 0;
+                        for (int i = 1; i < n; i++) if (fabsf(x[i]) > fabsf(x[amax])) amax = i;
+                        int col = (7 * r + 3 * l + k) % n;
+                        if (col == amax) col = (col + 1) % n;
+                        float w = x[col], inv = b158 ? tinv : quant_inv(c, x, n);
+                        uint32_t u;
+                        memcpy(&u, &w, 4);
+                        if (c->precision == BB_PREC_FP16) u = (u & ~0x3fffu) | 0x1000u;
+                        if (c->precision == BB_PREC_BF16) u = (u & ~0x1ffffu) | 0x8000u;
+                        memcpy(&w, &u, 4);
+                        /* codes +-0.5, 2.5, 4.5, 6.5 (int8: up to 4.5; b158: 0.5) */
+                        int top = c->precision == BB_PREC_INT4 ? 4 : c->precision == BB_PREC_INT8 ? 3 : 1;
+                        if (c->precision == BB_PREC_INT8 || c->precision == BB_PREC_INT4 || b158)
+                            w = exact_tie(sign * (0.5f + 2.0f * (float)((r + g0 / G) % top)), inv);
+                        if (!isnan(w) && fabsf(w) < fabsf(x[amax])) x[col] = w;
+                    }
+            }
+            /* count the ties that hold under the final scales */
+            for (int r = 0; r < OC; r++)
+                for (int g0 = 0; g0 < IC; g0 += G) {
+                    const float *x = W + (size_t)r * IC + g0;
+                    int n = IC - g0 < G ? IC - g0 : G;
+                    float inv = b158 ? quant_inv(c, W, OC * IC) : c->precision == BB_PREC_INT8 ||
+                                c->precision == BB_PREC_INT4 ? quant_inv(c, x, n) : 0.0f;
+                    for (int i = 0; i < n; i++) planted += is_tie(c, x[i], inv);
+                }
+        }
+    }
+    return planted;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama"))) {
-        fprintf(stderr, "usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors\n");
+    if (argc < 4 || argc > 6 || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama")) ||
+        (argc == 6 && strcmp(argv[5], "token") && strcmp(argv[5], "block"))) {
+        fprintf(stderr, "usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors "
+                        "[fp32|fp16|bf16|int8|int4|b158 [token|block]]\n");
         return 2;
     }
     bb_family fam = strcmp(argv[1], "gpt2") == 0 ? BB_FAMILY_GPT2 : BB_FAMILY_LLAMA;
-    bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f};
+    bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
     cfg.ffn_hidden = bb_config_default_ffn(fam, cfg.n_embd);
     char err[400];
+    if (argc >= 5 && bb_config_set_precision(&cfg, argv[4], err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 2; }
+    if (argc == 6 && strcmp(argv[5], "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
     bb_model m;
     if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     bb_model_init_weights(&m, 2024);
@@ -36,14 +137,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < BB_N_PARAMS; i++)
         if (m.specs[i].numel && m.specs[i].ndim <= 2 && i != BB_P_WTE && i != BB_P_WPE && i != BB_P_LMHEAD)
             for (size_t k = 0; k < m.specs[i].numel; k++) m.params.t[i][k] += 0.2f * sinf((float)(3 * k + i));
+    if (cfg.precision != BB_PREC_FP32) fprintf(stderr, "parity_dump: %d exact rounding ties planted\n", seed_ties(&m));
+    bb_model_requantize(&m);  /* the fake-quant weights follow the edited masters */
 
     const char *cfg_keys[] = {"config"};
     char cfg_json[512];
-    snprintf(cfg_json, sizeof cfg_json,
-             "{\"family\": \"%s\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_kv_head\": %d, "
-             "\"vocab_size\": %d, \"max_seq\": %d, \"ffn_hidden\": %d, \"norm_eps\": %.9g, \"rope_theta\": %.9g}",
-             bb_family_name(fam), cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.vocab_size, cfg.max_seq,
-             cfg.ffn_hidden, (double)cfg.norm_eps, (double)cfg.rope_theta);
+    if (cfg.precision == BB_PREC_FP32)  /* the original contract's keys only */
+        snprintf(cfg_json, sizeof cfg_json,
+                 "{\"family\": \"%s\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_kv_head\": %d, "
+                 "\"vocab_size\": %d, \"max_seq\": %d, \"ffn_hidden\": %d, \"norm_eps\": %.9g, \"rope_theta\": %.9g}",
+                 bb_family_name(fam), cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.vocab_size, cfg.max_seq,
+                 cfg.ffn_hidden, (double)cfg.norm_eps, (double)cfg.rope_theta);
+    else
+        bb_config_to_json(&cfg, cfg_json, sizeof cfg_json);  /* + precision, group, act_quant */
     const char *cfg_vals[] = {cfg_json};
     bb_st_tensor params[BB_N_PARAMS];
     int np = 0;
@@ -71,18 +177,47 @@ int main(int argc, char **argv) {
     bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f};
     bb_schedule sched = {BB_SCHED_COSINE, 1e-2f, 0.1f, 3, STEPS};
     float train_losses[STEPS], train_lrs[STEPS];
+    bool trajectory = argc >= 5;
+    size_t NP = m.n_params;
+    float *traj_p = trajectory ? bb_alloc(BB_MEM_OTHER, (STEPS + 1) * NP * sizeof(float)) : NULL;
+    float *traj_g = trajectory ? bb_alloc(BB_MEM_OTHER, STEPS * NP * sizeof(float)) : NULL;
+    /* quantized: the linears' weights and inputs as the forward used them */
+    enum { NQ = 4 };
+    static const int qparam[NQ] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    static const char *qsite[NQ] = {"qkv", "attproj", "fc", "fcproj"};
+    bool quant = trajectory && cfg.precision != BB_PREC_FP32, subln = bb_precisions[cfg.precision].subln;
+    size_t BTn = (size_t)B * T, Ln = (size_t)cfg.n_layer, site_dim[NQ] = {cfg.n_embd, cfg.n_embd, cfg.n_embd,
+                                                                             cfg.ffn_hidden};
+    float *traj_wq[NQ] = {0}, *traj_qa[NQ] = {0};
+    for (int k = 0; quant && k < NQ; k++) {
+        traj_wq[k] = bb_alloc(BB_MEM_OTHER, STEPS * m.specs[qparam[k]].numel * sizeof(float));
+        traj_qa[k] = bb_alloc(BB_MEM_OTHER, STEPS * Ln * BTn * site_dim[k] * sizeof(float));
+    }
     for (int s = 0; s < STEPS; s++) {
         train_lrs[s] = bb_schedule_lr(&sched, s);
+        if (traj_p) memcpy(traj_p + s * NP, m.params_mem, NP * sizeof(float));
         train_losses[s] = bb_model_forward(&m, inputs, targets, B, T);
+        for (int k = 0; quant && k < NQ; k++) {
+            size_t nw = m.specs[qparam[k]].numel, na = Ln * BTn * site_dim[k];
+            const float *qa = k == 0   ? m.acts.ln1
+                              : k == 1 ? (subln ? m.acts.atty_n : m.acts.atty)
+                              : k == 2 ? m.acts.ln2
+                                       : (subln ? m.acts.fch_n : m.acts.fch_act);
+            memcpy(traj_wq[k] + s * nw, m.wq.t[qparam[k]], nw * sizeof(float));
+            memcpy(traj_qa[k] + s * na, qa, na * sizeof(float));
+        }
         bb_model_zero_grad(&m);
         bb_model_backward(&m, 1.0f);
+        if (traj_g) memcpy(traj_g + s * NP, m.grads_mem, NP * sizeof(float));
         float norm = bb_model_step(&m, &opt, train_lrs[s]);
         fprintf(stderr, "step %d loss %.6f grad norm %.4f%s\n", s, train_losses[s], norm,
                 norm > opt.grad_clip ? " (clipped)" : "");
     }
 
-    bb_st_tensor io[8 + BB_N_PARAMS];
-    char names[BB_N_PARAMS][64];
+    if (traj_p) memcpy(traj_p + STEPS * NP, m.params_mem, NP * sizeof(float));
+
+    bb_st_tensor io[8 + 3 * BB_N_PARAMS + 2 * NQ];
+    char names[3][BB_N_PARAMS][64], qnames[2][NQ][64];
     int n = 0;
     size_t bt[2] = {B, T}, btv[3] = {B, T, V}, one[1] = {1}, steps[1] = {STEPS};
     io[n++] = (bb_st_tensor){.name = "inputs", .dtype = BB_DT_I32, .ndim = 2, .shape = {B, T}, .data = inputs};
@@ -95,9 +230,37 @@ int main(int argc, char **argv) {
     float *g = grads;
     for (int i = 0; i < BB_N_PARAMS; i++) {
         if (!m.specs[i].numel) continue;
-        snprintf(names[i], sizeof names[i], "grad.%s", m.specs[i].name);
-        io[n++] = f32(names[i], g, m.specs[i].ndim, m.specs[i].shape);
+        snprintf(names[0][i], sizeof names[0][i], "grad.%s", m.specs[i].name);
+        io[n++] = f32(names[0][i], g, m.specs[i].ndim, m.specs[i].shape);
         g += m.specs[i].numel;
+    }
+    /* the trajectory: (steps, <the parameter's shape>) slices of the flat buffers */
+    size_t off = 0;
+    for (int i = 0; trajectory && i < BB_N_PARAMS; i++) {
+        if (!m.specs[i].numel) continue;
+        size_t shape[4];
+        for (int d = 0; d < m.specs[i].ndim; d++) shape[d + 1] = m.specs[i].shape[d];
+        for (int k = 0; k < 2; k++) {
+            int steps_k = k == 0 ? STEPS + 1 : STEPS;
+            float *buf = bb_alloc(BB_MEM_OTHER, (size_t)steps_k * m.specs[i].numel * sizeof(float));
+            for (int s = 0; s < steps_k; s++)
+                memcpy(buf + (size_t)s * m.specs[i].numel, (k == 0 ? traj_p : traj_g) + (size_t)s * NP + off,
+                       m.specs[i].numel * sizeof(float));
+            shape[0] = (size_t)steps_k;
+            snprintf(names[1 + k][i], sizeof names[1 + k][i], "%s.%s", k == 0 ? "train_params" : "train_grads",
+                     m.specs[i].name);
+            io[n++] = f32(names[1 + k][i], buf, m.specs[i].ndim + 1, shape);
+        }
+        off += m.specs[i].numel;
+    }
+    for (int k = 0; quant && k < NQ; k++) {
+        const bb_tensor_spec *sp = &m.specs[qparam[k]];
+        size_t wshape[4] = {STEPS, sp->shape[0], sp->shape[1], sp->shape[2]};
+        size_t ashape[5] = {STEPS, Ln, B, T, site_dim[k]};
+        snprintf(qnames[0][k], sizeof qnames[0][k], "train_wq.%s", sp->name);
+        snprintf(qnames[1][k], sizeof qnames[1][k], "train_qacts.%s", qsite[k]);
+        io[n++] = f32(qnames[0][k], traj_wq[k], 4, wshape);
+        io[n++] = f32(qnames[1][k], traj_qa[k], 5, ashape);
     }
     char adamw[256];
     snprintf(adamw, sizeof adamw,
@@ -108,6 +271,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    for (int k = 0; k < n; k++)  /* the trajectory slices allocated above */
+        if (strncmp(io[k].name, "train_params.", 13) == 0 || strncmp(io[k].name, "train_grads.", 12) == 0)
+            bb_free((void *)io[k].data);
+    for (int k = 0; k < NQ; k++) { bb_free(traj_wq[k]); bb_free(traj_qa[k]); }
+    bb_free(traj_p);
+    bb_free(traj_g);
     bb_free(logits);
     bb_free(grads);
     bb_model_free(&m);

@@ -1,10 +1,12 @@
 /* test_common.c — SHA-256 (FIPS 180-4 example vectors), the JSON writer, the hash maps
  * and the tracked allocator's accounting. */
+#include "../common/args.h"
 #include "../common/hashmap.h"
 #include "../common/json.h"
 #include "../common/sha256.h"
 #include "../engine/alloc.h"
 #include "test.h"
+#include <math.h>
 
 static void hex_of(const void *data, size_t len, char out[65]) {
     uint8_t d[32];
@@ -63,6 +65,40 @@ static void test_json_writer(void) {
     free(buf);
 }
 
+/* bb_format_double_short against Python's repr() of the same doubles. */
+static void test_double_short(void) {
+    const struct { double v; const char *want; } cases[] = {
+        {64.0, "64.0"}, {63.98, "63.98"}, {0.1, "0.1"}, {100.00000000000004, "100.00000000000004"},
+        {0.0, "0.0"}, {-2.5, "-2.5"}, {1e-05, "1e-05"}, {1.5e-05, "1.5e-05"}, {0.0001, "0.0001"},
+        {1e16, "1e+16"}, {123456789012345.6, "123456789012345.6"}, {48.530827009929865, "48.530827009929865"},
+    };
+    char buf[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bb_format_double_short(cases[i].v, buf, sizeof buf);
+        CHECK(strcmp(buf, cases[i].want) == 0, "short(%.17g) = '%s', expected '%s'", cases[i].v, buf, cases[i].want);
+    }
+}
+
+/* BB_ARG_STR_LIST appends every occurrence, in order, next to the other kinds. */
+static void test_args_list(void) {
+    bb_arg_list refs = {0};
+    const char *hyp = NULL;
+    double x = NAN;
+    bool flag = false;
+    const bb_arg args[] = {
+        {"ref", BB_ARG_STR_LIST, &refs, "FILE", "reference", 0, -1},
+        {"hyp", BB_ARG_STR, &hyp, "FILE", "hypothesis", 0, -1},
+        {"x", BB_ARG_DOUBLE, &x, "X", "a number", 0, -1},
+        {"flag", BB_ARG_FLAG, &flag, NULL, "a flag", 0, -1},
+    };
+    const bb_cmd_spec spec = {"test", "test", "", args, 4, 0, 0, NULL};
+    char *argv[] = {"--ref", "a.txt", "--hyp=h.txt", "--ref=b,c.txt", "--flag", "--ref", "d", "--x", "0.5"};
+    bb_args_parse(&spec, 9, argv, NULL);
+    CHECK(refs.n == 3 && strcmp(refs.v[0], "a.txt") == 0 && strcmp(refs.v[1], "b,c.txt") == 0 &&
+              strcmp(refs.v[2], "d") == 0, "list: n=%d", refs.n);
+    CHECK(hyp && strcmp(hyp, "h.txt") == 0 && flag && x == 0.5, "other kinds next to a list");
+}
+
 static void test_hashmaps(void) {
     bb_u64map m;
     bb_u64map_init(&m, 4);
@@ -116,6 +152,8 @@ static void test_alloc_accounting(void) {
 static const bb_test_case cases[] = {
     {"sha256_vectors", test_sha256_vectors},
     {"json_writer", test_json_writer},
+    {"double_short", test_double_short},
+    {"args_list", test_args_list},
     {"hashmaps", test_hashmaps},
     {"alloc_accounting", test_alloc_accounting},
 };

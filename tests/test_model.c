@@ -11,7 +11,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
@@ -209,7 +209,151 @@ static void test_schedule(void) {
     CHECK(bb_schedule_lr(&s, 50) == 1.0f, "constant schedule: %g", bb_schedule_lr(&s, 50));
 }
 
+/* GradScaler behaviour (specs §4): an injected inf skips the step and halves the scale;
+ * growth_interval clean steps double it (interval shortened to 3 here). */
+static void test_loss_scaling(void) {
+    bb_model m;
+    bb_config c = tiny(BB_FAMILY_GPT2);
+    char err[200];
+    CHECK(bb_config_set_precision(&c, "fp16", err, sizeof err) == 0, "%s", err);
+    init_model(&m, c, &bb_backend_cpu);
+    bb_grad_scaler s = bb_grad_scaler_default(true);
+    CHECK(s.scale == 65536.0f && s.growth_interval == 2000, "defaults %g / %d", s.scale, s.growth_interval);
+    s.growth_interval = 3;
+    bb_adamw opt = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    int B = 2, T = 12, in[24], tg[24];
+    batch(B, T, c.vocab_size, in, tg, 4);
+    float norm, norm_unscaled;
+    /* the unscaled gradient norm equals the norm without loss scaling */
+    bb_model_forward(&m, in, tg, B, T);
+    bb_model_zero_grad(&m);
+    bb_model_backward(&m, 1.0f);
+    norm_unscaled = (float)bb_model_grad_norm(&m);
+    for (int k = 0; k < 3; k++) {
+        bb_model_forward(&m, in, tg, B, T);
+        bb_model_zero_grad(&m);
+        bb_model_backward(&m, bb_grad_scaler_factor(&s));
+        CHECK(bb_model_step_scaled(&m, &s, &opt, 1e-3f, &norm) == 1, "clean step %d skipped", k);
+        if (k == 0) CHECK(fabsf(norm - norm_unscaled) <= 1e-4f * norm_unscaled, "unscaled norm %g vs %g", norm, norm_unscaled);
+    }
+    CHECK(s.scale == 131072.0f, "scale after 3 clean steps: %g (want 131072)", s.scale);
+    float *before = bb_alloc(BB_MEM_OTHER, m.n_params * sizeof(float));
+    memcpy(before, m.params_mem, m.n_params * sizeof(float));
+    bb_model_forward(&m, in, tg, B, T);
+    bb_model_zero_grad(&m);
+    bb_model_backward(&m, bb_grad_scaler_factor(&s));
+    m.grads.qkvw[5] = INFINITY;  /* the injected overflow */
+    int step_before = m.step;
+    CHECK(bb_model_step_scaled(&m, &s, &opt, 1e-3f, &norm) == 0, "a step with inf gradients was taken");
+    CHECK(s.scale == 65536.0f && s.tracker == 0 && s.skipped == 1, "after inf: scale %g tracker %d skipped %ld", s.scale,
+          s.tracker, s.skipped);
+    CHECK(m.step == step_before && memcmp(before, m.params_mem, m.n_params * sizeof(float)) == 0,
+          "the skipped step changed the parameters");
+    bb_free(before);
+    bb_model_free(&m);
+}
+
+/* QAT plumbing: the fake-quant weights equal the traits' quantizer of the masters after
+ * every step, and b158 carries its SubLN gains. */
+static void test_qat_weights(void) {
+    for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
+        bb_model m;
+        bb_config c = tiny(BB_FAMILY_LLAMA);
+        char err[200];
+        CHECK(bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err) == 0, "%s", err);
+        init_model(&m, c, &bb_backend_cpu);
+        int B = 2, T = 12, in[24], tg[24];
+        batch(B, T, c.vocab_size, in, tg, 6);
+        bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+        bb_model_forward(&m, in, tg, B, T);
+        bb_model_zero_grad(&m);
+        bb_model_backward(&m, 1.0f);
+        bb_model_step(&m, &opt, 1e-2f);
+        const bb_tensor_spec *s = &m.specs[BB_P_FCW];
+        size_t per = s->numel / (size_t)c.n_layer;
+        float *want = bb_alloc(BB_MEM_OTHER, per * sizeof(float));
+        bb_prec_opts o = {.group = c.group, .act = c.act_quant};
+        bb_precisions[p].fake_weights(want, m.params.fcw + per, (int)s->shape[1], (int)s->shape[2], &o);
+        size_t differ = 0;  /* == rather than memcmp: packed codes unpack -0.0 as +0.0 (precision.h) */
+        for (size_t e = 0; e < per; e++) differ += want[e] != m.wq.fcw[per + e];
+        CHECK(differ == 0, "%s: %zu values of wq.fcw[layer 1] differ from the fake-quant master", bb_precisions[p].name,
+              differ);
+        CHECK((m.specs[BB_P_SUBLN_ATTW].numel > 0) == bb_precisions[p].subln, "%s: SubLN gains present=%d",
+              bb_precisions[p].name, m.specs[BB_P_SUBLN_ATTW].numel > 0);
+        bb_free(want);
+        bb_model_free(&m);
+    }
+}
+
+/* Block checkpointing recomputes each block in backward: same loss, bit-identical grads,
+ * and fewer activation bytes. */
+static void test_checkpointing_parity(void) {
+    const char *precisions[] = {"fp32", "b158"};
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int pi = 0; pi < 2; pi++) {
+            bb_config c = tiny((bb_family)f);
+            char err[200];
+            bb_config_set_precision(&c, precisions[pi], err, sizeof err);
+            bb_model a, b;
+            init_model(&a, c, &bb_backend_cpu);
+            init_model(&b, c, &bb_backend_cpu);
+            b.checkpointing = true;
+            int B = 2, T = 12, in[24], tg[24];
+            batch(B, T, c.vocab_size, in, tg, 8);
+            bb_mem_stats before = bb_mem_stats_get();
+            float la = bb_model_forward(&a, in, tg, B, T);
+            bb_mem_stats mid = bb_mem_stats_get();
+            float lb = bb_model_forward(&b, in, tg, B, T);
+            bb_mem_stats after = bb_mem_stats_get();
+            bb_model_zero_grad(&a); bb_model_zero_grad(&b);
+            bb_model_backward(&a, 1.0f); bb_model_backward(&b, 1.0f);
+            CHECK(la == lb, "%s/%s: checkpointed loss %.9g vs %.9g", bb_family_name(c.family), precisions[pi], lb, la);
+            CHECK(memcmp(a.grads_mem, b.grads_mem, a.n_params * sizeof(float)) == 0,
+                  "%s/%s: checkpointed gradients differ", bb_family_name(c.family), precisions[pi]);
+            size_t acts_a = mid.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
+            size_t acts_b = after.current[BB_MEM_ACTS] - mid.current[BB_MEM_ACTS];
+            CHECK(acts_b < acts_a, "%s/%s: checkpointing kept %zu activation bytes, without %zu", bb_family_name(c.family),
+                  precisions[pi], acts_b, acts_a);
+            bb_model_free(&a);
+            bb_model_free(&b);
+        }
+}
+
+/* The packed kernels (integer / half forward) against sgemm on the fake-quant values: the
+ * same numbers up to float summation order, for logits and every gradient. */
+static void test_kernels_vs_fake_path(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
+            bb_config c = tiny((bb_family)f);
+            c.n_embd = 64;
+            c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
+            char err[200], name[96];
+            bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            bb_model a, b;
+            init_model(&a, c, &bb_backend_cpu);
+            init_model(&b, c, &bb_backend_cpu);
+            b.use_kernels = false;
+            int B = 2, T = 12, in[24], tg[24];
+            batch(B, T, c.vocab_size, in, tg, 9);
+            bb_model_forward(&a, in, tg, B, T);
+            bb_model_forward(&b, in, tg, B, T);
+            snprintf(name, sizeof name, "%s/%s kernel logits", bb_family_name(c.family), bb_precisions[p].name);
+            double tol = bb_tol(bb_precisions[p].name)->model_paths;
+            EXPECT_CLOSE_F(name, a.acts.logits, b.acts.logits, (size_t)B * T * c.vocab_size, tol);
+            bb_model_zero_grad(&a); bb_model_zero_grad(&b);
+            bb_model_backward(&a, 1.0f); bb_model_backward(&b, 1.0f);
+            snprintf(name, sizeof name, "%s/%s kernel grads", bb_family_name(c.family), bb_precisions[p].name);
+            EXPECT_CLOSE_F(name, a.grads_mem, b.grads_mem, a.n_params, tol);
+            bb_model_free(&a);
+            bb_model_free(&b);
+        }
+}
+
 static const bb_test_case cases[] = {
+    {"kernels_vs_fake_path", test_kernels_vs_fake_path},
+    {"checkpointing_parity", test_checkpointing_parity},
+    {"loss_scaling", test_loss_scaling},
+    {"qat_weights", test_qat_weights},
     {"fast_vs_reference", test_fast_vs_reference},
     {"finite_differences", test_finite_differences},
     {"deterministic", test_deterministic},

@@ -5,6 +5,7 @@
 #include "../engine/backend.h"
 #include "../engine/cpu/isa.h"
 #include "../engine/cpu/vecmath.h"
+#include "../precisions/precision.h"
 #include "compare.h"
 #include "tolerances.h"
 #include <math.h>
@@ -32,8 +33,14 @@ static float *copy(const float *x, size_t n) {
 static const bb_backend *cpu = &bb_backend_cpu, *ref = &bb_backend_ref;
 #define TOL (bb_tol("fp32")->op_vs_ref)
 
+static void test_matmul_n(int N);
 static void test_matmul(void) {
-    int N = 37, C = 70, OC = 45;
+    test_matmul_n(37);
+    test_matmul_n(1);  /* the matrix-vector path of decoding */
+}
+
+static void test_matmul_n(int N) {
+    int C = 70, OC = 45;
     float *x = rnd((size_t)N * C, 1), *w = rnd((size_t)OC * C, 1), *b = rnd(OC, 1);
     for (int variant = 0; variant < 3; variant++) {  /* bias, no bias, accumulate */
         float *o1 = rnd((size_t)N * OC, 1), *o2 = copy(o1, (size_t)N * OC);
@@ -205,6 +212,55 @@ static void test_vecmath(void) {
     printf("     bb_expf max rel error %.3g, bb_tanhf max abs error %.3g\n", worst_exp, worst_tanh);
 }
 
+/* Vectorized activation fake quantization == bb_fake_acts bit for bit (ragged sizes,
+ * ties, huge and tiny values, NaN for bf16 rounding). */
+static void test_fake_acts(void) {
+    const int C = 131;
+    float *x = rnd((size_t)3 * C, 50), *ref_x = bb_alloc(BB_MEM_OTHER, (size_t)3 * C * sizeof(float));
+    x[3] = 0.0f; x[7] = 1e-30f; x[9] = 65520.0f; x[10] = -70000.0f; x[11] = 5.9604645e-08f;  /* half edge cases */
+    const bb_eltwise_kernels *k = bb_eltwise();
+    struct { const char *name; bb_act_quant mode; int block; } modes[] = {
+        {"int8/token", BB_ACTQ_INT8_TOKEN, C}, {"int8/block32", BB_ACTQ_INT8_BLOCK, 32},
+        {"fp16", BB_ACTQ_FP16, 0}, {"bf16", BB_ACTQ_BF16, 0}};
+    for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; mi++) {
+        float *got = copy(x, (size_t)3 * C);
+        memcpy(ref_x, x, (size_t)3 * C * sizeof(float));
+        bb_fake_acts(ref_x, 3, C, modes[mi].mode, modes[mi].block);
+        for (int r = 0; r < 3; r++) {
+            float *row = got + (size_t)r * C;
+            if (modes[mi].mode == BB_ACTQ_FP16) k->fake_fp16(row, (size_t)C);
+            else if (modes[mi].mode == BB_ACTQ_BF16) k->fake_bf16(row, (size_t)C);
+            else k->fake_int8(row, C, modes[mi].block);
+        }
+        int diff = memcmp(got, ref_x, (size_t)3 * C * sizeof(float)) != 0;
+        char name[64];
+        snprintf(name, sizeof name, "fake_acts.%s[%s]", modes[mi].name, k->name);
+        if (diff) EXPECT_CLOSE_F(name, got, ref_x, (size_t)3 * C, 0.0);
+        CHECK(!diff, "%s is not bit-exact with bb_fake_acts", name);
+        bb_free(got);
+    }
+    bb_free(x);
+    bb_free(ref_x);
+}
+
+/* Fast weight fake quantizers == the reference ones bit for bit (ragged groups). */
+static void test_fake_weights(void) {
+    int OC = 7, C = 203;
+    float *w = rnd((size_t)OC * C, 0.3f), *a = rnd((size_t)OC * C, 1), *b = rnd((size_t)OC * C, 1);
+    w[5] = 0.0f;
+    for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
+        bb_prec_opts o = bb_prec_default_opts((bb_precision)p);
+        bb_precisions[p].fake_weights(a, w, OC, C, &o);
+        bb_fake_weights_fast((bb_precision)p, b, w, OC, C, &o);
+        char name[64];
+        snprintf(name, sizeof name, "fake_weights.%s[%s]", bb_precisions[p].name, bb_eltwise()->name);
+        int diff = memcmp(a, b, (size_t)OC * C * sizeof(float)) != 0;
+        if (diff) EXPECT_CLOSE_F(name, b, a, (size_t)OC * C, 0.0);
+        CHECK(!diff, "%s is not bit-exact with the reference", name);
+    }
+    bb_free(w); bb_free(a); bb_free(b);
+}
+
 /* The elementwise ops again on every SIMD path this CPU supports (isa.h). */
 static void test_every_isa(void) {
     bb_isa best = bb_isa_best_supported();
@@ -215,6 +271,8 @@ static void test_every_isa(void) {
         test_norms();
         test_rope_attention();
         test_loss_embedding_optim();
+        test_fake_acts();
+        test_fake_weights();
         printf("     isa %s: %s\n", bb_isa_name((bb_isa)isa), bb_test_failures == before ? "ok" : "FAILED");
     }
     for (int isa = (int)best + 1; isa < BB_ISA_COUNT; isa++)

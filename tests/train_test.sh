@@ -29,6 +29,20 @@ fi
 grep -q "process peak RSS" "$TMP/v.out" && grep -q "optimizer" "$TMP/v.out" && ok "memory breakdown printed" ||
     fail "no memory breakdown in the train output"
 
+# 1b. every precision lowers the validation loss at tiny (QAT, precisions/precision.h)
+for prec in fp16 bf16 int8 int4 b158; do
+    "$BB" train "${TRAIN[@]}" --precision "$prec" --steps 50 --lr 3e-3 --eval-windows 32 --csv "$TMP/$prec.csv" \
+        --log-every 50 >"$TMP/$prec.out" 2>&1 || { cat "$TMP/$prec.out"; fail "$prec training run failed"; continue; }
+    first=$(awk -F, 'NR==2 {print $6}' "$TMP/$prec.csv")
+    last=$(awk -F, 'END {print $6}' "$TMP/$prec.csv")
+    if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}'; then
+        ok "$prec: validation loss $first -> $last after 50 steps"
+    else
+        fail "$prec: validation loss did not fall by 1 nat: $first -> $last"
+    fi
+done
+grep -q "packed weights" "$TMP/b158.out" && ok "b158 memory breakdown lists packed weights" || fail "no packed weights row"
+
 # 2. stop + resume == uninterrupted, byte for byte
 "$BB" train "${TRAIN[@]}" --steps 8 --save "$TMP/a.ckpt" --csv "$TMP/a.csv" >/dev/null 2>&1 || fail "run a"
 "$BB" train "${TRAIN[@]}" --steps 8 --stop-at 5 --save "$TMP/b.ckpt" >/dev/null 2>&1 || fail "run b (stop)"
@@ -45,6 +59,22 @@ g2=$("$BB" generate --ckpt "$TMP/v.ckpt" --prompt "And God said" --tokens 12 --s
 [ "$out" = "$g2" ] && ok "generate is deterministic for a seed" || fail "generate differs for the same seed"
 "$BB" eval ppl --ckpt "$TMP/v.ckpt" --split test --windows 20 >"$TMP/e.out" 2>&1 && grep -q "perplexity" "$TMP/e.out" &&
     grep -q "bits per byte" "$TMP/e.out" && ok "eval ppl: $(grep perplexity "$TMP/e.out")" || { cat "$TMP/e.out"; fail "eval ppl"; }
+
+# 3b. the MT path end to end at tiny: train a few steps on the pairs, translate, score
+"$BB" train --model tiny --set max_seq=256 --task mt --steps 20 --batch 8 --lr 3e-3 --warmup 5 --threads 2 \
+    --save "$TMP/mt.ckpt" >"$TMP/mt.out" 2>&1 && grep -q "task mt: 6620 train pairs" "$TMP/mt.out" &&
+    ok "train --task mt" || { cat "$TMP/mt.out"; fail "train --task mt"; }
+"$BB" eval mt --ckpt "$TMP/mt.ckpt" --split dev --limit 8 --max-new 24 --beam 2 --out "$TMP/evalmt" >"$TMP/evalmt.out" 2>&1
+if grep -q "^BLEU|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0 = " "$TMP/evalmt.out" &&
+    grep -q "^chrF2|" "$TMP/evalmt.out" && [ "$(wc -l <"$TMP/evalmt/dev.hyp.en")" -eq 8 ] &&
+    [ "$(wc -l <"$TMP/evalmt/dev.ref.en")" -eq 8 ] && [ -s "$TMP/evalmt/mt_eval.csv" ]; then
+    ok "eval mt: $(grep '^BLEU' "$TMP/evalmt.out" | sed 's/^[^=]*= //' | cut -c1-60)"
+else cat "$TMP/evalmt.out"; fail "eval mt"; fi
+# the BLEU of eval mt equals eval bleu on the files it wrote
+b1=$(grep '^BLEU' "$TMP/evalmt.out" | sed 's/^[^=]*= \([0-9.]*\).*/\1/')
+b2=$("$BB" eval bleu --hyp "$TMP/evalmt/dev.hyp.en" --ref "$TMP/evalmt/dev.ref.en" --width 2 2>&1 | grep '^BLEU' |
+    sed 's/^[^=]*= \([0-9.]*\).*/\1/')
+[ -n "$b1" ] && [ "$b1" = "$b2" ] && ok "eval mt BLEU $b1 == eval bleu $b2" || fail "eval mt BLEU '$b1' vs eval bleu '$b2'"
 
 # 4. bad checkpoints: one sentence, exit 1, never a crash
 expect_error() {

@@ -5,6 +5,12 @@
  * libm are in ops_ref.c. */
 #include "isa.h"
 #include "vecmath.h"
+#include "../../precisions/precision.h"
+#include <stdint.h>
+#include <string.h>
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
@@ -67,6 +73,82 @@ static void FN(adamw)(float *params, const float *grads, float *m, float *v, siz
     }
 }
 
+/* roundf (half away from zero) without a libm call: truncate through int32 (cvttps2dq,
+ * vectorizes on every ISA), then step away from zero when the dropped fraction is >= 0.5.
+ * Exact for |v| < 2^31, which the callers guarantee: their v = w / scale is bounded by
+ * the quantizer's range (|v| <= 128) or, for b158, by the element count. */
+static inline float round_half_away(float v) {
+    float t = __builtin_copysignf((float)(int32_t)v, v);  /* keeps roundf's -0.0 for -0.5 < v < 0 */
+    float frac = __builtin_fabsf(v - t);
+    return frac >= 0.5f ? t + __builtin_copysignf(1.0f, v) : t;
+}
+
+static void FN(fake_int8)(float *x, int C, int block) {
+    for (int c0 = 0; c0 < C; c0 += block) {
+        int n = C - c0 < block ? C - c0 : block;
+        float *v = x + c0, amax = 0.0f;
+#pragma omp simd reduction(max : amax)
+        for (int i = 0; i < n; i++) amax = __builtin_fmaxf(amax, __builtin_fabsf(v[i]));
+        float m = __builtin_fmaxf(amax, 1e-5f), s = m / 127.0f, inv = 127.0f / m;
+#pragma omp simd
+        for (int i = 0; i < n; i++) {
+            float q = round_half_away(v[i] * inv);
+            q = q > 127.0f ? 127.0f : q < -128.0f ? -128.0f : q;
+            v[i] = q * s;
+        }
+    }
+}
+
+static void FN(fake_fp16)(float *x, size_t n) {
+    size_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+#elif defined(__AVX2__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+#endif
+    for (; i < n; i++) x[i] = bb_fp16_to_fp32(bb_fp32_to_fp16(x[i]));
+}
+
+static void FN(fake_bf16)(float *x, size_t n) {
+    typedef uint32_t __attribute__((may_alias)) u32_alias;  /* the same storage seen as bits */
+    u32_alias *u = (u32_alias *)x;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b = u[i];
+        bool nan = (b & 0x7fffffffu) > 0x7f800000u;
+        uint32_t r = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+        u[i] = nan ? ((b & 0xffff0000u) | 0x400000u) : r;
+    }
+}
+
+static float FN(absmax)(const float *x, size_t n) {
+    float m = 0.0f;
+#pragma omp simd reduction(max : m)
+    for (size_t i = 0; i < n; i++) m = __builtin_fmaxf(m, __builtin_fabsf(x[i]));
+    return m;
+}
+
+/* Summed in double in fixed 8-lane order, so every ISA copy returns the same bits. */
+static double FN(abssum)(const float *x, size_t n) {
+    double lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] += (double)__builtin_fabsf(x[i + (size_t)j]);
+    for (int j = 0; i < n; i++, j++) lane[j] += (double)__builtin_fabsf(x[i]);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+static void FN(fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float q = round_half_away(w[i] * inv);
+        q = q > hi ? hi : q < lo ? lo : q;
+        wq[i] = q * s;
+    }
+}
+
 const bb_eltwise_kernels FN(bb_eltwise) = {
     .name = BB_ISA_NAME,
     .gelu_forward = FN(gelu_forward),
@@ -75,4 +157,10 @@ const bb_eltwise_kernels FN(bb_eltwise) = {
     .swiglu_backward = FN(swiglu_backward),
     .exp_shift_sum = FN(exp_shift_sum),
     .adamw = FN(adamw),
+    .fake_int8 = FN(fake_int8),
+    .fake_fp16 = FN(fake_fp16),
+    .fake_bf16 = FN(fake_bf16),
+    .absmax = FN(absmax),
+    .abssum = FN(abssum),
+    .fake_block = FN(fake_block),
 };

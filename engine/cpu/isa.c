@@ -2,6 +2,7 @@
 #include "isa.h"
 #include "../../common/check.h"
 #include <cpuid.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +28,24 @@ bb_isa bb_isa_best_supported(void) {
     bool avx512 = avx2 && (xcr0 & 0xe6) == 0xe6 && (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) &&
                   (b & (1u << 31));  /* F, DQ, BW, VL */
     return avx512 ? BB_ISA_AVX512 : avx2 ? BB_ISA_AVX2 : BB_ISA_SCALAR;
+}
+
+/* CPUID traps to the hypervisor in a VM (tens of microseconds): ask once. */
+static _Atomic int features = -1;
+
+unsigned bb_cpu_features(void) {
+    int cached = features;
+    if (cached >= 0) return (unsigned)cached;
+    unsigned a, b, c, d, f = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29))) f |= BB_CPU_F16C;
+    if (bb_isa_best_supported() < BB_ISA_AVX512) {
+        features = (int)f;
+        return f;
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11))) f |= BB_CPU_AVX512_VNNI;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) f |= BB_CPU_AVX512_BF16;
+    features = (int)f;
+    return f;
 }
 
 bb_isa bb_isa_active(void) {

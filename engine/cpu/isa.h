@@ -19,9 +19,23 @@ typedef struct {
     float (*exp_shift_sum)(float *p, const float *z, float shift, size_t n);
     void (*adamw)(float *params, const float *grads, float *m, float *v, size_t n, float lr, float beta1, float beta2,
                   float eps, float decay, float bc1, float bc2);
+    /* Activation fake quantization, bit-exact with bb_fake_acts (precisions/fakequant.c):
+     * int8 absmax over each block of `block` values of a row of C; fp16 / bf16 rounding. */
+    void (*fake_int8)(float *x, int C, int block);
+    void (*fake_fp16)(float *x, size_t n);
+    void (*fake_bf16)(float *x, size_t n);
+    /* Weight fake quantization primitives: max|x|, sum|x| (double), and
+     * wq = clamp(roundf(w * inv), lo, hi) * s. */
+    float (*absmax)(const float *x, size_t n);
+    double (*abssum)(const float *x, size_t n);
+    void (*fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi);
 } bb_eltwise_kernels;
 
 bb_isa bb_isa_best_supported(void);
+/* Extensions some kernels need beyond their ISA level (precisions/: VNNI vpdpbusd,
+ * AVX512_BF16 vdpbf16ps, F16C vcvtph2ps); bits of bb_cpu_features(). */
+enum { BB_CPU_AVX512_VNNI = 1u << 0, BB_CPU_AVX512_BF16 = 1u << 1, BB_CPU_F16C = 1u << 2 };
+unsigned bb_cpu_features(void);
 /* The active ISA: BITBENCH_ISA if set (an unsupported or unknown value is an error),
  * else the best the CPU supports. Decided on first use. */
 bb_isa bb_isa_active(void);

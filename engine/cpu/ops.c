@@ -18,13 +18,20 @@
 #include <omp.h>
 #include <string.h>
 
+/* Small work (decoding one token, tiny models) runs on the calling thread: an OpenMP
+ * fork/join costs microseconds, and far more when another process holds a core while
+ * the team spins at the barrier. BB_PAR_ROW_COST approximates the elements per loop
+ * iteration for row loops (the loop bound times this is compared with the threshold). */
+#define BB_PAR_MIN_WORK 32768
+#define BB_PAR_ROW_COST 256
+
 /* ---- matmul ---------------------------------------------------------------------- */
 
 static void matmul_forward_cpu(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
                                int OC, int accumulate) {
     float beta = accumulate ? 1.0f : 0.0f;
     if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * OC;
             if (accumulate)
@@ -34,12 +41,15 @@ static void matmul_forward_cpu(float *out, const float *inp, const float *weight
         }
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, beta, out, OC);
+    if (N == 1)  /* one token (decoding): a matrix-vector product, no GEMM packing */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, weight, C, inp, 1, beta, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, beta, out, OC);
 }
 
 /* Column sums of (N, W) added into acc (W): threads split the columns. */
 static void colsum_accumulate(float *acc, const float *x, int N, int W) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * W >= BB_PAR_MIN_WORK)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int lo = (int)((long)W * id / nt), hi = (int)((long)W * (id + 1) / nt);
@@ -61,7 +71,7 @@ static void matmul_backward_cpu(float *dinp, float *dweight, float *dbias, const
 
 static void layernorm_forward_cpu(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                                   const float *bias, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
@@ -81,7 +91,7 @@ static void layernorm_forward_cpu(float *out, float *mean, float *rstd, const fl
 
 static void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                    const float *weight, const float *mean, const float *rstd, int N, int C) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= BB_PAR_MIN_WORK)
     {
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -115,7 +125,7 @@ static void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, co
 
 static void rmsnorm_forward_cpu(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
                                 float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C, ss = 0.0f;
@@ -130,7 +140,7 @@ static void rmsnorm_forward_cpu(float *out, float *rstd, const float *inp, const
 
 static void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout, const float *inp,
                                  const float *weight, const float *rstd, int N, int C) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= BB_PAR_MIN_WORK)
     {
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -161,7 +171,7 @@ static void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout,
 static void gelu_forward_cpu(float *out, const float *inp, int N, int F) {
     const bb_eltwise_kernels *k = bb_eltwise();
     size_t n = (size_t)N * F, chunks = (n + ELT_CHUNK - 1) / ELT_CHUNK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(chunks) * ELT_CHUNK >= 2 * BB_PAR_MIN_WORK)
     for (size_t c = 0; c < chunks; c++) {
         size_t lo = c * ELT_CHUNK, len = n - lo < ELT_CHUNK ? n - lo : ELT_CHUNK;
         k->gelu_forward(out + lo, inp + lo, len);
@@ -171,7 +181,7 @@ static void gelu_forward_cpu(float *out, const float *inp, int N, int F) {
 static void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
     const bb_eltwise_kernels *k = bb_eltwise();
     size_t n = (size_t)N * F, chunks = (n + ELT_CHUNK - 1) / ELT_CHUNK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(chunks) * ELT_CHUNK >= 2 * BB_PAR_MIN_WORK)
     for (size_t c = 0; c < chunks; c++) {
         size_t lo = c * ELT_CHUNK, len = n - lo < ELT_CHUNK ? n - lo : ELT_CHUNK;
         k->gelu_backward(dinp + lo, inp + lo, dout + lo, len);
@@ -180,7 +190,7 @@ static void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, 
 
 static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *g = inp + (size_t)n * 2 * F;
         k->swiglu_forward(out + (size_t)n * F, g, g + F, (size_t)F);
@@ -189,7 +199,7 @@ static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
 
 static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *g = inp + (size_t)n * 2 * F;
         float *dg = dinp + (size_t)n * 2 * F;
@@ -200,7 +210,7 @@ static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout
 static void rope_apply_cpu(float *qkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd,
                            float sign) {
     int QKV = (NH + 2 * NKV) * hd, half = hd / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(B * T) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
         const float *cs = cos + (size_t)t * half, *sn = sin + (size_t)t * half;
@@ -226,7 +236,7 @@ static void rope_backward_cpu(float *dqkv, const float *cos, const float *sin, i
 }
 
 static void residual_bias_forward_cpu(float *out, const float *x, const float *bias, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *xi = x + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -244,7 +254,7 @@ static void residual_bias_forward_cpu(float *out, const float *x, const float *b
 static void crossentropy_forward_cpu(float *losses, float *probs, const float *logits, const int *targets, int N,
                                      int V) {
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float *p = probs + (size_t)n * V, maxv = -INFINITY, sum = 0.0f;
@@ -259,7 +269,7 @@ static void crossentropy_forward_cpu(float *losses, float *probs, const float *l
 
 static void crossentropy_backward_cpu(float *dlogits, const float *probs, const int *targets, float scale, int N,
                                       int V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         float *d = dlogits + (size_t)n * V;
         const float *p = probs + (size_t)n * V;
@@ -277,7 +287,7 @@ static void crossentropy_backward_cpu(float *dlogits, const float *probs, const 
 
 static void encoder_forward_cpu(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T,
                                 int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(B * T) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
     for (int bt = 0; bt < B * T; bt++) {
         const float *e = wte + (size_t)tokens[bt] * C, *p = wpe ? wpe + (size_t)(bt % T) * C : NULL;
         float *o = out + (size_t)bt * C;
@@ -292,7 +302,7 @@ static void encoder_forward_cpu(float *out, const int *tokens, const float *wte,
 
 static void encoder_backward_cpu(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T,
                                  int C) {
-#pragma omp parallel
+#pragma omp parallel if ((size_t)B * T * C >= BB_PAR_MIN_WORK)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
@@ -316,7 +326,7 @@ static void adamw_update_cpu(float *params, const float *grads, float *m, float 
     const bb_eltwise_kernels *k = bb_eltwise();
     float bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t);
     size_t chunks = (n + ELT_CHUNK - 1) / ELT_CHUNK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(chunks) * ELT_CHUNK >= 2 * BB_PAR_MIN_WORK)
     for (size_t c = 0; c < chunks; c++) {
         size_t lo = c * ELT_CHUNK, len = n - lo < ELT_CHUNK ? n - lo : ELT_CHUNK;
         k->adamw(params + lo, grads + lo, m + lo, v + lo, len, lr, beta1, beta2, eps, 1.0f - lr * wd, bc1, bc2);
@@ -329,7 +339,7 @@ static double sum_squares_cpu(const float *x, size_t n) {
     size_t nb = (n + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
     if (nb == 0) return 0.0;
     double *partial = bb_alloc(BB_MEM_WORKSPACE, nb * sizeof *partial);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)(nb) * SUMSQ_BLOCK >= 2 * BB_PAR_MIN_WORK)
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * SUMSQ_BLOCK, hi = lo + SUMSQ_BLOCK < n ? lo + SUMSQ_BLOCK : n;
         double s = 0.0;
@@ -343,7 +353,7 @@ static double sum_squares_cpu(const float *x, size_t n) {
 }
 
 static void scale_cpu(float *x, float s, size_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= BB_PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 

@@ -6,7 +6,9 @@ tests/ref/README.md; this module is its executable form:
 
   * a minimal safetensors reader/writer (no `safetensors` package needed);
   * the parameter table (names, shapes) for a config;
-  * forward() for "gpt2" and "llama" from a plain dict of tensors;
+  * forward() for "gpt2" and "llama" from a plain dict of tensors, for every precision:
+    fp32, or quantization-aware (QAT) fp16/bf16/int8/int4/b158 with the engine's fake
+    quantizers (precisions/fakequant.c) reproduced in float32, identity STE and SubLN;
   * the cross-entropy loss, the weight-decay set, and a float64-capable AdamW trainer
     built on torch.optim.AdamW + torch.nn.utils.clip_grad_norm_.
 
@@ -120,12 +122,21 @@ def write_safetensors(path, tensors, metadata=None):
 CONFIG_KEYS = ("family", "n_layer", "n_embd", "n_head", "n_kv_head", "vocab_size",
                "max_seq", "ffn_hidden", "norm_eps", "rope_theta")
 
-# AdamW weight decay applies to these matrices/embeddings only; norms and biases get 0.
+# Optional keys (engine checkpoints and QAT parity files carry them); absent = fp32.
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4", "b158")
+QUANT_DEFAULTS = {"precision": "fp32", "group": 32, "act_quant": "token"}
+
+# AdamW weight decay applies to these matrices/embeddings only; norms (including the
+# b158 SubLN gains subln_attw/subln_ffnw) and biases get 0.
 DECAY_NAMES = frozenset({"wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw", "lm_head"})
+
+# The four linears of each block that a precision quantizes (precisions/precision.h).
+QUANTIZED_NAMES = ("qkvw", "attprojw", "fcw", "fcprojw")
 
 
 def parse_config(text):
-    """Parses the "config" metadata string; checks keys, family and divisibility."""
+    """Parses the "config" metadata string; checks keys, family and divisibility, and the
+    optional precision keys (precision, group, act_quant; defaults fp32, 32, token)."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
@@ -138,8 +149,20 @@ def parse_config(text):
         cfg[k] = int(cfg[k])
     cfg["norm_eps"] = float(cfg["norm_eps"])
     cfg["rope_theta"] = float(cfg["rope_theta"])
+    for k, d in QUANT_DEFAULTS.items():
+        cfg[k] = raw.get(k, d)
+    cfg["group"] = int(cfg["group"])
     if cfg["family"] not in ("gpt2", "llama"):
         raise FormatError(f"config family {cfg['family']!r} is neither gpt2 nor llama")
+    if cfg["precision"] not in PRECISIONS:
+        raise FormatError(f"config precision {cfg['precision']!r} is not one of "
+                          f"{', '.join(PRECISIONS)}")
+    if cfg["act_quant"] not in ("token", "block"):
+        raise FormatError(f"config act_quant {cfg['act_quant']!r} is neither token nor block")
+    if cfg["act_quant"] == "block" and cfg["precision"] != "int4":
+        raise FormatError("config: act_quant=block is an int4 option")
+    if cfg["precision"] == "int4" and cfg["group"] not in (32, 64, 128):
+        raise FormatError(f"config: int4 group must be 32, 64 or 128 (got {cfg['group']})")
     C, NH, NKV = cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"]
     if NH <= 0 or C % NH or NKV <= 0 or NH % NKV:
         raise FormatError(f"config: need n_embd % n_head == 0 and n_head % n_kv_head == 0 "
@@ -157,7 +180,7 @@ def param_shapes(cfg):
                                        "ffn_hidden"))
     hd = C // cfg["n_head"]
     if cfg["family"] == "gpt2":
-        return {
+        return _with_subln(cfg, {
             "wte": (V, C), "wpe": (T, C),
             "ln1w": (L, C), "ln1b": (L, C),
             "qkvw": (L, 3 * C, C), "qkvb": (L, 3 * C),
@@ -166,9 +189,9 @@ def param_shapes(cfg):
             "fcw": (L, Fh, C), "fcb": (L, Fh),
             "fcprojw": (L, C, Fh), "fcprojb": (L, C),
             "lnfw": (C,), "lnfb": (C,),
-        }
+        })
     qkv_out = (cfg["n_head"] + 2 * cfg["n_kv_head"]) * hd
-    return {
+    return _with_subln(cfg, {
         "wte": (V, C),
         "ln1w": (L, C),
         "qkvw": (L, qkv_out, C),
@@ -178,7 +201,250 @@ def param_shapes(cfg):
         "fcprojw": (L, C, Fh),
         "lnfw": (C,),
         "lm_head": (V, C),
-    }
+    })
+
+
+def _with_subln(cfg, shapes):
+    """b158 adds the SubLN gains after the family's tensors (the engine's order)."""
+    if cfg.get("precision", "fp32") == "b158":
+        L, C, Fh = cfg["n_layer"], cfg["n_embd"], cfg["ffn_hidden"]
+        shapes.update({"subln_attw": (L, C), "subln_ffnw": (L, Fh)})
+    return shapes
+
+
+# --------------------------------------------------------------------------------------
+# Fake quantization (QAT) — precisions/precision.h and precisions/fakequant.c, reproduced
+# operation by operation in float32 (the engine's arithmetic), so that scales and integer
+# codes agree bit for bit when the inputs do. round() is C's roundf: half away from zero
+# (torch.round rounds half to even). The weight functions take one layer's matrix
+# (OC, C); the activation functions quantize along the last dimension.
+# --------------------------------------------------------------------------------------
+
+_F32 = torch.float32
+
+
+def round_half_away(x):
+    """roundf for a float32 tensor: sign(x) * floor(|x| + 0.5). The sum is formed in
+    float64, where it is exact (a float32 |x| + 0.5 could round 0.49999997 up to 1)."""
+    d = x.double()
+    return (torch.sign(d) * torch.floor(d.abs() + 0.5)).to(x.dtype)
+
+
+def _rounder(fault):
+    # "round-even" (torch.round, half to even) is a deliberate fault for the self-test.
+    return torch.round if fault == "round-even" else round_half_away
+
+
+def _clamp_round(y, lo, hi, rnd):
+    """(clamp(round(y), lo, hi), mask of the elements the clamp changed)."""
+    r = rnd(y)
+    q = torch.clamp(r, lo, hi)
+    return q, q != r
+
+
+def fake_weights(w, precision, group=32, fault=None):
+    """fake_weights(W) of precision for one (OC, C) float32 matrix; returns (value,
+    clipped) — clipped marks the elements whose code the clamp changed (used only by the
+    "ste-mask" fault)."""
+    assert w.dtype == _F32 and w.dim() == 2
+    rnd = _rounder(fault)
+    none = torch.zeros_like(w, dtype=torch.bool)
+    if precision == "fp32":
+        return w.clone(), none
+    if precision == "fp16":
+        return w.half().to(_F32), none           # round to nearest even (IEEE 754)
+    if precision == "bf16":
+        return w.bfloat16().to(_F32), none       # round to nearest even
+    if precision == "int8":                      # per output row absmax
+        amax = w.abs().amax(dim=1, keepdim=True)
+        s = amax / 127.0
+        inv = torch.where(s > 0, 1.0 / s, torch.zeros_like(s))
+        q, clip = _clamp_round(w * inv, -127.0, 127.0, rnd)
+        return q * s, clip
+    if precision == "int4":                      # groups of `group` along C, symmetric
+        out, clip = torch.empty_like(w), torch.empty_like(w, dtype=torch.bool)
+        for g0 in range(0, w.shape[1], group):
+            x = w[:, g0:g0 + group]
+            amax = x.abs().amax(dim=1, keepdim=True)
+            s = torch.clamp(amax / 7.5, min=1e-9)
+            inv = 1.0 / s
+            q, c = _clamp_round(x * inv, -8.0, 7.0, rnd)
+            out[:, g0:g0 + group], clip[:, g0:g0 + group] = q * s, c
+        return out, clip
+    if precision == "b158":                      # per matrix absmean, ternary
+        mean = (w.double().abs().sum() / w.numel()).to(_F32)   # sum in double, then float
+        g = torch.clamp(mean, min=1e-5)
+        inv = 1.0 / g
+        q, clip = _clamp_round(w * inv, -1.0, 1.0, rnd)
+        return q * g, clip
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def _fake_rows_int8(x, rnd):
+    """int8 per row of the last dim (BitNet act_quant): s = max(amax, 1e-5) / 127,
+    q = clamp(round(x * 127 / max(amax, 1e-5)), -128, 127)."""
+    m = torch.clamp(x.abs().amax(dim=-1, keepdim=True), min=1e-5)
+    s, inv = m / 127.0, 127.0 / m
+    return torch.clamp(rnd(x * inv), -128.0, 127.0) * s
+
+
+def act_mode(cfg):
+    """How a precision quantizes the inputs of its linears (bb_fake_acts modes)."""
+    prec = cfg.get("precision", "fp32")
+    if prec in ("fp32", "fp16", "bf16"):
+        return {"fp32": None, "fp16": "fp16", "bf16": "bf16"}[prec]
+    if prec == "int4" and cfg.get("act_quant", "token") == "block":
+        return "block"
+    return "token"
+
+
+def fake_acts(x, mode, group=32, fault=None):
+    """bb_fake_acts on a float32 tensor (…, C): rows are the last dimension."""
+    assert x.dtype == _F32
+    rnd = _rounder(fault)
+    if mode is None:
+        return x.clone()
+    if mode == "fp16":
+        return x.half().to(_F32)
+    if mode == "bf16":
+        return x.bfloat16().to(_F32)
+    if mode == "token":
+        return _fake_rows_int8(x, rnd)
+    if mode == "block":                          # int8 per block of `group` along C
+        return torch.cat([_fake_rows_int8(x[..., c0:c0 + group], rnd)
+                          for c0 in range(0, x.shape[-1], group)], dim=-1)
+    raise ValueError(f"unknown activation mode {mode!r}")
+
+
+def ste(x, q, pass_mask=None):
+    """Identity straight-through estimator (BitNet `x + (q(x) - x).detach()`): the value
+    is q (a float32 result, cast to x's dtype), the gradient flows to x unchanged.
+    pass_mask (fault "ste-mask" only) blocks the gradient where it is False."""
+    q = q.to(x.dtype)
+    if pass_mask is not None:
+        x = torch.where(pass_mask, x, x.detach())
+    return x + (q - x).detach()
+
+
+# Where a block quantizes activations: the input of qkvw, attprojw, fcw and fcprojw.
+ACT_SITES = ("qkv", "attproj", "fc", "fcproj")
+
+
+class ActCheck:
+    """Checks activations that the engine quantized (its float32 buffers) against the
+    reference's own input x of that linear, and collects the verdict.
+
+    A quantizer is a step function, and our x differs from the engine's by float32
+    arithmetic noise (~1e-7 of the row's max|x|; eps = 1e-5 is the bound allowed), so an
+    element whose x lies within eps * rowmax of a rounding boundary may legitimately be
+    rounded either way. The engine's value must be exactly on the format's grid (int8:
+    code * scale with an integer code in the clamp range; fp16/bf16: representable) and
+    must be the quantization of some input in [x - d, x + d], d = eps * max|x| of the row
+    (or block) — i.e. the reference's own value, or, inside that band, its neighbour."""
+
+    EPS = 1e-5
+
+    def __init__(self):
+        self.n = 0            # elements checked
+        self.other = 0        # in the band, rounded to the other side (accepted)
+        self.bad = 0          # outside what any input in the band gives
+        self.worst = None     # (site, layer, index, ours, ref) of the first bad element
+        self.max_dist = 0.0   # largest boundary distance (rel. to rowmax) of an `other`
+
+    def verify(self, x, q_eng, mode, group, site, layer):
+        x = x.detach().to(torch.float64)
+        q_eng = q_eng.detach().to(torch.float64)
+        if mode in ("token", "block"):
+            width = x.shape[-1] if mode == "token" else group
+            for c0 in range(0, x.shape[-1], width):
+                self._int8(x[..., c0:c0 + width], q_eng[..., c0:c0 + width], site, layer)
+        else:
+            self._float(x, q_eng, mode, site, layer)
+
+    def _tally(self, ok, other, dist, q_eng, ref, site, layer):
+        self.n += ok.numel()
+        self.other += int(other.sum())
+        nbad = int((~ok).sum())
+        if nbad and self.worst is None:
+            i = tuple(int(v) for v in (~ok).nonzero()[0])
+            self.worst = (site, layer, i, float(q_eng[i]), float(ref[i]))
+        self.bad += nbad
+        if other.any():
+            self.max_dist = max(self.max_dist, float(dist[other].max()))
+
+    def _int8(self, x, q_eng, site, layer):
+        m = torch.clamp(x.abs().amax(-1, keepdim=True), min=1e-5)
+        s = m / 127.0
+        v = x / s                                     # code units, float64
+        dv = 2 * 127 * self.EPS                       # x noise plus the scale's
+        code = lambda y: torch.clamp(round_half_away(y), -128.0, 127.0)  # noqa: E731
+        k_mid, k_lo, k_hi = code(v), code(v - dv), code(v + dv)
+        ke = q_eng / s
+        k_eng = torch.round(ke)
+        on_grid = (ke - k_eng).abs() <= 4 * 127 * self.EPS
+        ok = on_grid & (k_eng >= k_lo) & (k_eng <= k_hi) & (k_eng >= -128) & (k_eng <= 127)
+        other = ok & (k_eng != k_mid)
+        dist = ((v.abs() - v.abs().floor()) - 0.5).abs() / 127.0   # boundary distance / rowmax
+        self._tally(ok, other, dist, q_eng, k_mid * s, site, layer)
+
+    def _float(self, x, q_eng, mode, site, layer):
+        cast = (lambda y: y.to(_F32).half().to(torch.float64)) if mode == "fp16" else \
+            (lambda y: y.to(_F32).bfloat16().to(torch.float64))
+        d = self.EPS * x.abs().amax(-1, keepdim=True)
+        mid, lo, hi = cast(x), cast(x - d), cast(x + d)
+        ok = (cast(q_eng) == q_eng) & (q_eng >= lo) & (q_eng <= hi)
+        other = ok & (q_eng != mid)
+        rowmax = x.abs().amax(-1, keepdim=True) + 1e-30
+        dist = ((q_eng + mid) / 2 - x).abs() / rowmax  # the boundary between the two
+        self._tally(ok, other, dist, q_eng, mid, site, layer)
+
+
+class Quantizer:
+    """The fake quantization of one forward pass for cfg's precision; the quantized
+    values enter the graph through the STE. Weights: fake_weights of the float32 value of
+    the parameter. Activations (act(x, site, layer)), by the first that applies:
+      engine   {site: (L, B, T, dim) tensor}: the engine's quantized input of that linear,
+               used after act_check (an ActCheck) verified it against x;
+      replay   {(site, layer): tensor}: the decisions of a float32 twin (forward());
+      else     fake_acts of the float32 value of x.
+    record, a dict, collects the values used, keyed (site, layer).
+
+    fault (self-test only): "round-even" (ties to even), "no-subln" (b158 without the
+    SubLN norms), "ste-mask" (weight STE passes no gradient to clipped weights),
+    "no-act" (activations not quantized)."""
+
+    def __init__(self, cfg, fault=None, record=None, replay=None, engine=None,
+                 act_check=None):
+        self.record, self.replay, self.engine, self.check = record, replay, engine, act_check
+        self.prec = cfg.get("precision", "fp32")
+        self.group = int(cfg.get("group", 32))
+        self.mode = act_mode(cfg)
+        self.fault = fault
+        self.on = self.prec != "fp32"
+        self.subln = self.prec == "b158" and fault != "no-subln"
+
+    def weight(self, w):
+        if not self.on:
+            return w
+        q, clip = fake_weights(w.detach().to(_F32), self.prec, self.group, self.fault)
+        return ste(w, q, ~clip if self.fault == "ste-mask" else None)
+
+    def act(self, x, site, layer):
+        if not self.on or self.mode is None or self.fault == "no-act":
+            if self.on and self.record is not None:   # "no-act": what went in unchanged
+                self.record[(site, layer)] = x.detach().to(_F32)
+            return x
+        if self.engine is not None:
+            q = torch.as_tensor(self.engine[site][layer]).reshape(x.shape).to(_F32)
+            if self.check is not None:
+                self.check.verify(x, q, self.mode, self.group, site, layer)
+        elif self.replay is not None:
+            q = self.replay[(site, layer)]
+        else:
+            q = fake_acts(x.detach().to(_F32), self.mode, self.group, self.fault)
+        if self.record is not None:
+            self.record[(site, layer)] = q
+        return ste(x, q)
 
 
 # --------------------------------------------------------------------------------------
@@ -217,7 +483,8 @@ def apply_rope(x, cos, sin, style="half"):
     raise ValueError(f"unknown RoPE style {style!r}")
 
 
-def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh"):
+def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, decide="f32",
+            engine_acts=None, act_check=None, _replay=None, _record=None):
     """Logits (B, T, V) for token ids idx (B, T), T <= max_seq, from the parameter dict p
     (tensors of one floating dtype, shapes as param_shapes(cfg)).
 
@@ -229,8 +496,29 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh"):
     (Ainslie et al. 2023, arXiv:2305.13245), SwiGLU MLP (Shazeer 2020, arXiv:2002.05202),
     no biases, untied lm_head.
 
-    rope_style / gelu_approx other than the defaults are deliberate faults for the
-    self-test, not alternatives of the contract."""
+    Precision (cfg["precision"], default fp32; precisions/precision.h): the four linears
+    of every block (qkvw, attprojw, fcw, fcprojw) compute fake_acts(x) @ fake_weights(W).T
+    with the identity STE, W being that layer's (OC, C) slice; embeddings, head, norms,
+    biases and the residual stream stay unquantized. The quantized inputs are the ln1
+    output, the attention output, the ln2 output and the MLP activation output; b158
+    first passes the latter two through RMSNorm with subln_attw[l] / subln_ffnw[l]
+    (SubLN, eps = norm_eps).
+
+    Rounding decisions (decide): a quantizer is a step function of its input, and a
+    float64 graph feeds it values that differ from the engine's float32 ones by ~1e-7,
+    which now and then puts an element on the other side of a rounding boundary (one
+    quantum: 2^-8 relative for bf16; see README). With decide="f32" (default) and a
+    non-float32 p, a float32 twin of the forward (float32 copies of p, the same code) runs
+    first and its quantized activations — float32 arithmetic like the engine's — are what
+    the float64 graph uses; everything between quantizers stays float64. decide="own"
+    quantizes the float64 graph's own values (cast to float32). Weights need no twin: their
+    quantizer input is the float32 value of the parameter itself either way.
+    engine_acts ({site: (L, B, T, dim)}, the engine's quantized linear inputs) replaces
+    both: the graph uses the engine's values after act_check (ActCheck) has verified them
+    against the graph's own inputs, so no decision can differ (torch_parity.py).
+
+    rope_style / gelu_approx other than the defaults and qfault (Quantizer) are
+    deliberate faults for the self-test, not alternatives of the contract."""
     gpt2 = cfg["family"] == "gpt2"
     B, T = idx.shape
     L, C, NH, NKV = cfg["n_layer"], cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"]
@@ -238,6 +526,15 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh"):
     if T > cfg["max_seq"]:
         raise ValueError(f"sequence length {T} exceeds max_seq {cfg['max_seq']}")
     dtype = p["wte"].dtype
+    if decide not in ("f32", "own"):
+        raise ValueError(f"decide must be f32 or own, not {decide!r}")
+    if (decide == "f32" and engine_acts is None and _replay is None and act_mode(cfg)
+            and dtype != torch.float32 and qfault != "no-act"):
+        twin, _replay = {k: v.detach().to(torch.float32) for k, v in p.items()}, {}
+        with torch.no_grad():
+            forward(twin, cfg, idx, rope_style, gelu_approx, qfault, "own", _record=_replay)
+    qz = Quantizer(cfg, qfault, record=_record, replay=_replay, engine=engine_acts,
+                   act_check=act_check)
 
     x = p["wte"][idx]                                             # (B, T, C)
     if gpt2:
@@ -249,10 +546,10 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh"):
         # --- attention ---
         if gpt2:
             h = F.layer_norm(x, (C,), p["ln1w"][l], p["ln1b"][l], eps)
-            qkv = F.linear(h, p["qkvw"][l], p["qkvb"][l])         # h @ W.T + b
+            qkv = F.linear(qz.act(h, "qkv", l), qz.weight(p["qkvw"][l]), p["qkvb"][l])
         else:
             h = rms_norm(x, p["ln1w"][l], eps)
-            qkv = F.linear(h, p["qkvw"][l])
+            qkv = F.linear(qz.act(h, "qkv", l), qz.weight(p["qkvw"][l]))
         q, k, v = qkv.split([NH * hd, NKV * hd, NKV * hd], dim=-1)
         q = q.view(B, T, NH, hd).transpose(1, 2)                  # (B, NH, T, hd)
         k = k.view(B, T, NKV, hd).transpose(1, 2)                 # (B, NKV, T, hd)
@@ -266,17 +563,24 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh"):
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))   # (B, NH, T, T)
         att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)            # merge heads
-        x = x + F.linear(y, p["attprojw"][l], p["attprojb"][l] if gpt2 else None)
+        if qz.subln:
+            y = rms_norm(y, p["subln_attw"][l], eps)
+        x = x + F.linear(qz.act(y, "attproj", l), qz.weight(p["attprojw"][l]),
+                         p["attprojb"][l] if gpt2 else None)
         # --- MLP ---
         if gpt2:
             h2 = F.layer_norm(x, (C,), p["ln2w"][l], p["ln2b"][l], eps)
-            u = F.gelu(F.linear(h2, p["fcw"][l], p["fcb"][l]), approximate=gelu_approx)
-            x = x + F.linear(u, p["fcprojw"][l], p["fcprojb"][l])
+            u = F.gelu(F.linear(qz.act(h2, "fc", l), qz.weight(p["fcw"][l]), p["fcb"][l]),
+                       approximate=gelu_approx)
         else:
             h2 = rms_norm(x, p["ln2w"][l], eps)
-            gu = F.linear(h2, p["fcw"][l])
+            gu = F.linear(qz.act(h2, "fc", l), qz.weight(p["fcw"][l]))
             g, u = gu[..., :Fh], gu[..., Fh:]
-            x = x + F.linear(F.silu(g) * u, p["fcprojw"][l])
+            u = F.silu(g) * u
+        if qz.subln:
+            u = rms_norm(u, p["subln_ffnw"][l], eps)
+        x = x + F.linear(qz.act(u, "fcproj", l), qz.weight(p["fcprojw"][l]),
+                         p["fcprojb"][l] if gpt2 else None)
     if gpt2:
         h = F.layer_norm(x, (C,), p["lnfw"], p["lnfb"], eps)
         return F.linear(h, p["wte"])                              # tied head
@@ -297,22 +601,40 @@ def loss_fn(logits, targets):
 
 def make_leaves(params_np, dtype):
     """{name: leaf tensor of dtype with requires_grad} from {name: numpy array}."""
-    return {k: torch.from_numpy(np.asarray(v)).to(dtype).requires_grad_(True)
+    # a copy always: torch.from_numpy(...).to(float32) would share the numpy buffer,
+    # which the optimizer then updates in place
+    return {k: torch.from_numpy(np.array(v, copy=True)).to(dtype).requires_grad_(True)
             for k, v in params_np.items()}
 
 
-def train_reference(params, cfg, idx, targets, lrs, adamw, **fwd_kw):
-    """Runs len(lrs) AdamW steps on one batch; returns the loss before each step.
-    params: {name: leaf tensor} (updated in place). adamw: dict with beta1, beta2, eps,
-    weight_decay, grad_clip."""
+def make_adamw(params, adamw, lr=0.0):
+    """torch.optim.AdamW over {name: leaf}: weight decay on DECAY_NAMES only (norm gains —
+    SubLN's included — and biases get 0)."""
     names = list(params)
     decay = [params[n] for n in names if n in DECAY_NAMES]
     other = [params[n] for n in names if n not in DECAY_NAMES]
     groups = [g for g in ({"params": decay, "weight_decay": float(adamw["weight_decay"])},
                           {"params": other, "weight_decay": 0.0}) if g["params"]]
-    opt = torch.optim.AdamW(groups, lr=float(lrs[0]) if len(lrs) else 0.0,
-                            betas=(float(adamw["beta1"]), float(adamw["beta2"])),
-                            eps=float(adamw["eps"]), amsgrad=False, foreach=False)
+    return torch.optim.AdamW(groups, lr=float(lr),
+                             betas=(float(adamw["beta1"]), float(adamw["beta2"])),
+                             eps=float(adamw["eps"]), amsgrad=False, foreach=False)
+
+
+def adamw_step(opt, params, lr, clip):
+    """Clipping (if clip > 0) by the global norm of every .grad, then one AdamW step."""
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(list(params.values()), clip)
+    for g in opt.param_groups:
+        g["lr"] = float(lr)
+    opt.step()
+
+
+def train_reference(params, cfg, idx, targets, lrs, adamw, **fwd_kw):
+    """Runs len(lrs) AdamW steps on one batch; returns the loss before each step.
+    params: {name: leaf tensor} (updated in place). adamw: dict with beta1, beta2, eps,
+    weight_decay, grad_clip. Quantized precisions re-quantize the weights from the
+    updated masters at every forward (the engine's bb_model_requantize after each step)."""
+    opt = make_adamw(params, adamw, lrs[0] if len(lrs) else 0.0)
     clip = float(adamw.get("grad_clip", 0.0))
     losses = []
     for lr in lrs:
@@ -320,9 +642,5 @@ def train_reference(params, cfg, idx, targets, lrs, adamw, **fwd_kw):
         loss = loss_fn(forward(params, cfg, idx, **fwd_kw), targets)
         losses.append(loss.item())
         loss.backward()
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_([params[n] for n in names], clip)
-        for g in opt.param_groups:
-            g["lr"] = float(lr)
-        opt.step()
+        adamw_step(opt, params, lr, clip)
     return losses

@@ -2,7 +2,7 @@
 """make_fake_io — fabricates what our C engine will write, to self-test torch_parity.py.
 
 Usage: /usr/bin/python3 tests/ref/make_fake_io.py --family gpt2|llama MODEL.safetensors
-       IO.safetensors [--fault KIND] [sizes ...]
+       IO.safetensors [--precision P [--act-quant block]] [--fault KIND] [sizes ...]
 
 Builds a random model of the family, writes MODEL.safetensors and IO.safetensors exactly
 per the contract (tests/ref/README.md), computing logits, loss, gradients and the S
@@ -19,6 +19,16 @@ so a passing self-test also shows that those formulas are torch.optim.AdamW's.
   adam-nobc  AdamW without bias correction
   wd-all     weight decay on every parameter (norm weights and biases too)
   no-clip    skip gradient-norm clipping
+and, with a quantized --precision (fp16 bf16 int8 int4 b158; QAT as the C engine's):
+  round-even   quantizers round ties to even (torch.round) instead of away from zero
+  no-subln     b158 without the SubLN norms
+  ste-mask     the weight STE passes no gradient to clipped weights
+  no-act       activations not quantized
+  wd-subln     weight decay on the SubLN gains too
+
+A quantized precision also plants exact rounding ties in the quantized weights (as
+tests/parity_dump.c does) and writes the trajectory tensors train_params.*, train_grads.*,
+train_wq.* and train_qacts.* (README); --trajectory writes the first two for fp32 too.
 """
 import argparse
 import json
@@ -33,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bitbench_model as bm  # noqa: E402
 
 FAULTS = ("none", "grad", "grad-elem", "rope", "gelu", "adam-nobc", "wd-all", "no-clip")
+QFAULTS = ("round-even", "no-subln", "ste-mask", "no-act", "wd-subln")
 
 
 def random_params(cfg, gen):
@@ -42,7 +53,7 @@ def random_params(cfg, gen):
     for name, shape in bm.param_shapes(cfg).items():
         if name in ("wte", "wpe", "lm_head"):
             t = 0.3 * torch.randn(shape, generator=gen)
-        elif name in ("ln1w", "ln2w", "lnfw"):
+        elif name in ("ln1w", "ln2w", "lnfw", "subln_attw", "subln_ffnw"):
             t = 1.0 + 0.1 * torch.randn(shape, generator=gen)
         elif name.endswith("b"):  # biases (gpt2): ln1b, qkvb, attprojb, ln2b, fcb, ...
             t = 0.1 * torch.randn(shape, generator=gen)
@@ -52,14 +63,71 @@ def random_params(cfg, gen):
     return out
 
 
-def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw):
+def _quant_inv(prec, x):
+    """The scale reciprocal fakequant.c uses for float32 group x (b158: the matrix)."""
+    if prec == "b158":
+        g = max(np.float32(np.abs(x.astype(np.float64)).sum() / x.size), np.float32(1e-5))
+        return np.float32(1.0) / g
+    amax = np.float32(np.abs(x).max())
+    if prec == "int8":
+        s = amax / np.float32(127.0)
+        return np.float32(1.0) / s if s > 0 else np.float32(0.0)
+    return np.float32(1.0) / max(amax / np.float32(7.5), np.float32(1e-9))
+
+
+def _exact_tie(t, inv):
+    """float32 w next to t / inv with w * inv == t exactly, or None."""
+    t, inv = np.float32(t), np.float32(inv)
+    w = t / inv
+    for _ in range(64):
+        if w * inv == t:
+            return w
+        w = np.nextafter(w, np.float32(np.inf if w * inv < t else -np.inf), dtype=np.float32)
+    return None
+
+
+def plant_ties(params, cfg):
+    """Exact rounding ties in every quantized layer matrix, one per row (int4: per group),
+    with an even lower neighbour: tests/parity_dump.c's seed_ties, in numpy."""
+    prec, L = cfg["precision"], cfg["n_layer"]
+    for k, name in enumerate(bm.QUANTIZED_NAMES):
+        W = params[name].numpy()                      # shares memory: edited in place
+        OC, IC = W.shape[1:]
+        G = cfg["group"] if prec == "int4" else IC
+        u = W.view(np.uint32)
+        for l in range(L):
+            for _ in range(20 if prec == "b158" else 1):
+                tinv = _quant_inv(prec, W[l]) if prec == "b158" else None
+                for r in range(OC):
+                    for g0 in range(0, IC, G):
+                        x = W[l, r, g0:g0 + G]
+                        n, amax = x.size, int(np.abs(x).argmax())
+                        col = (7 * r + 3 * l + k) % n
+                        col = (col + 1) % n if col == amax else col
+                        if prec == "fp16":
+                            u[l, r, g0 + col] = (u[l, r, g0 + col] & ~np.uint32(0x3fff)) | 0x1000
+                            continue
+                        if prec == "bf16":
+                            u[l, r, g0 + col] = (u[l, r, g0 + col] & ~np.uint32(0x1ffff)) | 0x8000
+                            continue
+                        sign = -1.0 if (r + g0 // G + l) % 2 else 1.0
+                        top = {"int4": 4, "int8": 3, "b158": 1}[prec]
+                        w = _exact_tie(sign * (0.5 + 2.0 * ((r + g0 // G) % top)),
+                                       tinv if tinv is not None else _quant_inv(prec, x))
+                        if w is not None and abs(w) < abs(x[amax]):
+                            x[col] = w
+
+
+def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw, traj=None):
     """S steps of AdamW on one batch in float32, written from the formulas (PyTorch docs,
     torch.optim.AdamW; Loshchilov & Hutter 2019):
         g <- g * min(1, clip / (||g||_2 + 1e-6))       (global norm over all grads)
         p <- p * (1 - lr * wd)                           (decay set only)
         m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
         p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-    Returns the loss before each step."""
+    Returns the loss before each step. traj (a dict of lists), if given, collects per step
+    the parameters before it, the raw gradients, and for a quantized precision the fake-quant
+    weights and the quantized linear inputs the forward used."""
     b1, b2, eps = hp["beta1"], hp["beta2"], hp["eps"]
     wd, clip = hp["weight_decay"], hp["grad_clip"]
     names = list(p)
@@ -68,10 +136,22 @@ def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw):
     losses = []
     for i, lr in enumerate(lrs):
         t = i + 1
-        loss = bm.loss_fn(bm.forward(p, cfg, idx, **fwd_kw), tgt)
+        rec = {}
+        loss = bm.loss_fn(bm.forward(p, cfg, idx, _record=rec, **fwd_kw), tgt)
         losses.append(loss.item())
-        grads = torch.autograd.grad(loss, [p[n] for n in names])
-        grads = dict(zip(names, grads))
+        grads = torch.autograd.grad(loss, [p[n] for n in names], allow_unused=True)
+        grads = {n: g if g is not None else torch.zeros_like(p[n]) for n, g in zip(names, grads)}
+        if traj is not None:
+            traj["params"].append({n: p[n].detach().clone() for n in names})
+            traj["grads"].append({n: g.detach().clone() for n, g in grads.items()})
+            if cfg["precision"] != "fp32":
+                qf = fwd_kw.get("qfault")
+                traj["wq"].append({n: torch.stack([bm.fake_weights(
+                    p[n][l].detach(), cfg["precision"], cfg["group"], qf)[0]
+                    for l in range(cfg["n_layer"])]) for n in bm.QUANTIZED_NAMES})
+                traj["qacts"].append({s_: torch.stack([rec[(s_, l)] for l in
+                                                       range(cfg["n_layer"])])
+                                      for s_ in bm.ACT_SITES})
         norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads.values()))
         if clip > 0 and fault != "no-clip":
             coef = min(1.0, clip / (norm + 1e-6))
@@ -83,7 +163,8 @@ def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw):
             bc2 = 1.0 - b2 ** t if fault != "adam-nobc" else 1.0
             for n in names:
                 g = grads[n]
-                if n in bm.DECAY_NAMES or fault == "wd-all":
+                if n in bm.DECAY_NAMES or fault == "wd-all" or \
+                        (fault == "wd-subln" and n.startswith("subln_")):
                     p[n].mul_(1.0 - lr * wd)
                 m[n].mul_(b1).add_((1.0 - b1) * g)
                 v[n].mul_(b2).add_((1.0 - b2) * g * g)
@@ -96,7 +177,12 @@ def main(argv):
     ap.add_argument("model", help="output MODEL.safetensors")
     ap.add_argument("io", help="output IO.safetensors")
     ap.add_argument("--family", choices=("gpt2", "llama"), required=True)
-    ap.add_argument("--fault", choices=FAULTS, default="none")
+    ap.add_argument("--fault", choices=FAULTS + QFAULTS, default="none")
+    ap.add_argument("--precision", choices=bm.PRECISIONS, default="fp32")
+    ap.add_argument("--act-quant", choices=("token", "block"), default="token")
+    ap.add_argument("--group", type=int, default=32)
+    ap.add_argument("--trajectory", action="store_true",
+                    help="write train_params.* / train_grads.* (always when quantized)")
     ap.add_argument("--fault-param", default="qkvw", help="tensor for --fault grad")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--layers", type=int, default=2)
@@ -117,6 +203,8 @@ def main(argv):
         ap.error("--fault rope needs --family llama")
     if args.fault == "gelu" and args.family != "gpt2":
         ap.error("--fault gelu needs --family gpt2")
+    if args.fault in QFAULTS and args.precision == "fp32":
+        ap.error(f"--fault {args.fault} needs a quantized --precision")
 
     gpt2 = args.family == "gpt2"
     cfg = {
@@ -127,10 +215,14 @@ def main(argv):
         "ffn_hidden": args.ffn or (4 * args.embd if gpt2 else 64),
         "norm_eps": 1e-5, "rope_theta": 10000.0,
     }
+    if args.precision != "fp32":
+        cfg.update(precision=args.precision, group=args.group, act_quant=args.act_quant)
     cfg = bm.parse_config(json.dumps(cfg))  # same validation as the checker
     B, T = args.batch, args.seq or args.max_seq
     gen = torch.Generator().manual_seed(args.seed)
     params = random_params(cfg, gen)
+    if args.precision != "fp32":
+        plant_ties(params, cfg)
     if args.fault in ("grad", "grad-elem") and args.fault_param not in params:
         ap.error(f"--fault-param {args.fault_param!r} is not a {args.family} parameter")
 
@@ -145,13 +237,16 @@ def main(argv):
         fwd_kw["rope_style"] = "interleaved"
     if args.fault == "gelu":
         fwd_kw["gelu_approx"] = "none"
+    if args.fault in ("round-even", "no-subln", "ste-mask", "no-act"):
+        fwd_kw["qfault"] = args.fault
 
     # Forward + backward at the initial parameters, float32.
     p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
     logits = bm.forward(p, cfg, inputs, **fwd_kw)
     loss = bm.loss_fn(logits, targets)
     loss.backward()
-    grads = {k: v.grad.detach().clone() for k, v in p.items()}
+    grads = {k: v.grad.detach().clone() if v.grad is not None else torch.zeros_like(v)
+             for k, v in p.items()}  # (no-subln: the SubLN gains get no gradient)
     if args.fault == "grad":
         grads[args.fault_param] *= 1.0 + 1e-3
     if args.fault == "grad-elem":  # a middle element, not the largest
@@ -168,7 +263,11 @@ def main(argv):
           "grad_clip": args.grad_clip}
     print(f"make_fake_io: {args.family} {json.dumps(cfg)}; B={B} T={T}; fault={args.fault}")
     p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    train_losses = manual_adamw(p, cfg, inputs, targets, lrs, hp, args.fault, fwd_kw)
+    traj = {"params": [], "grads": [], "wq": [], "qacts": []} \
+        if args.trajectory or args.precision != "fp32" else None
+    train_losses = manual_adamw(p, cfg, inputs, targets, lrs, hp, args.fault, fwd_kw, traj)
+    if traj is not None:
+        traj["params"].append({n: v.detach().clone() for n, v in p.items()})  # after the last
 
     bm.write_safetensors(args.model, {k: v.numpy() for k, v in params.items()},
                          {"config": json.dumps(cfg)})
@@ -181,6 +280,14 @@ def main(argv):
     io.update({f"grad.{k}": v.numpy() for k, v in grads.items()})
     io["train_losses"] = np.array(train_losses, dtype=np.float32)
     io["train_lrs"] = np.array(lrs, dtype=np.float32)
+    if traj is not None:
+        for key, what in (("train_params", "params"), ("train_grads", "grads")):
+            io.update({f"{key}.{n}": torch.stack([st[n] for st in traj[what]]).numpy()
+                       for n in params})
+        for key, what in (("train_wq", "wq"), ("train_qacts", "qacts")):
+            if traj[what]:
+                io.update({f"{key}.{n}": torch.stack([st[n] for st in traj[what]]).numpy()
+                           for n in traj[what][0]})
     bm.write_safetensors(args.io, io, {"adamw": json.dumps(hp)})
     print(f"make_fake_io: wrote {args.model} and {args.io}")
     return 0

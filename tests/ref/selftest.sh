@@ -42,6 +42,13 @@ expect 0 "llama MQA (NKV=1), T<max_seq" -- --family llama --kv-heads 1 --seq 9 -
 expect 0 "llama MHA (NKV=NH), C=48"     -- --family llama --embd 48 --heads 6 --kv-heads 6 --ffn 80 --seed 9
 expect 0 "gpt2 no clip, no decay"       -- --family gpt2 --grad-clip 0 --weight-decay 0 --seed 10
 expect 0 "llama 1 step"                 -- --family llama --steps 1 --seed 11
+expect 0 "llama fp32 + trajectory"      -- --family llama --trajectory --seed 12
+expect 0 "gpt2 fp16 (QAT)"              -- --family gpt2 --precision fp16 --seed 13
+expect 0 "llama bf16 (QAT)"             -- --family llama --precision bf16 --seed 14
+expect 0 "gpt2 int8 (QAT)"              -- --family gpt2 --precision int8 --seed 15
+expect 0 "llama int4 act token (QAT)"   -- --family llama --precision int4 --seed 16
+expect 0 "gpt2 int4 act block (QAT)"    -- --family gpt2 --precision int4 --act-quant block --seed 17
+expect 0 "llama b158 (QAT, SubLN)"      -- --family llama --precision b158 --seed 18
 
 echo "selftest: injected faults must fail"
 expect 1 "gpt2 grad.qkvw x(1+1e-3)"     -- --family gpt2 --fault grad
@@ -52,6 +59,13 @@ expect 1 "gpt2 erf GELU"                -- --family gpt2 --fault gelu
 expect 1 "llama AdamW w/o bias corr."   -- --family llama --fault adam-nobc
 expect 1 "gpt2 decay on all params"     -- --family gpt2 --fault wd-all
 expect 1 "llama no clipping"            -- --family llama --fault no-clip
+expect 1 "gpt2 int8 ties to even"       -- --family gpt2 --precision int8 --fault round-even
+expect 1 "llama b158 ties to even"      -- --family llama --precision b158 --fault round-even
+expect 1 "gpt2 b158 without SubLN"      -- --family gpt2 --precision b158 --fault no-subln
+expect 1 "llama b158 STE masks clipped" -- --family llama --precision b158 --fault ste-mask
+expect 1 "gpt2 int4 STE masks clipped"  -- --family gpt2 --precision int4 --fault ste-mask
+expect 1 "llama int8 no act quant"      -- --family llama --precision int8 --fault no-act
+expect 1 "llama b158 decay on SubLN"    -- --family llama --precision b158 --fault wd-subln
 
 echo "selftest: malformed input and missing torch"
 "$py" "$here/make_fake_io.py" --family llama "$tmp/m.st" "$tmp/io.st" >/dev/null 2>&1

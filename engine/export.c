@@ -1,0 +1,169 @@
+/* export.c — see export.h. */
+#include "export.h"
+#include "alloc.h"
+#include "model_internal.h"
+#include "safetensors.h"
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT "bitbench-packed/1"
+
+static const int quantized[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+enum { NQ = 4 };
+
+static bool is_quantized(int i) {
+    for (int k = 0; k < NQ; k++)
+        if (quantized[k] == i) return true;
+    return false;
+}
+
+/* Bytes of one layer matrix of param i in the export: storage format for b158, else the
+ * compute format. */
+static size_t layer_bytes(const bb_model *m, int i) {
+    const bb_config *c = &m->cfg;
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    int OC = (int)m->specs[i].shape[1], C = (int)m->specs[i].shape[2];
+    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    return pt->storage_size ? pt->storage_size(OC, C) : pt->packed_size(OC, C, &o);
+}
+
+int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *info, size_t *bytes_written, char *err,
+                     size_t err_len) {
+    const bb_config *c = &m->cfg;
+    if (c->precision == BB_PREC_FP32) {
+        snprintf(err, err_len, "an fp32 model has no packed form; export it at fp16, bf16, int8 or int4");
+        return -1;
+    }
+    if (!m->params_mem || m->frozen_quant) {
+        snprintf(err, err_len, "export needs the master weights (a training checkpoint, not a packed file)");
+        return -1;
+    }
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    int L = c->n_layer, n = 0;
+    bb_st_tensor *t = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L) * sizeof *t);
+    char (*names)[64] = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L) * 64);
+    uint8_t **bufs = bb_alloc(BB_MEM_OTHER, (size_t)(NQ * L) * sizeof *bufs);
+    int nb = 0;
+    for (int i = 0; i < BB_N_PARAMS; i++) {
+        const bb_tensor_spec *s = &m->specs[i];
+        if (!s->numel) continue;
+        if (!is_quantized(i)) {
+            t[n] = (bb_st_tensor){.name = s->name, .dtype = BB_DT_F32, .ndim = s->ndim, .data = m->params.t[i]};
+            for (int d = 0; d < s->ndim; d++) t[n].shape[d] = (int64_t)s->shape[d];
+            n++;
+            continue;
+        }
+        int OC = (int)s->shape[1], C = (int)s->shape[2];
+        size_t per = s->numel / (size_t)L, bytes = layer_bytes(m, i);
+        for (int l = 0; l < L; l++) {
+            uint8_t *b = bufs[nb++] = bb_alloc(BB_MEM_OTHER, bytes + 64);
+            const float *w = m->params.t[i] + per * (size_t)l;
+            if (pt->storage_pack) pt->storage_pack(b, w, OC, C);
+            else pt->pack(b, w, OC, C, &o);
+            snprintf(names[n], 64, "%s.%d", s->name, l);
+            t[n] = (bb_st_tensor){.name = names[n], .dtype = BB_DT_U8, .ndim = 1, .shape = {(int64_t)bytes}, .data = b};
+            n++;
+        }
+    }
+    char config[512], step[32], packing[96];
+    bb_config_to_json(c, config, sizeof config);
+    snprintf(step, sizeof step, "%ld", info ? info->step : (long)m->step);
+    snprintf(packing, sizeof packing, "%s/%s", pt->name, pt->storage_pack ? "tq1-trits-v1" : "compute-v1");
+    const char *keys[] = {"format", "config", "packing", "tokenizer", "step", "producer"};
+    const char *vals[] = {FORMAT, config, packing, info ? info->tokenizer : "", step, info ? info->producer : "bitbench"};
+    int rc = bb_safetensors_write(path, t, n, keys, vals, 6, err, err_len);
+    if (rc == 0 && bytes_written) {
+        FILE *f = fopen(path, "rb");
+        *bytes_written = 0;
+        if (f) {
+            fseek(f, 0, SEEK_END);
+            *bytes_written = (size_t)ftell(f);
+            fclose(f);
+        }
+    }
+    for (int k = 0; k < nb; k++) bb_free(bufs[k]);
+    bb_free(bufs);
+    bb_free(names);
+    bb_free(t);
+    return rc;
+}
+
+int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
+                   size_t err_len) {
+    const bb_safetensors *st = stv;
+    const char *config = bb_safetensors_meta(st, "config"), *packing = bb_safetensors_meta(st, "packing");
+    char inner[400];
+    bb_config cfg;
+    if (!config || bb_config_from_json(&cfg, config, strlen(config), inner, sizeof inner) != 0) {
+        snprintf(err, err_len, "packed file '%s': %s", path, config ? inner : "no config in metadata");
+        return -1;
+    }
+    const bb_precision_traits *pt = &bb_precisions[cfg.precision];
+    char want[96];
+    snprintf(want, sizeof want, "%s/%s", pt->name, pt->storage_pack ? "tq1-trits-v1" : "compute-v1");
+    if (!packing || strcmp(packing, want) != 0) {
+        snprintf(err, err_len, "packed file '%s' has packing '%.40s', this build reads '%s'", path,
+                 packing ? packing : "(none)", want);
+        return -1;
+    }
+    if (bb_model_init(m, &cfg, be, false, inner, sizeof inner) != 0) {
+        snprintf(err, err_len, "packed file '%s': %s", path, inner);
+        return -1;
+    }
+    m->frozen_quant = true;
+    bb_prec_opts o = {.group = cfg.group, .act = cfg.act_quant};
+    int L = cfg.n_layer;
+    for (int i = 0; i < BB_N_PARAMS; i++) {
+        const bb_tensor_spec *s = &m->specs[i];
+        if (!s->numel) continue;
+        if (!is_quantized(i)) {
+            const bb_st_entry *e = bb_safetensors_find(st, s->name);
+            bool ok = e && e->dtype == BB_DT_F32 && e->nbytes == s->numel * sizeof(float);
+            if (!ok) {
+                snprintf(err, err_len, "packed file '%s' lacks FP32 tensor '%s' of %zu values", path, s->name, s->numel);
+                bb_model_free(m);
+                return -1;
+            }
+            memcpy(m->params.t[i], e->data, e->nbytes);
+            continue;
+        }
+        int OC = (int)s->shape[1], C = (int)s->shape[2], k = 0;
+        while (quantized[k] != i) k++;
+        size_t per = s->numel / (size_t)L, bytes = layer_bytes(m, i);
+        for (int l = 0; l < L; l++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s.%d", s->name, l);
+            const bb_st_entry *e = bb_safetensors_find(st, name);
+            if (!e || e->dtype != BB_DT_U8 || e->nbytes != bytes) {
+                snprintf(err, err_len, "packed file '%s': tensor '%s' is missing or not %zu bytes of U8", path, name, bytes);
+                bb_model_free(m);
+                return -1;
+            }
+            float *wq = m->wq.t[i] + per * (size_t)l;
+            if (pt->storage_unpack) {
+                pt->storage_unpack(wq, e->data, OC, C);
+                m->use_kernels = false;  /* b158: the trits decode to the exact fake-quant values; the
+                                            2-bit compute format would re-derive the scale (export.h) */
+            } else {
+                uint8_t *dst = m->packed_mem + m->packed_off[k * L + l];
+                memcpy(dst, e->data, bytes);
+                pt->unpack(wq, dst, OC, C, &o);
+            }
+            /* the masters are not in the file; keep the dequantized values in their place so
+             * code that reads params (the reference path) sees the same weights */
+            memcpy(m->params.t[i] + per * (size_t)l, wq, per * sizeof(float));
+        }
+    }
+    if (info) {
+        memset(info, 0, sizeof *info);
+        const char *tok = bb_safetensors_meta(st, "tokenizer"), *step = bb_safetensors_meta(st, "step");
+        const char *producer = bb_safetensors_meta(st, "producer");
+        snprintf(info->tokenizer, sizeof info->tokenizer, "%s", tok ? tok : "");
+        snprintf(info->producer, sizeof info->producer, "%s", producer ? producer : "");
+        info->step = step ? strtol(step, NULL, 10) : 0;
+    }
+    return 0;
+}

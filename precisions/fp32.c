@@ -1,0 +1,48 @@
+/* fp32.c — FP32 in the packed-precision interface (precision.h): the "packed" form is W
+ * itself (OC, C) row-major, the forward is OpenBLAS sgemm, the reference a plain loop.
+ * Exists so drivers and tests treat every precision alike. */
+#include "formats.h"
+#include <cblas.h>
+#include <string.h>
+
+size_t bb_fp32_packed_size(int OC, int C, const bb_prec_opts *o) {
+    (void)o;
+    return (size_t)OC * C * sizeof(float);
+}
+
+void bb_fp32_pack_ref(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
+    (void)o;
+    memcpy(packed, w, (size_t)OC * C * sizeof(float));
+}
+
+void bb_fp32_pack(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
+    bb_fp32_pack_ref(packed, w, OC, C, o);
+}
+
+void bb_fp32_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+    (void)o;
+    memcpy(w, packed, (size_t)OC * C * sizeof(float));
+}
+
+void bb_fp32_forward(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
+                     int accumulate) {
+    (void)o;
+    if (N == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, packed, C, x, 1, accumulate ? 1.0f : 0.0f, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, x, C, packed, C, accumulate ? 1.0f : 0.0f,
+                    out, OC);
+}
+
+void bb_fp32_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
+                         int accumulate) {
+    (void)o;
+    const float *w = packed;
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < OC; r++) {
+            float acc = 0.0f;
+            for (int c = 0; c < C; c++) acc += x[(size_t)n * C + c] * w[(size_t)r * C + c];
+            float *dst = out + (size_t)n * OC + r;
+            *dst = accumulate ? *dst + acc : acc;
+        }
+}

@@ -1,0 +1,106 @@
+/* precision.h — the precision traits table (DESIGN.md table 1): one entry per precision,
+ * indexed by bb_precision. Adding a precision = one new file in precisions/ plus one
+ * entry here; engine/ does not change.
+ *
+ * Numerics (specs/precisions.md). Every quantized linear y = x W^T computes, exactly up
+ * to float summation order, fake_act(x) @ fake_weights(W)^T, where:
+ *   fp32  identity.
+ *   fp16  W and x rounded to IEEE half (round to nearest even), FP32 accumulation.
+ *   bf16  W and x rounded to bfloat16 (round to nearest even), FP32 accumulation.
+ *   int8  W: per output channel absmax, s_o = max|W_o| / 127, q = clamp(round(W/s_o), -127, 127).
+ *         x: per token absmax (BitNet Tips act_quant), s_n = max(max|x_n|, 1e-5) / 127,
+ *            q = clamp(round(x/s_n), -128, 127).            (W8A8, specs §1.3, LLM.int8 vector-wise)
+ *   int4  W: groups of G (32 default; 64/128) along the input dim, symmetric,
+ *            s = max(amax_g / 7.5, 1e-9), q = clamp(round(W/s), -8, 7)   (torchao 8da4w, specs §3.3)
+ *         x: int8 per token as int8 (or per block of G with --int4-act block).
+ *   b158  W: per tensor absmean, g = max(mean|W|, 1e-5), q = clamp(round(W/g), -1, 1)
+ *         x: int8 per token as int8. An RMSNorm (SubLN) precedes every quantized linear
+ *            input (BitNet b1.58, specs §1.3-1.4).
+ * round() is round-half-away-from-zero (C roundf), as torch.round is not: torch rounds
+ * half to even. The difference only matters on exact .5 ties, which absmax scaling makes
+ * rare; the reference tests state it.
+ *
+ * Training (QAT) uses the straight-through estimator: the forward uses the fake-quant
+ * values, the backward passes gradients to the FP32 master weights and to the input
+ * unchanged (identity STE, the `w + (q(w) - w).detach()` of the BitNet code). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    BB_PREC_FP32, BB_PREC_FP16, BB_PREC_BF16, BB_PREC_INT8, BB_PREC_INT4, BB_PREC_B158, BB_PREC_COUNT
+} bb_precision;
+
+typedef enum { BB_ACTQ_NONE, BB_ACTQ_FP16, BB_ACTQ_BF16, BB_ACTQ_INT8_TOKEN, BB_ACTQ_INT8_BLOCK } bb_act_quant;
+
+typedef struct {
+    int group;                /* int4 group size along the input dim: 32, 64 or 128 */
+    bb_act_quant act;         /* how activations are quantized before the matmul */
+} bb_prec_opts;
+
+typedef struct {
+    bb_precision id;
+    const char *name;
+    const char *weights;      /* human description of the weight format */
+    const char *activations;  /* and of the activation format */
+    bb_act_quant default_act;
+    bool subln;               /* RMSNorm in front of every quantized linear input */
+    bool loss_scaling;        /* dynamic loss scaling (GradScaler) */
+    double nominal_bits;      /* bits per weight of the compute format, scales included (approx.) */
+    /* Fake quantization, scalar references (precisions/fakequant.c). wq may equal w. */
+    void (*fake_weights)(float *wq, const float *w, int OC, int C, const bb_prec_opts *o);
+
+    /* Packed compute format of a weight matrix W (OC, C), row-major, y = x W^T; the
+     * layout of each format is documented in precisions/<name>.c and blocks.h.
+     * Contract: unpack(pack(W)) == fake_weights(W) bit for bit (the one exception: a -0.0
+     * of fake_weights, e.g. roundf(-0.2) * s, unpacks as +0.0, since integer codes have one
+     * zero), and pack writes the same bytes as pack_ref (it is only parallel). Buffers are
+     * 64-byte aligned (bb_alloc). */
+    size_t (*packed_size)(int OC, int C, const bb_prec_opts *o);
+    void (*pack_ref)(void *packed, const float *w, int OC, int C, const bb_prec_opts *o);
+    void (*pack)(void *packed, const float *w, int OC, int C, const bb_prec_opts *o);
+    void (*unpack)(float *w, const void *packed, int OC, int C, const bb_prec_opts *o);
+    /* out (N, OC) = (or += when accumulate) act_quant(x) (N, C) @ unpack(packed)^T with
+     * activations quantized per o->act (int8 per token, or per block of o->group for
+     * int4; fp16/bf16 rounding). forward picks the SIMD path of engine/cpu/isa.h
+     * (BITBENCH_ISA=scalar selects the scalar one); forward_ref is the scalar reference.
+     * Both equal fake_acts(x) @ fake_weights(W)^T up to float summation order (in fact
+     * every path of a precision gives the same bits: tests/tolerances.h). out must not
+     * overlap x or packed. */
+    void (*forward)(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
+                    int accumulate);
+    void (*forward_ref)(float *out, const float *x, const void *packed, int N, int C, int OC,
+                        const bb_prec_opts *o, int accumulate);
+    /* Storage/export format (b158 only, else NULL): 1.6-bit TQ1_0-like trits (b158.c).
+     * storage_unpack(storage_pack(W)) == fake_weights(W) bit for bit. */
+    size_t (*storage_size)(int OC, int C);
+    void (*storage_pack)(void *dst, const float *w, int OC, int C);
+    void (*storage_unpack)(float *w, const void *src, int OC, int C);
+} bb_precision_traits;
+
+extern const bb_precision_traits bb_precisions[BB_PREC_COUNT];
+
+const bb_precision_traits *bb_precision_get(bb_precision p);
+/* Returns -1 for an unknown name. */
+int bb_precision_parse(const char *name);
+bb_prec_opts bb_prec_default_opts(bb_precision p);
+/* Checks o against what precision p's kernels support (int4 group 32/64/128 and
+ * act token/block; one activation mode per other precision). Returns NULL when valid,
+ * else a sentence saying what is wrong. */
+const char *bb_prec_opts_error(bb_precision p, const bb_prec_opts *o);
+
+/* The vectorized twin of fake_weights (fakequant_fast.c), bit-exact with it; used for
+ * the per-step requantization. */
+void bb_fake_weights_fast(bb_precision p, float *wq, const float *w, int OC, int C, const bb_prec_opts *o);
+
+/* Activation fake quantization of rows x (N, C) in place (all precisions). */
+void bb_fake_acts(float *x, int N, int C, bb_act_quant mode, int block);
+
+/* Scalar helpers shared with the kernels and tests. */
+uint16_t bb_fp32_to_fp16(float f);
+float bb_fp16_to_fp32(uint16_t h);
+uint16_t bb_fp32_to_bf16(float f);
+float bb_bf16_to_fp32(uint16_t h);
+/* Per-token int8 quantization: q (C) and the scale s (x ~= q * s); returns s. */
+float bb_quant_row_int8(int8_t *q, const float *x, int C);
