@@ -45,18 +45,14 @@ static int eval_ppl(int argc, char **argv) {
     if (strcmp(split, "valid") != 0 && strcmp(split, "test") != 0)
         bb_usage_error("eval ppl", "--split must be valid or test, got '%s'", split);
     bb_set_threads(threads);
-    char err[700], name[32], path[4096];
+    char name[32], path[4096];
     bb_model m;
     bb_ckpt_info info;
-    if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    bb_tokenizer tok;
+    bb_open_for_inference(&m, &info, &tok, ckpt, tok_path);
     if (seq == 0) seq = m.cfg.max_seq;
     if (seq > m.cfg.max_seq) bb_usage_error("eval ppl", "--ctx %ld exceeds max_seq %d", seq, m.cfg.max_seq);
     if (stride > seq) bb_usage_error("eval ppl", "--stride %ld exceeds --ctx %ld", stride, seq);
-    bb_tokenizer tok;
-    bb_tokenizer_open(&tok, tok_path, BB_TOK_DEFAULT_VOCAB, false);
-    if (info.tokenizer[0] && strcmp(info.tokenizer, tok.identity_hex) != 0)
-        bb_user_error("the checkpoint was trained with tokenizer %.16s..., this tokenizer is %.16s...", info.tokenizer,
-                      tok.identity_hex);
     snprintf(name, sizeof name, "lm/%s", split);
     bb_path_join(path, sizeof path, bb_data_dir(), bb_corpus_find(name)->file);
     bb_tokens tk;

@@ -60,12 +60,8 @@ int bb_cmd_eval_mt(int argc, char **argv) {
     char err[700], name[32];
     bb_model m;
     bb_ckpt_info info;
-    if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
     bb_tokenizer tok;
-    bb_tokenizer_open(&tok, tok_path, BB_TOK_DEFAULT_VOCAB, false);
-    if (info.tokenizer[0] && strcmp(info.tokenizer, tok.identity_hex) != 0)
-        bb_user_error("the checkpoint was trained with tokenizer %.16s..., this tokenizer is %.16s...", info.tokenizer,
-                      tok.identity_hex);
+    bb_open_for_inference(&m, &info, &tok, ckpt, tok_path);
     char *src_text, *ref_text;
     size_t src_len, ref_len;
     snprintf(name, sizeof name, "mt/%s.el", split);

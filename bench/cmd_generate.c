@@ -71,15 +71,10 @@ int bb_cmd_generate(int argc, char **argv) {
     if (!ckpt) bb_usage_error("generate", "--ckpt is required");
     if (temperature < 0) bb_usage_error("generate", "--temperature must be >= 0");
     bb_set_threads(threads);
-    char err[700];
     bb_model m;
     bb_ckpt_info info;
-    if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
     bb_tokenizer tok;
-    bb_tokenizer_open(&tok, tok_path, BB_TOK_DEFAULT_VOCAB, false);
-    if (info.tokenizer[0] && strcmp(info.tokenizer, tok.identity_hex) != 0)
-        bb_user_error("the checkpoint was trained with tokenizer %.16s..., this tokenizer is %.16s...", info.tokenizer,
-                      tok.identity_hex);
+    bb_open_for_inference(&m, &info, &tok, ckpt, tok_path);
     size_t n = 0, cap = 16;
     uint32_t *ids = bb_alloc(BB_MEM_DATA, cap * sizeof *ids);
     ids[n++] = BB_TOK_EOS;

@@ -2,6 +2,9 @@
  * OpenMP build, so both draw from libgomp's pool and never oversubscribe. */
 #include "model_args.h"
 #include "../common/args.h"
+#include "../common/check.h"
+#include "../datasets/tokenizer.h"
+#include <string.h>
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -24,4 +27,13 @@ void bb_model_args_resolve(const bb_model_args *ma, const char *command, bb_conf
         bb_usage_error(command, "--set: %s", err);
     if (bb_config_validate(cfg, err, sizeof err) != 0) bb_usage_error(command, "invalid model: %s", err);
     bb_set_threads(ma->threads);
+}
+
+void bb_open_for_inference(bb_model *m, bb_ckpt_info *info, bb_tokenizer *tok, const char *ckpt, const char *tok_path) {
+    char err[700];
+    if (bb_checkpoint_load(m, ckpt, &bb_backend_cpu, false, info, err, sizeof err) != 0) bb_user_error("%s", err);
+    bb_tokenizer_open(tok, tok_path, BB_TOK_DEFAULT_VOCAB, false);
+    if (info->tokenizer[0] && strcmp(info->tokenizer, tok->identity_hex) != 0)
+        bb_user_error("the checkpoint was trained with tokenizer %.16s..., this tokenizer is %.16s...", info->tokenizer,
+                      tok->identity_hex);
 }

@@ -21,3 +21,10 @@ typedef struct {
  * --threads to OpenMP and OpenBLAS. */
 void bb_model_args_resolve(const bb_model_args *ma, const char *command, bb_config *cfg);
 void bb_set_threads(long threads);
+
+/* Loads a checkpoint or packed export for inference and the tokenizer (tok_path or the
+ * cached default), refusing a tokenizer other than the one the checkpoint was trained
+ * with. Exits with one clear sentence on any problem. */
+#include "../datasets/bpe.h"
+#include "../engine/checkpoint.h"
+void bb_open_for_inference(bb_model *m, bb_ckpt_info *info, bb_tokenizer *tok, const char *ckpt, const char *tok_path);
