@@ -11,6 +11,7 @@ static const bb_command commands[] = {
     {"train", bb_cmd_train, "train a model (FP32, CPU) with AdamW; checkpoints and resume"},
     {"generate", bb_cmd_generate, "sample text from a checkpoint"},
     {"eval", bb_cmd_eval, "evaluate a checkpoint (perplexity, bits per byte)"},
+    {"memcalc", bb_cmd_memcalc, "predicted training memory by category; --fit: what fits where"},
     {"export", bb_cmd_export, "write packed inference weights (int8, int4, 1.6-bit ternary, ...)"},
     {"bench", bb_cmd_bench, "benchmarks: training throughput against PyTorch, kernels, regression gate"},
     {"suite", bb_cmd_suite, "run the default suite on the shipped data"},

@@ -1,0 +1,103 @@
+/* cmd_memcalc.c — `bitbench memcalc`: predicted memory by category (bench/memcalc.h) for
+ * a model, precision and batch; `--fit` prints which model and precision fits on which
+ * device, for full training in this engine and for packed inference weights. */
+#include "../common/args.h"
+#include "memcalc.h"
+#include "cli.h"
+#include "model_args.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    double gib;
+} device;
+
+static const device devices[] = {
+    {"RTX 3060 8 GB", 8}, {"RTX 3090 24 GB", 24}, {"RTX 4090 24 GB", 24},
+    {"2x RTX 4090 (48 GB, not 96)", 48}, {"H100 80 GB", 80}, {"CPU 32 GB", 32},
+};
+
+static void print_fit(long batch, long seq) {
+    const char *models[] = {"gpt2-124m", "llama-7b", "llama-13b", "llama-70b"};
+    printf("what fits where: full training in bitbench (FP32 masters + grads + Adam, QAT copies, B=%ld T=%ld,\n"
+           "block checkpointing) and packed inference weights; headroom = device - prediction\n\n", batch, seq);
+    printf("%-10s %-5s %12s %12s", "model", "prec", "train GiB", "infer GiB");
+    for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) printf("  %-8.8s", devices[d].name);
+    printf("\n");
+    for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++)
+        for (int p = 0; p < BB_PREC_COUNT; p++) {
+            bb_config c;
+            char err[200];
+            bb_config_from_preset(&c, models[mi], err, sizeof err);
+            bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            bb_memcalc m;
+            bb_memcalc_full(&c, (int)batch, (int)seq, true, &m);
+            double train = m.total / (1u << 30);
+            double infer = (p == BB_PREC_FP32 ? m.parameters : m.parameters - 0.0) / (1u << 30);
+            if (p != BB_PREC_FP32) {  /* packed linears + FP32 rest */
+                bb_tensor_spec s[BB_N_PARAMS];
+                bb_param_specs(&c, s);
+                double q = (double)(s[BB_P_QKVW].numel + s[BB_P_ATTPROJW].numel + s[BB_P_FCW].numel + s[BB_P_FCPROJW].numel);
+                infer = (m.parameters - 4 * q + m.packed_export) / (1u << 30);
+            }
+            printf("%-10s %-5s %12.2f %12.2f", models[mi], bb_precisions[p].name, train, infer);
+            for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) {
+                char cell[16];
+                snprintf(cell, sizeof cell, "%s%+.0f", devices[d].gib >= train ? "T" : devices[d].gib >= infer ? "I" : "-",
+                         devices[d].gib - train);
+                printf("  %-8s", cell);
+            }
+            printf("\n");
+        }
+    printf("\nT = trains (headroom in GiB after training), I = only inference fits, - = neither.\n"
+           "Predictions for this engine's `full` method (validated against the tracked allocator at tiny and\n"
+           "small, tests/test_memcalc.c); LoRA and KD are not implemented yet, so they are not predicted.\n");
+}
+
+int bb_cmd_memcalc(int argc, char **argv) {
+    bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
+    const char *precision = "fp32", *method = "full", *ckpt = "none";
+    long batch = 8, seq = 0;
+    bool fit = false;
+    const bb_arg args[] = {
+        BB_MODEL_ARG_ENTRIES(ma),
+        {"precision", BB_ARG_STR, &precision, "P", "fp32, fp16, bf16, int8, int4 or b158", 0, -1},
+        {"method", BB_ARG_STR, &method, "M", "full (LoRA and KD are not implemented yet)", 0, -1},
+        {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 1 << 20},
+        {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
+        {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
+        {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
+    };
+    const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
+                              "[--model P] [--precision P] [--batch B] [--seq T] [--checkpointing none|block] [--fit]",
+                              args, (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
+    bb_args_parse(&spec, argc, argv, NULL);
+    if (strcmp(method, "full") != 0)
+        bb_usage_error("memcalc", "--method %s is not implemented yet (only full)", method);
+    if (strcmp(ckpt, "none") != 0 && strcmp(ckpt, "block") != 0)
+        bb_usage_error("memcalc", "--checkpointing must be none or block");
+    if (fit) {
+        print_fit(1, seq ? seq : 2048);
+        return 0;
+    }
+    bb_config c;
+    bb_model_args_resolve(&ma, "memcalc", &c);
+    char err[200];
+    if (bb_config_set_precision(&c, precision, err, sizeof err) != 0) bb_usage_error("memcalc", "%s", err);
+    if (seq == 0) seq = c.max_seq;
+    bb_memcalc m;
+    bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    char desc[256];
+    bb_config_describe(&c, desc, sizeof desc);
+    printf("memcalc: %s (%s), %.4g parameters, full training, B=%ld T=%ld, checkpointing %s\n", ma.model, desc,
+           m.n_params, batch, seq, ckpt);
+    const char *names[] = {"parameters (FP32 masters)", "packed weights (QAT)", "gradients", "optimizer (AdamW m, v)",
+                           "activations", "workspace"};
+    double vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace};
+    for (int i = 0; i < 6; i++) printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
+    printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
+    if (m.packed_export > 0)
+        printf("  packed export of the quantized linears: %.3f GB\n", m.packed_export / 1e9);
+    return 0;
+}
