@@ -11,21 +11,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fails=0
 
-# expect STATUS PATTERN -- command...: exit status and an extended regex on stdout+stderr.
-expect() {
-    local want=$1 pattern=$2
-    shift 3
-    local out status
-    out=$("$@" 2>&1)
-    status=$?
-    if [ "$status" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -Eq -- "$pattern" <<<"$out"; }; then
-        echo "FAIL: $* -> exit $status (want $want), pattern '$pattern'"
-        echo "$out" | head -5 | sed 's/^/    | /'
-        fails=$((fails + 1))
-    else
-        echo "ok   $*"
-    fi
-}
+# shellcheck source=tests/expect.sh
+source "$(dirname "$0")/expect.sh"
 
 # same NAME GOT WANT: exact comparison of two texts.
 same() {

@@ -10,24 +10,8 @@ trap 'rm -rf "$TMP"' EXIT
 export BITBENCH_CACHE=$TMP/cache
 fails=0
 
-# expect STATUS PATTERN -- command...: runs it, checks the exit status and that stdout+stderr
-# contains PATTERN (an extended regex; "" = anything).
-expect() {
-    local want=$1 pattern=$2
-    shift 3
-    local out status
-    out=$("$@" 2>&1)
-    status=$?
-    if [ "$status" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -Eq -- "$pattern" <<<"$out"; }; then
-        echo "FAIL: $* -> exit $status (want $want), pattern '$pattern'"
-        echo "$out" | head -5 | sed 's/^/    | /'
-        fails=$((fails + 1))
-    elif [ "$status" -ge 128 ]; then
-        echo "FAIL: $* crashed (exit $status)"; fails=$((fails + 1))
-    else
-        echo "ok   $*"
-    fi
-}
+# shellcheck source=tests/expect.sh
+source "$(dirname "$0")/expect.sh"
 
 # --- help everywhere ---------------------------------------------------------------
 expect 0 "Usage: bitbench <command>" -- "$BB"
