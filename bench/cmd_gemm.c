@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -107,16 +109,35 @@ static double sample_once(kernel *k) {
     return total / k->reps;
 }
 
-/* 1-minute load average (Linux /proc/loadavg; -1 elsewhere): each CSV row carries it, as
- * other jobs on the cores make short multi-threaded calls wait on descheduled threads. */
-static double load1(void) {
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
+/* Share of the machine's CPU time that other processes (or the hypervisor: steal) took
+ * while a shape was measured, from /proc/stat and getrusage (Linux; -1 elsewhere). Every
+ * row carries it: on a shared machine a busy neighbour makes short multi-threaded calls
+ * wait on descheduled threads, and the load average lags by a minute. */
+typedef struct {
+    double machine, self, wall;
+} cpu_mark;
+
+static cpu_mark cpu_mark_now(void) {
+    cpu_mark m = {-1, 0, bb_now()};
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
     if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7]) == 8) /* user nice system idle iowait irq softirq steal */
+            m.machine = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
         fclose(f);
     }
-    return l;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    m.self = (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+             1e-6 * ru.ru_stime.tv_usec;
+    return m;
+}
+
+static double other_share(cpu_mark a, cpu_mark b) {
+    if (a.machine < 0 || b.machine < 0) return -1;
+    double other = (b.machine - a.machine) - (b.self - a.self), cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    return other > 0 ? other / (cores * (b.wall - a.wall)) : 0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -220,9 +241,10 @@ static void bench_gemm_shapes(const bool *want, int samples, sink *out) {
                 nk++;
             }
         }
+        cpu_mark m0 = cpu_mark_now();
         measure(ks, nk, samples, 0.025);
-        double load = load1();
-        printf("  (load average %.2f)\n", load);
+        double load = other_share(m0, cpu_mark_now());
+        printf("  (other processes took %.1f%% of the CPUs meanwhile)\n", 100 * load);
         double flops = 2.0 * s->N * s->C * s->OC, ref = flops / stat_time(&ks[0]) / 1e9;
         for (int i = 0; i < nk; i++) {
             kernel *k = &ks[i];
@@ -235,7 +257,7 @@ static void bench_gemm_shapes(const bool *want, int samples, sink *out) {
             if (target > 0) snprintf(tgt, sizeof tgt, "%.1f %s", target, ratio >= target ? "ok" : "MISS");
             printf("%-8s %5d %5d %5d  %-6s %-18s %10.3f %10.1f %8.2f %7s\n", s->name, s->N, s->C, s->OC,
                    k->is_ref ? "fp32" : k->label, desc, 1e3 * t, gops, ratio, tgt);
-            fprintf(out->csv, "gemm,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,%.3f,%.4f,%.2f,,,,,,,%.2f,%s,%s\n",
+            fprintf(out->csv, "gemm,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,%.3f,%.4f,%.2f,,,,,,,%.4f,%s,%s\n",
                     k->is_ref ? "fp32-sgemm" : k->label, s->name, s->N, s->C, s->OC, desc, out->threads,
                     stat_min ? "min" : "median", t, median(k), gops, ref, ratio, target, load, out->cpu, out->commit);
             if (i > 0) bb_free(wp[i]);
@@ -277,14 +299,15 @@ static void bench_gemv_shapes(const bool *want, int samples, sink *out) {
                 else memcpy(k->packed[c], k->packed[0], k->bytes);
             }
         }
+        cpu_mark m0 = cpu_mark_now();
         measure(ks, nk, samples, 0.04);
-        double load = load1();
-        printf("  (load average %.2f)\n", load);
+        double load = other_share(m0, cpu_mark_now());
+        printf("  (other processes took %.1f%% of the CPUs meanwhile)\n", 100 * load);
         double tri = 12.0 * TRIAD_N / stat_time(&ks[0]) / 1e9, t_sgemv = 0;
         for (int i = 1; i < nk; i++)
             if (ks[i].prec == BB_PREC_FP32) t_sgemv = stat_time(&ks[i]);
         printf("%-17s %5s %5s  %-6s %-18s %10s %8.1f\n", s->name, "", "", "triad", "omp a=b+s*c", "", tri);
-        fprintf(out->csv, "triad,,%s,,,,omp a=b+s*c,%d,%s,%.6e,%.6e,,,,,%zu,%.3f,%.3f,1.0,,,%.2f,%s,%s\n", s->name,
+        fprintf(out->csv, "triad,,%s,,,,omp a=b+s*c,%d,%s,%.6e,%.6e,,,,,%zu,%.3f,%.3f,1.0,,,%.4f,%s,%s\n", s->name,
                 out->threads, stat_min ? "min" : "median", stat_time(&ks[0]), median(&ks[0]), 12 * TRIAD_N, tri, tri,
                 load, out->cpu, out->commit);
         for (int i = 1; i < nk; i++) {
@@ -299,7 +322,7 @@ static void bench_gemv_shapes(const bool *want, int samples, sink *out) {
                              ? "ok" : "MISS");
             printf("%-17s %5d %5d  %-6s %-18s %10.1f %8.1f %8.2f %8.2f %7s\n", s->name, s->C, s->OC, k->label, desc,
                    1e6 * t, gbs, rt, sp, tgt);
-            fprintf(out->csv, "gemv,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,,,,%zu,%.3f,%.3f,%.4f,%.6e,%.3f,%.2f,%s,%s\n",
+            fprintf(out->csv, "gemv,%s,%s,%d,%d,%d,%s,%d,%s,%.6e,%.6e,%.3f,,,,%zu,%.3f,%.3f,%.4f,%.6e,%.3f,%.4f,%s,%s\n",
                     k->label, s->name, s->N, s->C, s->OC, desc, out->threads, stat_min ? "min" : "median", t,
                     median(k), 2.0 * s->C * s->OC / t / 1e9, k->bytes, gbs, tri, rt, t_sgemv, sp, load, out->cpu,
                     out->commit);
@@ -356,7 +379,7 @@ int bb_cmd_bench_gemm(int argc, char **argv) {
     s.csv = bb_run_open(&run, "gemm.csv", &af);
     fprintf(s.csv, "kind,precision,shape,N,C,OC,kernel,threads,stat,seconds,seconds_median,gops,sgemm_gflops,"
                    "ratio_vs_sgemm,target_ratio,"
-                   "weight_bytes,weight_gbps,triad_gbps,ratio_vs_triad,sgemv_seconds,speedup_vs_sgemv,load1,cpu,commit\n");
+                   "weight_bytes,weight_gbps,triad_gbps,ratio_vs_triad,sgemv_seconds,speedup_vs_sgemv,other_cpu_share,cpu,commit\n");
     if (do_gemm) bench_gemm_shapes(want, (int)samples, &s);
     if (do_gemv) bench_gemv_shapes(want, (int)samples, &s);
     bb_run_commit(&af);
