@@ -34,7 +34,7 @@ static void print_fit(long batch, long seq) {
             bb_memcalc m;
             bb_memcalc_full(&c, (int)batch, (int)seq, true, &m);
             double train = m.total / (1u << 30);
-            double infer = (p == BB_PREC_FP32 ? m.parameters : m.parameters - 0.0) / (1u << 30);
+            double infer = m.parameters / (1u << 30);
             if (p != BB_PREC_FP32) {  /* packed linears + FP32 rest */
                 bb_tensor_spec s[BB_N_PARAMS];
                 bb_param_specs(&c, s);

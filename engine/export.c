@@ -143,12 +143,11 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
                 return -1;
             }
             float *wq = m->wq.t[i] + per * (size_t)l;
-            if (pt->storage_unpack) {
+            uint8_t *dst = m->packed_mem + m->packed_off[k * L + l];
+            if (pt->storage_unpack) {  /* b158: trits -> exact fake-quant values and the 2-bit compute format */
                 pt->storage_unpack(wq, e->data, OC, C);
-                m->use_kernels = false;  /* b158: the trits decode to the exact fake-quant values; the
-                                            2-bit compute format would re-derive the scale (export.h) */
+                pt->storage_to_packed(dst, e->data, OC, C);
             } else {
-                uint8_t *dst = m->packed_mem + m->packed_off[k * L + l];
                 memcpy(dst, e->data, bytes);
                 pt->unpack(wq, dst, OC, C, &o);
             }

@@ -178,7 +178,8 @@ const bb_precision_traits bb_precisions[BB_PREC_COUNT] = {
                       fake_weights_int4, BB_PACKED_FNS(int4)},
     [BB_PREC_B158] = {BB_PREC_B158, "b158", "ternary {-1,0,1}, per-tensor absmean scale (2-bit packed)",
                       "int8, per-token absmax", BB_ACTQ_INT8_TOKEN, true, false, 2.0, fake_weights_b158,
-                      BB_PACKED_FNS(b158), bb_b158_storage_size, bb_b158_storage_pack, bb_b158_storage_unpack},
+                      BB_PACKED_FNS(b158), bb_b158_storage_size, bb_b158_storage_pack, bb_b158_storage_unpack,
+                      bb_b158_storage_to_packed},
 };
 
 const bb_precision_traits *bb_precision_get(bb_precision p) { return &bb_precisions[p]; }

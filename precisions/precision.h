@@ -77,6 +77,8 @@ typedef struct {
     size_t (*storage_size)(int OC, int C);
     void (*storage_pack)(void *dst, const float *w, int OC, int C);
     void (*storage_unpack)(float *w, const void *src, int OC, int C);
+    /* The compute format straight from the storage bytes (codes and scale kept exactly). */
+    void (*storage_to_packed)(void *packed, const void *src, int OC, int C);
 } bb_precision_traits;
 
 extern const bb_precision_traits bb_precisions[BB_PREC_COUNT];
