@@ -1,5 +1,6 @@
 /* model.c — parameter/activation tables and the shared block code path (model.h).
  * The family table below is the only place the two families differ. */
+#include "../common/parallel.h"
 #include "model.h"
 #include "../common/check.h"
 #include "alloc.h"
@@ -197,7 +198,7 @@ void bb_model_requantize(bb_model *m) {
         int OC = (int)s->shape[1], C = (int)s->shape[2];
         size_t per = s->numel / (size_t)L;
         float lambda = m->quant_lambda;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s->numel >= BB_PAR_MIN_WORK)
         for (int l = 0; l < L; l++) {
             const float *w = m->params.t[i] + per * l;
             float *wq = m->wq.t[i] + per * l;

@@ -20,6 +20,7 @@
  *   avx512 (VNNI): tile 12 tokens x 2 panels; a block load gives four code vectors by
  *     shift + and, each multiplied by a 4-byte activation broadcast per token.
  *   avx2: vpmaddubsw + vpmaddwd, tile 4 tokens x 1 panel.   scalar: plain C. */
+#include "../common/parallel.h"
 #include "actq.h"
 #include "blocks.h"
 #include "formats.h"
@@ -100,7 +101,7 @@ void bb_b158_pack(void *packed, const float *w, int OC, int C, const bb_prec_opt
     t2_layout l = t2_layout_of(OC, C);
     float g = b158_gamma(w, (size_t)OC * C); /* sequential: the double sum's order is the contract */
     pack_begin(packed, &l, g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
     for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C, 1.0f / g);
 }
 

@@ -17,6 +17,7 @@
  *     two cycles (32 multiply-adds) against two 16-wide FMAs a cycle, so the FMA kernel is
  *     the faster and the dispatched one; bench gemm measures both (BF16_PREFER_DP flips it).
  *   avx2: FMA with ymm, 4 tokens x 1 panel.   scalar: plain C. */
+#include "../common/parallel.h"
 #include "blocks.h"
 #include "formats.h"
 #include "gemm.h"
@@ -54,7 +55,7 @@ void bb_bf16_pack_ref(void *packed, const float *w, int OC, int C, const bb_prec
 
 void bb_bf16_pack(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
     memset(packed, 0, bb_bf16_packed_size(OC, C, o));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
     for (int r = 0; r < OC; r++) pack_row(packed, w, r, C);
 }
 

@@ -12,6 +12,7 @@
  *     broadcast per token; tile 8 tokens x 3 panels. Activations are stored as floats
  *     (rounded to half) in panels of 8 tokens.
  *   avx2: the same with ymm, 4 tokens x 1 panel.   scalar: plain C. */
+#include "../common/parallel.h"
 #include "blocks.h"
 #include "formats.h"
 #include "gemm.h"
@@ -47,7 +48,7 @@ void bb_fp16_pack_ref(void *packed, const float *w, int OC, int C, const bb_prec
 
 void bb_fp16_pack(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
     memset(packed, 0, bb_fp16_packed_size(OC, C, o));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
     for (int r = 0; r < OC; r++) pack_row(packed, w, r, C);
 }
 

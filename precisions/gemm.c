@@ -1,4 +1,5 @@
 /* gemm.c — see gemm.h. */
+#include "../common/parallel.h"
 #include "gemm.h"
 #include "../common/check.h"
 #include "../engine/alloc.h"
@@ -51,7 +52,7 @@ void bb_gemm_run(const bb_gemm_kernels *k, float *out, const float *x, const voi
 
     /* Tiles: token blocks of 8 micro-tiles; when they are too few to feed the threads,
      * panel ranges are halved (kept multiples of nv) until there are 8 tiles a thread. */
-    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    int threads = omp_in_parallel() || (long)N * C * OC < BB_PAR_MIN_MACS ? 1 : omp_get_max_threads();
     int tb = k->mr * 8, tiles_n = (N + tb - 1) / tb, pb = g.P;
     while ((long)tiles_n * ((g.P + pb - 1) / pb) < 8L * threads && pb > k->nv)
         pb = (int)bb_round_up((size_t)(pb + 1) / 2, (size_t)k->nv);

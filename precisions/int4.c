@@ -21,6 +21,7 @@
  *     block load gives the low-nibble (and 0x0f) and high-nibble (>> 4, and) code vectors,
  *     each multiplied by an embedded 4-byte activation broadcast.
  *   avx2: vpmaddubsw + vpmaddwd, 4 tokens x 1 panel.   scalar: plain C. */
+#include "../common/parallel.h"
 #include "actq.h"
 #include "blocks.h"
 #include "formats.h"
@@ -98,7 +99,7 @@ void bb_int4_pack_ref(void *packed, const float *w, int OC, int C, const bb_prec
 void bb_int4_pack(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
     i4_layout l = i4_layout_of(OC, C, o->group);
     pack_begin(packed, &l);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
     for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C);
 }
 

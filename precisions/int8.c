@@ -20,6 +20,7 @@
  *   avx2: vpmaddubsw(|qa|, sign(q, qa)) (ggml's sign trick: |qa| <= 128, |q| <= 127 keep
  *     the int16 pair sums in range) then vpmaddwd to int32. Tile 4 tokens x 1 panel.
  *   scalar: plain C over the same blocks, 4 tokens x 1 panel. */
+#include "../common/parallel.h"
 #include "actq.h"
 #include "blocks.h"
 #include "formats.h"
@@ -85,7 +86,7 @@ void bb_int8_pack(void *packed, const float *w, int OC, int C, const bb_prec_opt
     (void)o;
     i8_layout l = i8_layout_of(OC, C);
     memset(packed, 0, l.total);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
     for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C);
 }
 

@@ -6,6 +6,7 @@
  * head accumulate dk/dv on one thread in a fixed order (deterministic, no atomics).
  * Inside the parallel region OpenBLAS runs single-threaded (omp_in_parallel).
  * Reference: attention_forward_ref / attention_backward_ref in ops_ref.c. */
+#include "../../common/parallel.h"
 #include "../alloc.h"
 #include "isa.h"
 #include <cblas.h>
@@ -21,7 +22,7 @@ void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, i
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     float scale = 1.0f / sqrtf((float)hd);
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * NH * T * T * hd >= 65536)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)B * NH * T * T * hd >= BB_PAR_MIN_MACS)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH, kvh = h / group;
         const float *base = qkv + (size_t)b * T * QKV;
@@ -52,7 +53,7 @@ void bb_attention_backward_cpu(float *dqkv, const float *dout, const float *qkv,
     float scale = 1.0f / sqrtf((float)hd);
     int n_threads = omp_get_max_threads();
     float *scratch = bb_alloc(BB_MEM_WORKSPACE, (size_t)n_threads * T * T * sizeof(float));
-#pragma omp parallel for schedule(dynamic, 1) if ((size_t)B * NH * T * T * hd >= 65536)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)B * NH * T * T * hd >= BB_PAR_MIN_MACS)
     for (int bk = 0; bk < B * NKV; bk++) {
         int b = bk / NKV, kvh = bk % NKV;
         float *dP = scratch + (size_t)omp_get_thread_num() * T * T;

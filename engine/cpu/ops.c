@@ -13,17 +13,12 @@
 #include "../alloc.h"
 #include "../backend.h"
 #include "isa.h"
+#include "../../common/parallel.h"
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-/* Small work (decoding one token, tiny models) runs on the calling thread: an OpenMP
- * fork/join costs microseconds, and far more when another process holds a core while
- * the team spins at the barrier. BB_PAR_ROW_COST approximates the elements per loop
- * iteration for row loops (the loop bound times this is compared with the threshold). */
-#define BB_PAR_MIN_WORK 32768
-#define BB_PAR_ROW_COST 256
 
 /* ---- matmul ---------------------------------------------------------------------- */
 
@@ -31,7 +26,7 @@ static void matmul_forward_cpu(float *out, const float *inp, const float *weight
                                int OC, int accumulate) {
     float beta = accumulate ? 1.0f : 0.0f;
     if (bias) {
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * OC >= BB_PAR_MIN_WORK)
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * OC;
             if (accumulate)
@@ -41,7 +36,17 @@ static void matmul_forward_cpu(float *out, const float *inp, const float *weight
         }
         beta = 1.0f;
     }
-    if (N == 1)  /* one token (decoding): a matrix-vector product, no GEMM packing */
+    if ((long)N * C * OC < BB_PAR_MIN_MACS) {
+        /* tiny products on this thread: OpenBLAS forks its OpenMP team even for a 32x128
+         * sgemv, and under CPU contention each fork costs milliseconds */
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < OC; j++) {
+                const float *w = weight + (size_t)j * C, *x = inp + (size_t)n * C;
+                float acc = 0.0f, *o = out + (size_t)n * OC + j;
+                for (int c = 0; c < C; c++) acc += w[c] * x[c];
+                *o = beta != 0.0f ? *o + acc : acc; /* beta is 0 or 1; 0 must not read out */
+            }
+    } else if (N == 1)  /* one token (decoding): a matrix-vector product, no GEMM packing */
         cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, weight, C, inp, 1, beta, out, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, weight, C, beta, out, OC);
@@ -71,7 +76,7 @@ static void matmul_backward_cpu(float *dinp, float *dweight, float *dbias, const
 
 static void layernorm_forward_cpu(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                                   const float *bias, int N, int C, float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
@@ -125,7 +130,7 @@ static void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, co
 
 static void rmsnorm_forward_cpu(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
                                 float eps) {
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C, ss = 0.0f;
@@ -190,7 +195,7 @@ static void gelu_backward_cpu(float *dinp, const float *inp, const float *dout, 
 
 static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * F >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *g = inp + (size_t)n * 2 * F;
         k->swiglu_forward(out + (size_t)n * F, g, g + F, (size_t)F);
@@ -199,7 +204,7 @@ static void swiglu_forward_cpu(float *out, const float *inp, int N, int F) {
 
 static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout, int N, int F) {
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * F >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *g = inp + (size_t)n * 2 * F;
         float *dg = dinp + (size_t)n * 2 * F;
@@ -210,7 +215,7 @@ static void swiglu_backward_cpu(float *dinp, const float *inp, const float *dout
 static void rope_apply_cpu(float *qkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd,
                            float sign) {
     int QKV = (NH + 2 * NKV) * hd, half = hd / 2;
-#pragma omp parallel for schedule(static) if ((size_t)(B * T) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * QKV >= BB_PAR_MIN_WORK)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
         const float *cs = cos + (size_t)t * half, *sn = sin + (size_t)t * half;
@@ -236,7 +241,7 @@ static void rope_backward_cpu(float *dqkv, const float *cos, const float *sin, i
 }
 
 static void residual_bias_forward_cpu(float *out, const float *x, const float *bias, int N, int C) {
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *xi = x + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -254,7 +259,7 @@ static void residual_bias_forward_cpu(float *out, const float *x, const float *b
 static void crossentropy_forward_cpu(float *losses, float *probs, const float *logits, const int *targets, int N,
                                      int V) {
     const bb_eltwise_kernels *k = bb_eltwise();
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * V;
         float *p = probs + (size_t)n * V, maxv = -INFINITY, sum = 0.0f;
@@ -269,7 +274,7 @@ static void crossentropy_forward_cpu(float *losses, float *probs, const float *l
 
 static void crossentropy_backward_cpu(float *dlogits, const float *probs, const int *targets, float scale, int N,
                                       int V) {
-#pragma omp parallel for schedule(static) if ((size_t)(N) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= BB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         float *d = dlogits + (size_t)n * V;
         const float *p = probs + (size_t)n * V;
@@ -287,7 +292,7 @@ static void crossentropy_backward_cpu(float *dlogits, const float *probs, const 
 
 static void encoder_forward_cpu(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T,
                                 int C) {
-#pragma omp parallel for schedule(static) if ((size_t)(B * T) * BB_PAR_ROW_COST >= BB_PAR_MIN_WORK)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= BB_PAR_MIN_WORK)
     for (int bt = 0; bt < B * T; bt++) {
         const float *e = wte + (size_t)tokens[bt] * C, *p = wpe ? wpe + (size_t)(bt % T) * C : NULL;
         float *o = out + (size_t)bt * C;
