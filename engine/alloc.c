@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "../common/check.h"
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,9 @@ static _Atomic size_t current_total, peak_total, n_allocs;
 
 static const char *const category_names[BB_MEM_COUNT] = {
     [BB_MEM_PARAMS] = "parameters",   [BB_MEM_GRADS] = "gradients",
-    [BB_MEM_OPTIM] = "optimizer",     [BB_MEM_PACKED] = "packed weights",     [BB_MEM_ACTS] = "activations",
+    [BB_MEM_OPTIM] = "optimizer",     [BB_MEM_PACKED] = "packed weights",     [BB_MEM_FROZEN] = "frozen params",
+    [BB_MEM_ADAPTERS] = "adapters",   [BB_MEM_ADAPTER_GRADS] = "adapter gradients",
+    [BB_MEM_ADAPTER_OPTIM] = "adapter optimizer",                          [BB_MEM_ACTS] = "activations",
     [BB_MEM_WORKSPACE] = "workspace", [BB_MEM_DATA] = "data",
     [BB_MEM_OTHER] = "other",
 };
@@ -105,12 +108,21 @@ bb_mem_stats bb_mem_stats_get(void) {
     return s;
 }
 
+void bb_mem_reset_peaks(void) {
+    for (int c = 0; c < BB_MEM_COUNT; c++) atomic_store(&peak[c], atomic_load(&current[c]));
+    atomic_store(&peak_total, atomic_load(&current_total));
+}
+
 void bb_mem_print(FILE *f) {
     bb_mem_stats s = bb_mem_stats_get();
     fprintf(f, "memory by category (MiB)     current        peak\n");
-    for (int c = 0; c < BB_MEM_COUNT; c++)
+    for (int c = 0; c < BB_MEM_COUNT; c++) {
+        bool lora_only = c == BB_MEM_FROZEN || c == BB_MEM_ADAPTERS || c == BB_MEM_ADAPTER_GRADS ||
+                         c == BB_MEM_ADAPTER_OPTIM;
+        if (lora_only && s.peak[c] == 0) continue;  /* the LoRA rows appear when a LoRA model exists */
         fprintf(f, "  %-24s %11.2f %11.2f\n", category_names[c], s.current[c] / 1048576.0,
                 s.peak[c] / 1048576.0);
+    }
     fprintf(f, "  %-24s %11.2f %11.2f\n", "tracked total", s.current_total / 1048576.0,
             s.peak_total / 1048576.0);
     fprintf(f, "  %-24s %23.2f\n", "process peak RSS", bb_mem_peak_rss() / 1048576.0);

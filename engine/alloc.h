@@ -9,7 +9,11 @@ typedef enum {
     BB_MEM_PARAMS,
     BB_MEM_GRADS,
     BB_MEM_OPTIM,
-    BB_MEM_PACKED,     /* quantized / low-precision copies of the master weights */
+    BB_MEM_PACKED,     /* quantized / low-precision copies of the master weights; a frozen base */
+    BB_MEM_FROZEN,     /* frozen FP32 tensors of a LoRA base: embeddings, norms, biases, head */
+    BB_MEM_ADAPTERS,   /* LoRA A and B (engine/lora.h) */
+    BB_MEM_ADAPTER_GRADS,
+    BB_MEM_ADAPTER_OPTIM, /* AdamW moments of the adapters */
     BB_MEM_ACTS,
     BB_MEM_WORKSPACE,
     BB_MEM_DATA,       /* corpora, token ids, tokenizer tables */
@@ -32,6 +36,8 @@ char *bb_strdup(const char *s);
 
 const char *bb_mem_category_name(bb_mem_category cat);
 bb_mem_stats bb_mem_stats_get(void);
+/* Sets every peak to the current value, so a test can measure the peak of one call. */
+void bb_mem_reset_peaks(void);
 void bb_mem_print(FILE *f);
 /* Peak resident set size of this process in bytes (from getrusage). */
 size_t bb_mem_peak_rss(void);

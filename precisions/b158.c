@@ -111,12 +111,32 @@ static float t2_gamma(const void *pk, const t2_layout *l) {
     return g;
 }
 
-void bb_b158_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+static float weight_at(const void *packed, int r, int c, int OC, int C, const bb_prec_opts *o) {
+    (void)o;
+    t2_layout l = t2_layout_of(OC, C);
+    return (float)(t2_code(packed, &l, r, c) - 1) * t2_gamma(packed, &l);
+}
+
+static void unpack_rows(float *w, const void *packed, int r0, int r1, int OC, int C, const bb_prec_opts *o) {
     (void)o;
     t2_layout l = t2_layout_of(OC, C);
     float g = t2_gamma(packed, &l);
-    for (int r = 0; r < OC; r++)
-        for (int c = 0; c < C; c++) w[(size_t)r * C + c] = (float)(t2_code(packed, &l, r, c) - 1) * g;
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < C; c++) w[(size_t)(r - r0) * C + c] = (float)(t2_code(packed, &l, r, c) - 1) * g;
+}
+
+void bb_b158_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+    unpack_rows(w, packed, 0, OC, OC, C, o);
+}
+
+void bb_b158_backward_input(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                            const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_panels(unpack_rows, dx, dy, packed, N, C, OC, o, accumulate);
+}
+
+void bb_b158_backward_input_ref(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                                const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_elementwise(weight_at, dx, dy, packed, N, C, OC, o, accumulate);
 }
 
 void bb_b158_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,

@@ -162,7 +162,8 @@ void bb_fake_acts(float *x, int N, int C, bb_act_quant mode, int block) {
 /* ---- the table -------------------------------------------------------------------- */
 
 #define BB_PACKED_FNS(p)                                                                                 \
-    bb_##p##_packed_size, bb_##p##_pack_ref, bb_##p##_pack, bb_##p##_unpack, bb_##p##_forward, bb_##p##_forward_ref
+    bb_##p##_packed_size, bb_##p##_pack_ref, bb_##p##_pack, bb_##p##_unpack, bb_##p##_forward, bb_##p##_forward_ref, \
+        bb_##p##_backward_input, bb_##p##_backward_input_ref
 
 const bb_precision_traits bb_precisions[BB_PREC_COUNT] = {
     [BB_PREC_FP32] = {BB_PREC_FP32, "fp32", "IEEE single", "IEEE single", BB_ACTQ_NONE, false, false, 32.0,

@@ -14,7 +14,11 @@
     void bb_##p##_forward(float *out, const float *x, const void *packed, int N, int C, int OC,           \
                           const bb_prec_opts *o, int accumulate);                                         \
     void bb_##p##_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC,       \
-                              const bb_prec_opts *o, int accumulate);
+                              const bb_prec_opts *o, int accumulate);                                     \
+    void bb_##p##_backward_input(float *dx, const float *dy, const void *packed, int N, int C, int OC,    \
+                                 const bb_prec_opts *o, int accumulate);                                  \
+    void bb_##p##_backward_input_ref(float *dx, const float *dy, const void *packed, int N, int C, int OC, \
+                                     const bb_prec_opts *o, int accumulate);
 
 BB_FORMAT_DECLS(fp32)
 BB_FORMAT_DECLS(fp16)
@@ -22,6 +26,17 @@ BB_FORMAT_DECLS(bf16)
 BB_FORMAT_DECLS(int8)
 BB_FORMAT_DECLS(int4)
 BB_FORMAT_DECLS(b158)
+
+/* The shared halves of backward_input (backward.c): a precision's panel dequantizer
+ * (rows [r0, r1) of W into w, row-major (r1 - r0, C), the values of unpack bit for bit)
+ * and its one-element decoder (W[r][c] from the codes), for the reference. */
+typedef void (*bb_unpack_rows_fn)(float *w, const void *packed, int r0, int r1, int OC, int C, const bb_prec_opts *o);
+typedef float (*bb_weight_at_fn)(const void *packed, int r, int c, int OC, int C, const bb_prec_opts *o);
+#define BB_BWD_PANEL_ROWS 64 /* rows dequantized at a time: 64 x C floats of scratch */
+void bb_backward_input_panels(bb_unpack_rows_fn unpack_rows, float *dx, const float *dy, const void *packed, int N,
+                              int C, int OC, const bb_prec_opts *o, int accumulate);
+void bb_backward_input_elementwise(bb_weight_at_fn weight_at, float *dx, const float *dy, const void *packed, int N,
+                                   int C, int OC, const bb_prec_opts *o, int accumulate);
 
 /* b158 storage (export) format: 1.6-bit trits, b158.c. */
 size_t bb_b158_storage_size(int OC, int C);

@@ -52,10 +52,28 @@ void bb_fp16_pack(void *packed, const float *w, int OC, int C, const bb_prec_opt
     for (int r = 0; r < OC; r++) pack_row(packed, w, r, C);
 }
 
+static float weight_at(const void *packed, int r, int c, int OC, int C, const bb_prec_opts *o) {
+    (void)OC, (void)o;
+    return bb_fp16_to_fp32(*h_at((void *)packed, C, r, c));
+}
+
+static void unpack_rows(float *w, const void *packed, int r0, int r1, int OC, int C, const bb_prec_opts *o) {
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < C; c++) w[(size_t)(r - r0) * C + c] = weight_at(packed, r, c, OC, C, o);
+}
+
 void bb_fp16_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
-    (void)o;
-    for (int r = 0; r < OC; r++)
-        for (int c = 0; c < C; c++) w[(size_t)r * C + c] = bb_fp16_to_fp32(*h_at((void *)packed, C, r, c));
+    unpack_rows(w, packed, 0, OC, OC, C, o);
+}
+
+void bb_fp16_backward_input(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                            const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_panels(unpack_rows, dx, dy, packed, N, C, OC, o, accumulate);
+}
+
+void bb_fp16_backward_input_ref(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                                const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_elementwise(weight_at, dx, dy, packed, N, C, OC, o, accumulate);
 }
 
 void bb_fp16_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,

@@ -46,3 +46,23 @@ void bb_fp32_forward_ref(float *out, const float *x, const void *packed, int N, 
             *dst = accumulate ? *dst + acc : acc;
         }
 }
+
+/* The packed form is W itself, so the input gradient is one sgemm on it: nothing to
+ * dequantize (precision.h backward_input). */
+void bb_fp32_backward_input(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                            const bb_prec_opts *o, int accumulate) {
+    (void)o;
+    if (N <= 0 || C <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dy, OC, packed, C,
+                accumulate ? 1.0f : 0.0f, dx, C);
+}
+
+static float weight_at(const void *packed, int r, int c, int OC, int C, const bb_prec_opts *o) {
+    (void)OC, (void)o;
+    return ((const float *)packed)[(size_t)r * C + c];
+}
+
+void bb_fp32_backward_input_ref(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                                const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_elementwise(weight_at, dx, dy, packed, N, C, OC, o, accumulate);
+}

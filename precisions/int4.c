@@ -103,11 +103,31 @@ void bb_int4_pack(void *packed, const float *w, int OC, int C, const bb_prec_opt
     for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C);
 }
 
-void bb_int4_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+static float weight_at(const void *packed, int r, int c, int OC, int C, const bb_prec_opts *o) {
     i4_layout l = i4_layout_of(OC, C, o->group);
-    for (int r = 0; r < OC; r++)
+    return (float)(i4_code(packed, &l, r, c) - 8) * *i4_scale((void *)packed, &l, r, c / l.G);
+}
+
+static void unpack_rows(float *w, const void *packed, int r0, int r1, int OC, int C, const bb_prec_opts *o) {
+    i4_layout l = i4_layout_of(OC, C, o->group);
+    for (int r = r0; r < r1; r++)
         for (int c = 0; c < C; c++)
-            w[(size_t)r * C + c] = (float)(i4_code(packed, &l, r, c) - 8) * *i4_scale((void *)packed, &l, r, c / l.G);
+            w[(size_t)(r - r0) * C + c] =
+                (float)(i4_code(packed, &l, r, c) - 8) * *i4_scale((void *)packed, &l, r, c / l.G);
+}
+
+void bb_int4_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+    unpack_rows(w, packed, 0, OC, OC, C, o);
+}
+
+void bb_int4_backward_input(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                            const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_panels(unpack_rows, dx, dy, packed, N, C, OC, o, accumulate);
+}
+
+void bb_int4_backward_input_ref(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                                const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_elementwise(weight_at, dx, dy, packed, N, C, OC, o, accumulate);
 }
 
 void bb_int4_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,

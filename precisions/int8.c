@@ -90,12 +90,32 @@ void bb_int8_pack(void *packed, const float *w, int OC, int C, const bb_prec_opt
     for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C);
 }
 
-void bb_int8_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+static float weight_at(const void *packed, int r, int c, int OC, int C, const bb_prec_opts *o) {
+    (void)o;
+    i8_layout l = i8_layout_of(OC, C);
+    return (float)*i8_code((void *)packed, &l, r, c) * ((const float *)((const char *)packed + l.scale))[r];
+}
+
+static void unpack_rows(float *w, const void *packed, int r0, int r1, int OC, int C, const bb_prec_opts *o) {
     (void)o;
     i8_layout l = i8_layout_of(OC, C);
     const float *scale = (const float *)((const char *)packed + l.scale);
-    for (int r = 0; r < OC; r++)
-        for (int c = 0; c < C; c++) w[(size_t)r * C + c] = (float)*i8_code((void *)packed, &l, r, c) * scale[r];
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < C; c++) w[(size_t)(r - r0) * C + c] = (float)*i8_code((void *)packed, &l, r, c) * scale[r];
+}
+
+void bb_int8_unpack(float *w, const void *packed, int OC, int C, const bb_prec_opts *o) {
+    unpack_rows(w, packed, 0, OC, OC, C, o);
+}
+
+void bb_int8_backward_input(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                            const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_panels(unpack_rows, dx, dy, packed, N, C, OC, o, accumulate);
+}
+
+void bb_int8_backward_input_ref(float *dx, const float *dy, const void *packed, int N, int C, int OC,
+                                const bb_prec_opts *o, int accumulate) {
+    bb_backward_input_elementwise(weight_at, dx, dy, packed, N, C, OC, o, accumulate);
 }
 
 void bb_int8_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,

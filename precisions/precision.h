@@ -72,6 +72,9 @@ typedef struct {
                     int accumulate);
     void (*forward_ref)(float *out, const float *x, const void *packed, int N, int C, int OC,
                         const bb_prec_opts *o, int accumulate);
+    /* dx (N, C) (+)= dy (N, OC) @ unpack(packed) (OC, C), reading packed a panel of rows at a time (never the whole matrix dequantized): the input gradient through a frozen base (STE through the activation quantizer). */
+    void (*backward_input)(float *dx, const float *dy, const void *packed, int N, int C, int OC, const bb_prec_opts *o, int accumulate);
+    void (*backward_input_ref)(float *dx, const float *dy, const void *packed, int N, int C, int OC, const bb_prec_opts *o, int accumulate);
     /* Storage/export format (b158 only, else NULL): 1.6-bit TQ1_0-like trits (b158.c).
      * storage_unpack(storage_pack(W)) == fake_weights(W) bit for bit. */
     size_t (*storage_size)(int OC, int C);

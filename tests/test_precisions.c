@@ -5,6 +5,8 @@
  *   - forward_ref vs sgemm(fake_acts(x), fake_weights(W)) (tolerances.h packed_vs_fake);
  *   - dispatched forward on each ISA vs forward_ref (packed_vs_ref: 0 = identical bits),
  *     both = and +=, with inputs that hit roundf's .5 ties in the activation quantizer;
+ *   - backward_input (frozen-base input gradient) vs its reference and vs dy @ unpack(W),
+ *     = and +=, with its scratch bounded by one panel of rows;
  *   - b158 1.6-bit storage round trip; quantization error of fake_weights (quant_rms). */
 #include "../common/check.h"
 #include "../engine/alloc.h"
@@ -120,9 +122,51 @@ static int opts_variants(bb_precision p, bb_prec_opts *v) {
     return n;
 }
 
-static const int shapes[][3] = { /* N, C, OC */
-    {1, 70, 33}, {7, 130, 33}, {65, 389, 33}, {13, 256, 64}, {2, 5, 3}, {30, 129, 100},
+static const int shapes[][3] = { /* N, C, OC (OC 100 and 200: several backward_input panels, the last ragged) */
+    {1, 70, 33}, {7, 130, 33}, {65, 389, 33}, {13, 256, 64}, {2, 5, 3}, {30, 129, 100}, {9, 77, 200},
 };
+
+/* backward_input (the input gradient through a frozen base): the reference vs
+ * sgemm(dy, unpack(W)); the panel kernel vs the reference, both = and +=; and the panel
+ * kernel's scratch: at most BB_BWD_PANEL_ROWS rows dequantized (never the whole matrix). */
+static void check_backward_input(const bb_precision_traits *t, const bb_prec_opts *o, const void *pk,
+                                 const float *un, int N, int C, int OC, const char *shape_name) {
+    const bb_tolerance *tol = bb_tol(t->name);
+    char name[220];
+    size_t nx = (size_t)N * C;
+    float *dy = fbuf((size_t)N * OC), *want = fbuf(nx), *ref = fbuf(nx), *got = fbuf(nx), *base = fbuf(nx);
+    float *want_acc = fbuf(nx);
+    for (size_t i = 0; i < (size_t)N * OC; i++) dy[i] = frand();
+    for (size_t i = 0; i < nx; i++) base[i] = frand();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dy, OC, un, C, 0.0f, want, C);
+    snprintf(name, sizeof name, "%s backward_input_ref vs dy @ unpack(W)", shape_name);
+    memset(ref, 0xff, nx * sizeof(float));
+    t->backward_input_ref(ref, dy, pk, N, C, OC, o, 0);
+    EXPECT_CLOSE_F(name, ref, want, nx, tol->backward_input);
+    memcpy(want_acc, base, nx * sizeof(float));
+    cblas_saxpy((int)nx, 1.0f, want, 1, want_acc, 1);
+    memcpy(ref, base, nx * sizeof(float));
+    t->backward_input_ref(ref, dy, pk, N, C, OC, o, 1);
+    snprintf(name, sizeof name, "%s backward_input_ref +=", shape_name);
+    EXPECT_CLOSE_F(name, ref, want_acc, nx, tol->backward_input);
+
+    memset(got, 0xff, nx * sizeof(float)); /* NaNs: every output must be written */
+    bb_mem_reset_peaks();
+    size_t ws0 = bb_mem_stats_get().current[BB_MEM_WORKSPACE];
+    t->backward_input(got, dy, pk, N, C, OC, o, 0);
+    size_t scratch = bb_mem_stats_get().peak[BB_MEM_WORKSPACE] - ws0;
+    size_t limit = (size_t)BB_BWD_PANEL_ROWS * C * sizeof(float);
+    CHECK(scratch <= limit, "%s backward_input: %zu bytes of scratch, more than %d rows (%zu)", shape_name, scratch,
+          BB_BWD_PANEL_ROWS, limit);
+    t->backward_input_ref(ref, dy, pk, N, C, OC, o, 0);
+    snprintf(name, sizeof name, "%s backward_input vs ref", shape_name);
+    EXPECT_CLOSE_F(name, got, ref, nx, tol->backward_input);
+    memcpy(got, base, nx * sizeof(float));
+    t->backward_input(got, dy, pk, N, C, OC, o, 1);
+    snprintf(name, sizeof name, "%s backward_input +=", shape_name);
+    EXPECT_CLOSE_F(name, got, want_acc, nx, tol->backward_input);
+    bb_free(dy); bb_free(want); bb_free(ref); bb_free(got); bb_free(base); bb_free(want_acc);
+}
 
 static void check_shape(bb_precision p, const bb_prec_opts *o, int N, int C, int OC, int b158_ties) {
     const bb_precision_traits *t = bb_precision_get(p);
@@ -189,6 +233,7 @@ static void check_shape(bb_precision p, const bb_prec_opts *o, int N, int C, int
         bb_gemm_run(bb_bf16_kernels_vdpbf16ps(), got, x, pk, N, C, OC, o, 1);
         expect_close(iname, got, want_acc, (size_t)N * OC, tol->packed_vs_ref);
     }
+    check_backward_input(t, o, pk, un, N, C, OC, name);
     bb_free(w); bb_free(x); bb_free(pk); bb_free(pk2); bb_free(wq); bb_free(un);
     bb_free(xq); bb_free(want); bb_free(ref); bb_free(got); bb_free(base); bb_free(want_acc);
 }
