@@ -18,11 +18,12 @@ typedef struct {
     void (*matmul_forward)(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
                            int OC, int accumulate);
     /* dinp (N,C) += dout @ weight; dweight (OC,C) += dout^T @ inp; dbias (OC) += colsum(dout).
-     * dinp or dbias may be NULL. */
+     * dinp, dweight or dbias may be NULL (a frozen weight has no gradient). */
     void (*matmul_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                             const float *weight, int N, int C, int OC);
     void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                               const float *bias, int N, int C, float eps);
+    /* Norm backwards: dweight (and dbias) NULL for a frozen norm (LoRA): only dinp. */
     void (*layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                const float *weight, const float *mean, const float *rstd, int N, int C);
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);

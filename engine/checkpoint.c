@@ -75,6 +75,10 @@ static bb_st_tensor tensor_of(const char *name, const bb_tensor_spec *s, const f
 }
 
 int bb_checkpoint_save(const bb_model *m, const char *path, const bb_ckpt_info *info, char *err, size_t err_len) {
+    if (m->frozen_base) {
+        snprintf(err, err_len, "a LoRA model's base is frozen and packed: save its adapters (--save with --lora)");
+        return -1;
+    }
     bb_st_tensor tensors[3 * BB_N_PARAMS];
     char names[3 * BB_N_PARAMS][64];
     int n = 0;
@@ -98,8 +102,9 @@ int bb_checkpoint_save(const bb_model *m, const char *path, const bb_ckpt_info *
     return bb_safetensors_write(path, tensors, n, keys, values, 7, err, err_len);
 }
 
-static int load_tensor(const bb_safetensors *st, const char *path, const char *name, const bb_tensor_spec *s,
-                       float *dst, char *err, size_t err_len) {
+int bb_checkpoint_read_tensor(const void *stv, const char *path, const char *name, const bb_tensor_spec *s,
+                              float *dst, char *err, size_t err_len) {
+    const bb_safetensors *st = stv;
     const bb_st_entry *e = bb_safetensors_find(st, name);
     if (!e) { snprintf(err, err_len, "checkpoint '%s' lacks tensor '%s'", path, name); return -1; }
     bool ok = e->dtype == BB_DT_F32 && e->ndim == s->ndim;
@@ -150,7 +155,7 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
     if (!step || *end || step_v < 0) { snprintf(err, err_len, "checkpoint '%s': bad 'step' metadata", path); goto fail; }
     for (int i = 0; i < BB_N_PARAMS; i++)
         if (m->specs[i].numel &&
-            load_tensor(&st, path, m->specs[i].name, &m->specs[i], m->params.t[i], err, err_len) != 0)
+            bb_checkpoint_read_tensor(&st, path, m->specs[i].name, &m->specs[i], m->params.t[i], err, err_len) != 0)
             goto fail;
     bb_model_requantize(m);
     if (training && bb_safetensors_find(&st, "optim.m.wte")) {
@@ -158,9 +163,9 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
         for (int i = 0; i < BB_N_PARAMS; i++) {
             if (!m->specs[i].numel) continue;
             snprintf(name, sizeof name, "optim.m.%s", m->specs[i].name);
-            if (load_tensor(&st, path, name, &m->specs[i], m->m.t[i], err, err_len) != 0) goto fail;
+            if (bb_checkpoint_read_tensor(&st, path, name, &m->specs[i], m->m.t[i], err, err_len) != 0) goto fail;
             snprintf(name, sizeof name, "optim.v.%s", m->specs[i].name);
-            if (load_tensor(&st, path, name, &m->specs[i], m->v.t[i], err, err_len) != 0) goto fail;
+            if (bb_checkpoint_read_tensor(&st, path, name, &m->specs[i], m->v.t[i], err, err_len) != 0) goto fail;
         }
         m->step = (int)step_v;
     }

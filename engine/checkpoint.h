@@ -33,5 +33,10 @@ int bb_checkpoint_save(const bb_model *m, const char *path, const bb_ckpt_info *
 int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool training, bb_ckpt_info *info,
                        char *err, size_t err_len);
 
+/* Copies F32 tensor `name` of an opened safetensors file (bb_safetensors *) into dst after
+ * checking its dtype and shape against s; -1 with one sentence naming path otherwise. */
+int bb_checkpoint_read_tensor(const void *st, const char *path, const char *name, const bb_tensor_spec *s, float *dst,
+                              char *err, size_t err_len);
+
 void bb_config_to_json(const bb_config *c, char *out, size_t cap);
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len);

@@ -36,7 +36,7 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
         snprintf(err, err_len, "an fp32 model has no packed form; export it at fp16, bf16, int8 or int4");
         return -1;
     }
-    if (!m->params_mem || m->frozen_quant) {
+    if (!m->params_mem || m->frozen_quant || m->frozen_base) {
         snprintf(err, err_len, "export needs the master weights (a training checkpoint, not a packed file)");
         return -1;
     }
@@ -91,6 +91,33 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
     return rc;
 }
 
+int bb_packed_read_matrix(const bb_model *m, const void *stv, const char *path, int k, int l, uint8_t *dst, float *wq,
+                          char *err, size_t err_len) {
+    const bb_safetensors *st = stv;
+    const bb_config *c = &m->cfg;
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    int i = quantized[k];
+    const bb_tensor_spec *s = &m->specs[i];
+    int OC = (int)s->shape[1], C = (int)s->shape[2];
+    size_t bytes = layer_bytes(m, i);
+    char name[64];
+    snprintf(name, sizeof name, "%s.%d", s->name, l);
+    const bb_st_entry *e = bb_safetensors_find(st, name);
+    if (!e || e->dtype != BB_DT_U8 || e->nbytes != bytes) {
+        snprintf(err, err_len, "packed file '%s': tensor '%s' is missing or not %zu bytes of U8", path, name, bytes);
+        return -1;
+    }
+    if (pt->storage_unpack) {  /* b158: trits -> exact fake-quant values and the 2-bit compute format */
+        if (wq) pt->storage_unpack(wq, e->data, OC, C);
+        pt->storage_to_packed(dst, e->data, OC, C);
+    } else {
+        memcpy(dst, e->data, bytes);
+        if (wq) pt->unpack(wq, dst, OC, C, &o);
+    }
+    return 0;
+}
+
 int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
                    size_t err_len) {
     const bb_safetensors *st = stv;
@@ -114,7 +141,6 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
         return -1;
     }
     m->frozen_quant = true;
-    bb_prec_opts o = {.group = cfg.group, .act = cfg.act_quant};
     int L = cfg.n_layer;
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];
@@ -130,26 +156,14 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
             memcpy(m->params.t[i], e->data, e->nbytes);
             continue;
         }
-        int OC = (int)s->shape[1], C = (int)s->shape[2], k = 0;
+        int k = 0;
         while (quantized[k] != i) k++;
-        size_t per = s->numel / (size_t)L, bytes = layer_bytes(m, i);
+        size_t per = s->numel / (size_t)L;
         for (int l = 0; l < L; l++) {
-            char name[64];
-            snprintf(name, sizeof name, "%s.%d", s->name, l);
-            const bb_st_entry *e = bb_safetensors_find(st, name);
-            if (!e || e->dtype != BB_DT_U8 || e->nbytes != bytes) {
-                snprintf(err, err_len, "packed file '%s': tensor '%s' is missing or not %zu bytes of U8", path, name, bytes);
+            float *wq = m->wq.t[i] + per * (size_t)l;
+            if (bb_packed_read_matrix(m, st, path, k, l, m->packed_mem + m->packed_off[k * L + l], wq, err, err_len)) {
                 bb_model_free(m);
                 return -1;
-            }
-            float *wq = m->wq.t[i] + per * (size_t)l;
-            uint8_t *dst = m->packed_mem + m->packed_off[k * L + l];
-            if (pt->storage_unpack) {  /* b158: trits -> exact fake-quant values and the 2-bit compute format */
-                pt->storage_unpack(wq, e->data, OC, C);
-                pt->storage_to_packed(dst, e->data, OC, C);
-            } else {
-                memcpy(dst, e->data, bytes);
-                pt->unpack(wq, dst, OC, C, &o);
             }
             /* the masters are not in the file; keep the dequantized values in their place so
              * code that reads params (the reference path) sees the same weights */

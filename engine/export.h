@@ -17,5 +17,10 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
                      size_t err_len);
 /* Used by bb_checkpoint_load for "bitbench-packed/1" files. */
 struct bb_safetensors;
+/* The compute format of layer l of quantized linear k (model.c order) from an opened packed
+ * file (bb_safetensors *) into dst, and its fake-quant values into wq (if not NULL).
+ * m gives the shapes and precision. Returns 0 or -1 with one sentence. */
+int bb_packed_read_matrix(const bb_model *m, const void *st, const char *path, int k, int l, uint8_t *dst, float *wq,
+                          char *err, size_t err_len);
 int bb_load_packed(bb_model *m, const void *st, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
                    size_t err_len);

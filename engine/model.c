@@ -5,6 +5,7 @@
 #include "../common/check.h"
 #include "alloc.h"
 #include "cpu/isa.h"
+#include "lora.h"
 #include "model_internal.h"
 #include <math.h>
 #include <stdio.h>
@@ -53,8 +54,15 @@ void bb_param_specs(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
 }
 
 /* The quantized linears of a block (precision.h). */
-static const int quantized_params[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
-enum { N_QUANTIZED = 4 };
+const int bb_quantized_params[BB_N_QUANTIZED] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+#define quantized_params bb_quantized_params
+#define N_QUANTIZED BB_N_QUANTIZED
+
+static bool is_quantized(int i) {
+    for (int k = 0; k < N_QUANTIZED; k++)
+        if (quantized_params[k] == i) return true;
+    return false;
+}
 
 /* Carves one block into the pointer table; absent tensors get NULL. */
 static void carve(bb_param_ptrs *p, float *mem, const bb_tensor_spec *s) {
@@ -63,6 +71,9 @@ static void carve(bb_param_ptrs *p, float *mem, const bb_tensor_spec *s) {
         mem += s[i].numel;
     }
 }
+
+static void init_rope(bb_model *m);
+static void alloc_packed(bb_model *m);
 
 int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool training, char *err, size_t err_len) {
     memset(m, 0, sizeof *m);
@@ -93,20 +104,14 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         }
         m->wq_mem = bb_alloc(BB_MEM_PACKED, nq * sizeof(float));
         carve(&m->wq, m->wq_mem, qs);
-        /* the packed compute format of every quantized matrix, one per layer */
-        const bb_precision_traits *pt = &bb_precisions[cfg->precision];
-        bb_prec_opts o = {.group = cfg->group, .act = cfg->act_quant};
-        int L = cfg->n_layer;
-        m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
-        size_t total = 0;
-        for (int k = 0; k < N_QUANTIZED; k++) {
-            const bb_tensor_spec *s = &m->specs[quantized_params[k]];
-            size_t bytes = (pt->packed_size((int)s->shape[1], (int)s->shape[2], &o) + 63) & ~(size_t)63;
-            for (int l = 0; l < L; l++, total += bytes) m->packed_off[k * L + l] = total;
-        }
-        m->packed_mem = bb_alloc(BB_MEM_PACKED, total + 64);
-        m->use_kernels = true;
+        alloc_packed(m);
     }
+    init_rope(m);
+    return 0;
+}
+
+static void init_rope(bb_model *m) {
+    const bb_config *cfg = &m->cfg;
     if (!bb_family_traits[cfg->family].learned_pos) {
         /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
         int hd = cfg->n_embd / cfg->n_head, half = hd / 2;
@@ -119,7 +124,57 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
                 m->rope_sin[t * half + i] = (float)sin(a);
             }
     }
+}
+
+/* The packed compute format of every quantized matrix, one per layer. */
+static void alloc_packed(bb_model *m) {
+    const bb_config *cfg = &m->cfg;
+    const bb_precision_traits *pt = &bb_precisions[cfg->precision];
+    bb_prec_opts o = {.group = cfg->group, .act = cfg->act_quant};
+    int L = cfg->n_layer;
+    m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
+    size_t total = 0;
+    for (int k = 0; k < N_QUANTIZED; k++) {
+        const bb_tensor_spec *s = &m->specs[quantized_params[k]];
+        size_t bytes = (pt->packed_size((int)s->shape[1], (int)s->shape[2], &o) + 63) & ~(size_t)63;
+        for (int l = 0; l < L; l++, total += bytes) m->packed_off[k * L + l] = total;
+    }
+    m->packed_mem = bb_alloc(BB_MEM_PACKED, total + 64);
+    m->use_kernels = true;
+}
+
+int bb_model_init_frozen(bb_model *m, const bb_config *cfg, const bb_backend *be, char *err, size_t err_len) {
+    memset(m, 0, sizeof *m);
+    if (bb_config_validate(cfg, err, err_len) != 0) return -1;
+    m->cfg = *cfg;
+    m->be = be;
+    m->mean_loss = NAN;
+    m->quant_lambda = 1.0f;
+    m->frozen_base = true;
+    m->frozen_quant = true;  /* nothing to requantize: there are no masters */
+    bb_param_specs(cfg, m->specs);
+    bb_tensor_spec fs[BB_N_PARAMS];  /* the FP32 frozen tensors: all but the quantized linears */
+    for (int i = 0; i < BB_N_PARAMS; i++) {
+        fs[i] = m->specs[i];
+        if (is_quantized(i)) fs[i].numel = 0;
+        m->n_params += fs[i].numel;
+    }
+    m->params_mem = bb_alloc(BB_MEM_FROZEN, m->n_params * sizeof(float));
+    carve(&m->params, m->params_mem, fs);
+    alloc_packed(m);
+    init_rope(m);
     return 0;
+}
+
+uint8_t *bb_model_packed_at(const bb_model *m, int k, int l) {
+    return m->packed_mem + m->packed_off[k * m->cfg.n_layer + l];
+}
+
+void bb_model_pack_base(bb_model *m, int k, int l, const float *w) {
+    BB_CHECK(m->frozen_base);
+    const bb_tensor_spec *s = &m->specs[quantized_params[k]];
+    bb_prec_opts o = {.group = m->cfg.group, .act = m->cfg.act_quant};
+    bb_precisions[m->cfg.precision].pack(bb_model_packed_at(m, k, l), w, (int)s->shape[1], (int)s->shape[2], &o);
 }
 
 static void free_acts(bb_model *m) {
@@ -132,6 +187,7 @@ static void free_acts(bb_model *m) {
 
 void bb_model_free(bb_model *m) {
     free_acts(m);
+    if (m->lora) bb_lora_free(m->lora);
     bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem); bb_free(m->wq_mem);
     bb_free(m->packed_mem); bb_free(m->packed_off);
     bb_free(m->rope_cos); bb_free(m->rope_sin);
@@ -159,7 +215,7 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];
         float *p = m->params.t[i];
-        if (!s->numel) continue;
+        if (!s->numel || !p) continue;  /* a frozen base holds no masters of its quantized linears */
         rng r = {seed * 0x100000001b3ull + (uint64_t)i * 0x9e3779b97f4a7c15ull};
         bool gain = i == BB_P_LN1W || i == BB_P_LN2W || i == BB_P_LNFW || i == BB_P_SUBLN_ATTW || i == BB_P_SUBLN_FFNW;
         bool bias = i == BB_P_LN1B || i == BB_P_LN2B || i == BB_P_LNFB || i == BB_P_QKVB || i == BB_P_ATTPROJB ||
@@ -240,7 +296,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
     }
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
-    if (m->grads_mem) {
+    if (m->grads_mem || m->lora) {  /* training: the backward scratch */
         size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
         float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
                            &m->gs.dsub};
@@ -254,6 +310,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
         p = m->scratch_mem;
         for (size_t i = 0; i < 7; i++) { *gptrs[i] = gsizes[i] ? p : NULL; p += gsizes[i]; }
     }
+    if (m->lora) bb_lora_ensure_acts(m, B, T);
     if (BT > m->io_cap) {
         bb_free(m->inputs);
         bb_free(m->targets);
@@ -336,7 +393,9 @@ void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
  * out (N,OC) [+]= x (N,C) W^T + bias. Quantized models run the packed integer/half kernel
  * of their precision on x, then fake-quantize x in place: the kernel quantized exactly
  * those values, and the weight gradient needs them. FP32, the BitNet warm-up (lambda < 1)
- * and use_kernels = false run sgemm on the fake-quant values instead. */
+ * and use_kernels = false run sgemm on the fake-quant values instead.
+ * A frozen base has no weight gradient, so x stays as it is: the LoRA adapter reads the
+ * unquantized input (y = base(x) + scaling B A dropout(x), engine/lora.h). */
 void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, const float *bias, int N, int C, int OC,
                              int accumulate) {
     const bb_config *c = &m->cfg;
@@ -348,14 +407,36 @@ void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, co
         else if (bias)
             for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
         pt->forward(out, x, m->packed_mem + m->packed_off[k * L + l], N, C, OC, &o, accumulate || bias != NULL);
-        bb_model_quantize_input(m, x, N, C);
+        if (m->lora) bb_lora_forward(m, k, l, out, x, N, C, OC);
+        else if (!m->frozen_base) bb_model_quantize_input(m, x, N, C);
         return;
     }
     int i = quantized_params[k];
     size_t per = m->specs[i].numel / (size_t)L;
-    const float *w = (m->wq.t[i] ? m->wq.t[i] : m->params.t[i]) + per * (size_t)l;
+    /* a frozen FP32 base: the packed form of fp32 is W itself (precisions/fp32.c); a frozen
+     * quantized base always takes the kernel path above */
+    BB_CHECK(!m->frozen_base || c->precision == BB_PREC_FP32);
+    const float *w = m->frozen_base ? (const float *)bb_model_packed_at(m, k, l)
+                                    : (m->wq.t[i] ? m->wq.t[i] : m->params.t[i]) + per * (size_t)l;
     bb_model_quantize_input(m, x, N, C);
     m->be->matmul_forward(out, x, w, bias, N, C, OC, accumulate);
+    if (m->lora) bb_lora_forward(m, k, l, out, x, N, C, OC);
+}
+
+/* The backward of quantized linear k of layer l: dinp += dout W, dw += dout^T inp,
+ * db += colsum(dout) with the fake-quant W (STE to the masters). A frozen base has no dw
+ * or db: the input gradient comes from the packed weights (backward_input, precision.h),
+ * plus the adapter's gradients and its share of dinp. */
+static void linear_backward(bb_model *m, int k, int l, float *dinp, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int C, int OC) {
+    if (!m->frozen_base) {
+        m->be->matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+        return;
+    }
+    const bb_precision_traits *pt = &bb_precisions[m->cfg.precision];
+    bb_prec_opts o = {.group = m->cfg.group, .act = m->cfg.act_quant};
+    pt->backward_input(dinp, dout, bb_model_packed_at(m, k, l), N, C, OC, &o, 1);
+    if (m->lora) bb_lora_backward(m, k, l, dinp, dout, inp, N, C, OC);
 }
 
 /* ---- forward ---------------------------------------------------------------------- */
@@ -410,6 +491,7 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
         }
         memcpy(m->targets, targets, (size_t)N * sizeof(int));
     }
+    if (m->lora) bb_lora_begin_forward(m->lora);
     be->encoder_forward(m->acts.encoded, inputs, m->params.wte, m->params.wpe, B, T, C);
     const float *residual = m->acts.encoded;
     for (int l = 0; l < L; l++) {
@@ -433,12 +515,16 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
 /* ---- backward --------------------------------------------------------------------- */
 
 void bb_model_zero_grad(bb_model *m) {
+    if (m->lora) {
+        bb_lora_zero_grad(m->lora);
+        return;
+    }
     BB_CHECK(m->grads_mem != NULL);
     memset(m->grads_mem, 0, m->n_params * sizeof(float));
 }
 
 void bb_model_backward(bb_model *m, float grad_scale) {
-    BB_CHECK(m->grads_mem != NULL && !isnan(m->mean_loss));
+    BB_CHECK((m->grads_mem != NULL || m->lora != NULL) && !isnan(m->mean_loss));
     const bb_config *c = &m->cfg;
     const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
@@ -471,46 +557,48 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         memset(g->dfch_act, 0, BT * F * sizeof(float));
         if (subln) {
             memset(g->dsub, 0, BT * F * sizeof(float));
-            be->matmul_backward(g->dsub, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_n, QW(wq, p, fcprojw), N, F, C);
+            linear_backward(m, 3, l, g->dsub, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_n, QW(wq, p, fcprojw), N, F, C);
             be->rmsnorm_backward(g->dfch_act, dp.subln_ffnw, g->dsub, a.fch_act, p.subln_ffnw, a.fch_rstd, N, F);
         } else {
-            be->matmul_backward(g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, QW(wq, p, fcprojw), N, F,
-                                C);
+            linear_backward(m, 3, l, g->dfch_act, dp.fcprojw, dp.fcprojb, g->dresidual, a.fch_act, QW(wq, p, fcprojw), N,
+                            F, C);
         }
         memset(g->dfch, 0, BT * FF1 * sizeof(float));
         if (f->swiglu) be->swiglu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         else be->gelu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         memset(g->dnorm, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);
+        linear_backward(m, 2, l, g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);
         norm_backward(m, g->dresidual, dp.ln2w, dp.ln2b, g->dnorm, a.residual2, p.ln2w, a.ln2_mean, a.ln2_rstd, N);
         /* residual2 = residual + attproj(attention(qkv(norm1(residual)))) */
         memset(g->datty, 0, BT * C * sizeof(float));
         if (subln) {
             memset(g->dsub, 0, BT * C * sizeof(float));
-            be->matmul_backward(g->dsub, dp.attprojw, dp.attprojb, g->dresidual, a.atty_n, QW(wq, p, attprojw), N, C,
-                                C);
+            linear_backward(m, 1, l, g->dsub, dp.attprojw, dp.attprojb, g->dresidual, a.atty_n, QW(wq, p, attprojw), N,
+                            C, C);
             be->rmsnorm_backward(g->datty, dp.subln_attw, g->dsub, a.atty, p.subln_attw, a.atty_rstd, N, C);
         } else {
-            be->matmul_backward(g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, QW(wq, p, attprojw), N, C,
-                                C);
+            linear_backward(m, 1, l, g->datty, dp.attprojw, dp.attprojb, g->dresidual, a.atty, QW(wq, p, attprojw), N,
+                            C, C);
         }
         memset(g->dqkv, 0, BT * QKV * sizeof(float));
         be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
         if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         memset(g->dnorm, 0, BT * C * sizeof(float));
-        be->matmul_backward(g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, QW(wq, p, qkvw), N, C, QKV);
+        linear_backward(m, 0, l, g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, QW(wq, p, qkvw), N, C, QKV);
         norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual, p.ln1w, a.ln1_mean, a.ln1_rstd, N);
     }
-    be->encoder_backward(m->grads.wte, m->grads.wpe, g->dresidual, m->inputs, B, T, C);
+    if (!m->frozen_base) be->encoder_backward(m->grads.wte, m->grads.wpe, g->dresidual, m->inputs, B, T, C);
 }
 
 /* ---- optimizer -------------------------------------------------------------------- */
 
 double bb_model_grad_norm(const bb_model *m) {
+    if (m->lora) return bb_lora_grad_norm(m);
     return sqrt(m->be->sum_squares(m->grads_mem, m->n_params));
 }
 
 float bb_model_step(bb_model *m, const bb_adamw *opt, float lr) {
+    if (m->lora) return bb_lora_step(m, opt, lr);
     double norm = bb_model_grad_norm(m);
     if (opt->grad_clip > 0.0f) {
         double coef = opt->grad_clip / (norm + 1e-6);
@@ -535,7 +623,7 @@ bb_grad_scaler bb_grad_scaler_default(bool enabled) {
 float bb_grad_scaler_factor(const bb_grad_scaler *s) { return s->enabled ? s->scale : 1.0f; }
 
 int bb_model_step_scaled(bb_model *m, bb_grad_scaler *s, const bb_adamw *opt, float lr, float *norm) {
-    if (!s->enabled) {
+    if (!s->enabled || m->lora) {  /* LoRA: FP32 gradients throughout, nothing to scale */
         *norm = bb_model_step(m, opt, lr);
         return 1;
     }

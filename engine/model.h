@@ -107,6 +107,10 @@ typedef struct {
     bool frozen_quant;          /* packed weights loaded from an export: never requantized */
     bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
                                    set before the first forward */
+    bool frozen_base;           /* LoRA (engine/lora.h): the base is frozen and held only packed: packed_mem
+                                   has every quantized linear (fp32 included: its packed form is W), params
+                                   only the other tensors (BB_MEM_FROZEN); no masters, grads or moments */
+    struct bb_lora *lora;       /* the adapters of a frozen base, NULL without */
     int step;                  /* optimizer steps taken */
     /* activations, sized for (B, T) at first forward */
     int B, T;
@@ -124,6 +128,16 @@ typedef struct {
  * Returns 0 or -1 with a reason (invalid config). */
 int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool training, char *err, size_t err_len);
 void bb_model_free(bb_model *m);
+/* A frozen base (LoRA): packed quantized linears, to be filled with bb_model_pack_base
+ * (or a loader), and FP32 frozen tensors; no gradients. Returns 0 or -1 with a reason. */
+int bb_model_init_frozen(bb_model *m, const bb_config *cfg, const bb_backend *be, char *err, size_t err_len);
+/* The quantized linears of a block, in the order k of bb_model_linear_forward. */
+enum { BB_N_QUANTIZED = 4 };
+extern const int bb_quantized_params[BB_N_QUANTIZED];
+/* Packs w (OC, C), layer l of quantized linear k, into a frozen base's packed form. */
+void bb_model_pack_base(bb_model *m, int k, int l, const float *w);
+/* The packed bytes of layer l of quantized linear k. */
+uint8_t *bb_model_packed_at(const bb_model *m, int k, int l);
 /* GPT-2 initialisation (Radford et al. 2019; llm.c / nanoGPT): N(0, 0.02), residual
  * projections N(0, 0.02/sqrt(2L)), norm gains 1, biases 0. Deterministic from seed. */
 void bb_model_init_weights(bb_model *m, uint64_t seed);
@@ -137,7 +151,8 @@ void bb_model_requantize(bb_model *m);
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T);
 void bb_model_zero_grad(bb_model *m);
 /* Backward of the last forward; grad_scale multiplies the loss gradient (1/accum for
- * gradient accumulation). Accumulates into grads. */
+ * gradient accumulation). Accumulates into grads (a frozen base: into the adapters'
+ * gradients only). zero_grad, step and grad_norm likewise act on the adapters there. */
 void bb_model_backward(bb_model *m, float grad_scale);
 /* Global grad-norm clipping (PyTorch clip_grad_norm_: coef = clip / (norm + 1e-6), only
  * when < 1) then one AdamW step at lr. Returns the pre-clip norm. */

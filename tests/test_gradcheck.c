@@ -6,6 +6,7 @@
  * this checks the fast ops' gradients too. */
 #include "../engine/alloc.h"
 #include "../engine/cpu/ops_ref_f64.h"
+#include "../engine/lora_ref.h"
 #include "compare.h"
 #include "tolerances.h"
 #include <math.h>
@@ -194,7 +195,36 @@ static void test_loss_embedding(void) {
     free_all();
 }
 
+/* The LoRA adapter branch of one linear (engine/lora_ref.h): out = scaling B A dropout(x),
+ * with and without a dropout mask (the mask is fixed: dropout is differentiated as the
+ * masked, rescaled identity it is once drawn). r = 3, ragged C and OC. */
+static const uint8_t *lora_mask;
+static void lora_fwd(fd_case *c, double *out) {
+    double h[64];
+    memset(out, 0, c->n_out * sizeof *out);
+    bb_lora_linear_forward_ref_f64(out, h, c->x, c->weight, c->bias, lora_mask, 1.0 / 0.75, 2.5, c->N, c->C, c->OC, 3);
+}
+static void test_lora(void) {
+    uint8_t mask[5 * 7];
+    for (int i = 0; i < 35; i++) mask[i] = (i * 5 + 1) % 4 != 0;
+    for (int masked = 0; masked < 2; masked++) {
+        lora_mask = masked ? mask : NULL;
+        fd_case c = {.forward = lora_fwd, .N = 5, .C = 7, .OC = 6};
+        c.x = drnd(35, 1); c.weight = drnd(21, 1); c.bias = drnd(18, 1);  /* weight = A (3, 7), bias = B (6, 3) */
+        c.n_out = 30; c.w = drnd(30, 1);
+        double *out = dzeros(30), *h = dzeros(15), *dx = dzeros(35), *dA = dzeros(21), *dB = dzeros(18);
+        bb_lora_linear_forward_ref_f64(out, h, c.x, c.weight, c.bias, lora_mask, 1.0 / 0.75, 2.5, 5, 7, 6, 3);
+        bb_lora_linear_backward_ref_f64(dx, dA, dB, c.w, c.x, h, c.weight, c.bias, lora_mask, 1.0 / 0.75, 2.5, 5, 7,
+                                        6, 3);
+        fd_compare(masked ? "lora.dinp[dropout]" : "lora.dinp", &c, c.x, 35, dx);
+        fd_compare(masked ? "lora.dA[dropout]" : "lora.dA", &c, c.weight, 21, dA);
+        fd_compare(masked ? "lora.dB[dropout]" : "lora.dB", &c, c.bias, 18, dB);
+        free_all();
+    }
+}
+
 static const bb_test_case cases[] = {
+    {"lora", test_lora},
     {"matmul", test_matmul},
     {"norms", test_norms},
     {"activations", test_activations},

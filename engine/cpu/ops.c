@@ -68,7 +68,7 @@ static void colsum_accumulate(float *acc, const float *x, int N, int W) {
 static void matmul_backward_cpu(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                 const float *weight, int N, int C, int OC) {
     if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
+    if (dweight) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
     if (dbias) colsum_accumulate(dbias, dout, N, OC);
 }
 
@@ -116,7 +116,7 @@ static void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, co
         }
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; dweight && n < N; n++) { /* a frozen norm (NULL) has no gradients */
             const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
             float mu = mean[n], r = rstd[n];
 #pragma omp simd
@@ -159,7 +159,7 @@ static void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout,
         }
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; dweight && n < N; n++) {
             const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
             float r = rstd[n];
 #pragma omp simd

@@ -42,7 +42,7 @@ LINKAGE void NAME(matmul_backward_ref)(real *dinp, real *dweight, real *dbias, c
                 dinp[(size_t)n * C + c] += acc;
             }
     for (int o = 0; o < OC; o++) {
-        for (int c = 0; c < C; c++) {
+        for (int c = 0; dweight && c < C; c++) {
             real acc = (real)0.0;
             for (int n = 0; n < N; n++) acc += dout[(size_t)n * OC + o] * inp[(size_t)n * C + c];
             dweight[(size_t)o * C + c] += acc;
@@ -85,8 +85,10 @@ LINKAGE void NAME(layernorm_backward_ref)(real *dinp, real *dweight, real *dbias
         dnorm_norm_mean /= (real)C;
         for (int c = 0; c < C; c++) {
             real norm = (x[c] - mean[n]) * rstd[n], dnorm = weight[c] * dy[c];
-            dbias[c] += dy[c];
-            dweight[c] += norm * dy[c];
+            if (dweight) { /* NULL: a frozen norm */
+                dbias[c] += dy[c];
+                dweight[c] += norm * dy[c];
+            }
             dinp[(size_t)n * C + c] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd[n];
         }
     }
@@ -112,7 +114,7 @@ LINKAGE void NAME(rmsnorm_backward_ref)(real *dinp, real *dweight, const real *d
         real r = rstd[n], dot = (real)0.0;
         for (int c = 0; c < C; c++) dot += x[c] * weight[c] * dy[c];
         for (int c = 0; c < C; c++) {
-            dweight[c] += x[c] * r * dy[c];
+            if (dweight) dweight[c] += x[c] * r * dy[c];
             dinp[(size_t)n * C + c] += r * weight[c] * dy[c] - x[c] * r * r * r * dot / (real)C;
         }
     }
