@@ -1,6 +1,7 @@
-/* cmd_train.c — `bitbench train`: FP32 training on the shipped corpora with AdamW,
- * warmup + cosine/linear schedule, gradient accumulation, clipping, periodic validation,
- * atomic checkpoints and bit-identical resume. */
+/* cmd_train.c — `bitbench train`: training on the shipped corpora with AdamW, warmup +
+ * cosine/linear schedule, gradient accumulation, clipping, periodic validation, atomic
+ * checkpoints and bit-identical resume. Full training (QAT at a quantized precision), or
+ * with --lora adapters on a frozen base (engine/lora.h) from --base at --precision. */
 #include "../common/args.h"
 #include "../common/check.h"
 #include "../common/io.h"
@@ -11,6 +12,7 @@
 #include "../datasets/tokfile.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
+#include "../engine/lora.h"
 #include "../engine/model.h"
 #include "../engine/schedule.h"
 #include "../eval/perplexity.h"
@@ -26,6 +28,7 @@
 typedef struct {
     bb_model_args ma;
     const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing;
+    const char *lora, *base;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
     bool two_stage;
@@ -44,6 +47,7 @@ static void load_split_tokens(bb_tokenizer *tok, const char *split, bb_tokens *o
  * MT dev pair (batches of B in order, each as long as its longest pair). */
 static double validate(bb_model *m, bb_tokenizer *tok, bool mt, const bb_tokens *valid, const bb_mt_data *dev, int B,
                        int T, long windows, int *inputs, int *targets) {
+    bb_lora_set_training(m, false);  /* LoRA dropout is off in evaluation */
     if (!mt) {
         bb_ppl_stats ps;
         bb_eval_lm(m, tok, valid->ids, valid->n, B, T, windows, &ps);
@@ -62,7 +66,17 @@ static double validate(bb_model *m, bb_tokenizer *tok, bool mt, const bb_tokens 
     return n ? sum / (double)n : NAN;
 }
 
-static void save_checkpoint(const bb_model *m, const char *path, const train_args *a, const bb_tokenizer *tok) {
+static void save_checkpoint(const bb_model *m, const char *path, const train_args *a, const bb_tokenizer *tok,
+                            const char *base_sha) {
+    char err[600];
+    if (m->lora) {  /* the base is frozen: only the adapters are new */
+        bb_lora_file_info fi = {.seed = (uint64_t)a->seed};
+        snprintf(fi.base_sha256, sizeof fi.base_sha256, "%s", base_sha);
+        snprintf(fi.tokenizer, sizeof fi.tokenizer, "%s", tok->identity_hex);
+        snprintf(fi.producer, sizeof fi.producer, "bitbench %s", BB_GIT_COMMIT);
+        if (bb_lora_save(m, path, &fi, m->step, err, sizeof err) != 0) bb_user_error("%s", err);
+        return;
+    }
     bb_ckpt_info info = {.step = m->step, .seed = (uint64_t)a->seed};
     snprintf(info.tokenizer, sizeof info.tokenizer, "%s", tok->identity_hex);
     snprintf(info.producer, sizeof info.producer, "bitbench %s", BB_GIT_COMMIT);
@@ -72,7 +86,6 @@ static void save_checkpoint(const bb_model *m, const char *path, const train_arg
              "\"beta2\": %.9g, \"eps\": %.9g, \"grad_clip\": %.9g}",
              a->task, a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
              a->beta1, a->beta2, a->eps, a->clip);
-    char err[600];
     if (bb_checkpoint_save(m, path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
 }
 
@@ -87,7 +100,13 @@ int bb_cmd_train(int argc, char **argv) {
         {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
          0, -1},
         {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
-        {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
+        {"precision", BB_ARG_STR, &a.precision, "P",
+         "fp32, fp16, bf16, int8, int4 or b158 (quantized linears; with --lora the frozen base's)", 0, -1},
+        {"lora", BB_ARG_STR, &a.lora, "K=V,...",
+         "LoRA adapters on a frozen base: r=8,alpha=8,dropout=0,targets=qkv (PEFT defaults; targets all-linear, attn, "
+         "mlp, qkv, attproj, fc, fcproj or joined by +), rslora", 0, -1},
+        {"base", BB_ARG_STR, &a.base, "CKPT",
+         "with --lora: the base checkpoint or packed export (default: a random base from --seed)", 0, -1},
         {"checkpointing", BB_ARG_STR, &a.checkpointing, "MODE",
          "none or block: keep only block outputs and recompute the rest in backward", 0, -1},
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
@@ -114,7 +133,8 @@ int bb_cmd_train(int argc, char **argv) {
         {"seed", BB_ARG_INT, &a.seed, "N", "seed for weights and data order", 0, 2147483647},
         {"eval-every", BB_ARG_INT, &a.eval_every, "N", "validate every N steps (0: only at the end)", 0, 100000000},
         {"eval-windows", BB_ARG_INT, &a.eval_windows, "N", "validation windows per evaluation (0: all)", 0, 100000000},
-        {"save", BB_ARG_STR, &a.save, "FILE", "write a checkpoint here at the end (safetensors)", 0, -1},
+        {"save", BB_ARG_STR, &a.save, "FILE",
+         "write a checkpoint here at the end (safetensors; with --lora the adapters, PEFT-like names)", 0, -1},
         {"save-every", BB_ARG_INT, &a.save_every, "N", "also checkpoint every N steps", 0, 100000000},
         {"stop-at", BB_ARG_INT, &a.stop_at, "N", "stop after step N (checkpoint with --save; resume later)", 0, 100000000},
         {"resume", BB_ARG_STR, &a.resume, "FILE", "continue from a checkpoint (same --steps/--schedule)", 0, -1},
@@ -122,10 +142,12 @@ int bb_cmd_train(int argc, char **argv) {
         {"log-every", BB_ARG_INT, &a.log_every, "N", "log line interval when stderr is not a terminal", 1, 100000000},
         {"tok", BB_ARG_STR, &a.tok, "FILE", "tokenizer file (default: the cached 4,096-token one)", 0, -1},
     };
-    const bb_cmd_spec spec = {"train", "Train a model at FP32 on the CPU and report loss, throughput and memory.",
+    const bb_cmd_spec spec = {"train", "Train a model on the CPU and report loss, throughput and memory.",
                               "[--model PRESET] [--steps N] [--batch B] [--seq T] [--lr X] [--seed N] ...", args,
                               (int)(sizeof args / sizeof args[0]), 0, 0,
-                              "Example: bitbench train --model small --data kjv --steps 200 --batch 8 --seq 256"};
+                              "Example: bitbench train --model small --data kjv --steps 200 --batch 8 --seq 256\n"
+                              "LoRA: bitbench train --lora r=8,alpha=16,dropout=0.05,targets=all-linear --base b.ckpt "
+                              "--precision int8 --save a.lora (merge: bitbench lora merge)"};
     bb_args_parse(&spec, argc, argv, NULL);
     int sched = bb_sched_parse(a.schedule);
     if (sched < 0) bb_usage_error("train", "unknown --schedule '%s' (cosine, linear, constant)", a.schedule);
@@ -138,10 +160,49 @@ int bb_cmd_train(int argc, char **argv) {
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
         bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
 
-    char err[700];
+    bb_lora_config lcfg = bb_lora_config_default();
+    char err[700], base_sha[65] = "", base_tok[65] = "";
+    if (a.lora) {
+        if (a.resume) bb_usage_error("train", "--resume does not continue LoRA runs (adapter files hold no optimizer state)");
+        if (a.lambda_warmup) bb_usage_error("train", "--lambda-warmup is for full training (a LoRA base is frozen)");
+        if (bb_lora_config_parse(&lcfg, a.lora, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
+    } else if (a.base) {
+        bb_usage_error("train", "--base needs --lora (full training continues with --resume)");
+    }
     bb_model m;
     bb_config cfg;
-    if (a.resume) {
+    if (a.lora) {
+        bb_prec_opts po = {.group = (int)a.group, .act = BB_ACTQ_INT8_TOKEN};
+        int prec = a.precision ? bb_precision_parse(a.precision) : -1;
+        if (a.precision && prec < 0) bb_usage_error("train", "unknown --precision '%s'", a.precision);
+        if (prec >= 0) po.act = bb_precisions[prec].default_act;
+        if (a.act_quant) {
+            if (strcmp(a.act_quant, "block") == 0) po.act = BB_ACTQ_INT8_BLOCK;
+            else if (strcmp(a.act_quant, "token") != 0) bb_usage_error("train", "--act-quant must be token or block");
+        }
+        if (a.base) {
+            bb_set_threads(a.ma.threads);
+            bb_ckpt_info info;
+            if (bb_lora_load_base(&m, a.base, prec, &po, &bb_backend_cpu, &info, base_sha, err, sizeof err) != 0)
+                bb_user_error("%s", err);
+            snprintf(base_tok, sizeof base_tok, "%s", info.tokenizer);
+        } else {  /* a random base from the seed: for memory and throughput measurements */
+            bb_model_args_resolve(&a.ma, "train", &cfg);
+            if (a.precision && bb_config_set_precision(&cfg, a.precision, err, sizeof err) != 0)
+                bb_usage_error("train", "%s", err);
+            cfg.group = po.group;
+            cfg.act_quant = po.act;
+            if (bb_config_validate(&cfg, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
+            bb_model src;
+            if (bb_model_init(&src, &cfg, &bb_backend_cpu, false, err, sizeof err) != 0) bb_user_error("%s", err);
+            bb_model_init_weights(&src, (uint64_t)a.seed);
+            if (bb_lora_base_from_model(&m, &src, err, sizeof err) != 0) bb_user_error("%s", err);
+            bb_model_free(&src);
+            fprintf(stderr, "note: no --base: the frozen base is a random %s model from --seed\n", a.ma.model);
+        }
+        if (bb_lora_attach(&m, &lcfg, (uint64_t)a.seed, err, sizeof err) != 0) bb_user_error("%s", err);
+        cfg = m.cfg;
+    } else if (a.resume) {
         bb_set_threads(a.ma.threads);
         bb_ckpt_info info;
         if (bb_checkpoint_load(&m, a.resume, &bb_backend_cpu, true, &info, err, sizeof err) != 0)
@@ -173,6 +234,9 @@ int bb_cmd_train(int argc, char **argv) {
 
     bb_tokenizer tok;
     bb_tokenizer_open(&tok, a.tok, BB_TOK_DEFAULT_VOCAB, true);
+    if (base_tok[0] && strcmp(base_tok, tok.identity_hex) != 0)
+        bb_user_error("the base was trained with tokenizer %.16s..., this tokenizer is %.16s...", base_tok,
+                      tok.identity_hex);
     if (tok.vocab_size > cfg.vocab_size)
         bb_user_error("the tokenizer has %d tokens but the model's vocab_size is %d", tok.vocab_size, cfg.vocab_size);
     bb_tokens train_tok = {0}, valid_tok = {0};
@@ -194,10 +258,32 @@ int bb_cmd_train(int argc, char **argv) {
 
     char desc[256];
     bb_config_describe(&cfg, desc, sizeof desc);
-    fprintf(stderr, "model %s (%s), %.2fM parameters\n", a.ma.model, desc, (double)m.n_params / 1e6);
-    fprintf(stderr, "precision %s: weights %s; activations %s%s\n", bb_precisions[cfg.precision].name,
-            bb_precisions[cfg.precision].weights, bb_precisions[cfg.precision].activations,
-            bb_precisions[cfg.precision].loss_scaling ? "; dynamic loss scaling" : "");
+    if (m.lora) {
+        double base_params = 0, packed = 0;
+        for (int i = 0; i < BB_N_PARAMS; i++) base_params += (double)m.specs[i].numel;
+        for (int k = 0; k < BB_N_QUANTIZED; k++)
+            for (int l = 0; l < cfg.n_layer; l++)
+                packed += (double)bb_precisions[cfg.precision].packed_size(
+                    (int)m.specs[bb_quantized_params[k]].shape[1], (int)m.specs[bb_quantized_params[k]].shape[2],
+                    &(bb_prec_opts){.group = cfg.group, .act = cfg.act_quant});
+        char targets[64];
+        bb_lora_targets_name(lcfg.targets, targets, sizeof targets);
+        fprintf(stderr, "base %s (%s), %.2fM parameters, frozen at %s: linears packed %.2f MiB, FP32 rest %.2f MiB\n",
+                a.base ? a.base : a.ma.model, desc, base_params / 1e6, bb_precisions[cfg.precision].name,
+                packed / 1048576.0, (double)m.n_params * 4 / 1048576.0);
+        fprintf(stderr, "lora r=%d alpha=%g (scaling %g%s) dropout %g targets %s: %.4fM trainable parameters (%.2f%%)\n",
+                lcfg.r, (double)lcfg.alpha, (double)m.lora->scaling, lcfg.rslora ? ", rsLoRA" : "",
+                (double)lcfg.dropout, targets, (double)m.lora->n_params / 1e6,
+                100.0 * (double)m.lora->n_params / base_params);
+        fprintf(stderr, "precision %s (frozen base): weights %s; activations %s; adapters FP32\n",
+                bb_precisions[cfg.precision].name, bb_precisions[cfg.precision].weights,
+                bb_precisions[cfg.precision].activations);
+    } else {
+        fprintf(stderr, "model %s (%s), %.2fM parameters\n", a.ma.model, desc, (double)m.n_params / 1e6);
+        fprintf(stderr, "precision %s: weights %s; activations %s%s\n", bb_precisions[cfg.precision].name,
+                bb_precisions[cfg.precision].weights, bb_precisions[cfg.precision].activations,
+                bb_precisions[cfg.precision].loss_scaling ? "; dynamic loss scaling" : "");
+    }
     if (!mt)
         fprintf(stderr, "data %s: %zu train tokens, %zu windows of %ld; batch %ld x accum %ld; %s lr %.3g warmup %ld\n",
                 a.data, train_tok.n, loader.n_windows, a.seq, a.batch, a.accum, a.schedule, a.lr, a.warmup);
@@ -209,7 +295,8 @@ int bb_cmd_train(int argc, char **argv) {
         fprintf(csv, "step,loss,lr,grad_norm,tokens_per_s,val_loss\n");
     }
     bb_schedule schedule = {(bb_sched_kind)sched, (float)a.lr, (float)a.min_lr_frac, (int)a.warmup, (int)a.steps};
-    bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
+    /* LoRA: the frozen base's gradients are FP32 (backward_input), so nothing underflows */
+    bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling && !m.lora);
     scaler.growth_interval = (int)a.scaler_interval;
     bb_adamw opt = {(float)a.lr, (float)a.beta1, (float)a.beta2, (float)a.eps, (float)a.wd, (float)a.clip};
     int B = (int)a.batch, T = (int)a.seq;
@@ -244,6 +331,7 @@ int bb_cmd_train(int argc, char **argv) {
             bb_model_requantize(&m);
         }
         bb_model_zero_grad(&m);
+        bb_lora_set_training(&m, true);
         double loss_sum = 0, tokens_step = 0;
         for (long micro = 0; micro < a.accum; micro++) {
             int Tb = T;
@@ -277,17 +365,17 @@ int bb_cmd_train(int argc, char **argv) {
             if (!isnan(val)) fprintf(csv, "%.9g", val);
             fprintf(csv, "\n");
         }
-        if (a.save && a.save_every > 0 && (step + 1) % a.save_every == 0 && !last) save_checkpoint(&m, a.save, &a, &tok);
+        if (a.save && a.save_every > 0 && (step + 1) % a.save_every == 0 && !last) save_checkpoint(&m, a.save, &a, &tok, base_sha);
     }
     bb_progress_finish(&prog);
     if (a.save) {
-        save_checkpoint(&m, a.save, &a, &tok);
-        fprintf(stderr, "checkpoint written: %s (step %d)\n", a.save, m.step);
+        save_checkpoint(&m, a.save, &a, &tok, base_sha);
+        fprintf(stderr, "%s written: %s (step %d)\n", m.lora ? "adapters" : "checkpoint", a.save, m.step);
     }
     if (csv && bb_atomic_commit(&csv_af) != 0) bb_user_error("cannot write %s: %s", a.csv, strerror(errno));
     printf("final train loss %.6f after %d steps; %.0f tokens/s over %ld steps (%.1f GFLOP/s of model FLOPs)\n",
            last_loss, m.step, tokens_done / t_train, end_step - start_step,
-           tokens_done / t_train * bb_model_flops_per_token(&cfg, T) / 1e9);
+           tokens_done / t_train * (m.lora ? bb_lora_flops_per_token(&m, T) : bb_model_flops_per_token(&cfg, T)) / 1e9);
     bb_mem_print(stdout);
     bb_free(inputs);
     bb_free(targets);

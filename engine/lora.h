@@ -136,9 +136,10 @@ typedef struct {
  * packing the quantized linears one layer matrix at a time straight from the file (the
  * model never holds an FP32 copy of them). A packed export keeps its exact codes and can
  * serve only at its own precision; another precision must keep the file's SubLN choice
- * (b158 models have SubLN gains, the others not). sha_hex gets the file's SHA-256. */
-int bb_lora_load_base(bb_model *m, const char *path, int precision, const bb_backend *be, bb_ckpt_info *info,
-                      char sha_hex[65], char *err, size_t err_len);
+ * (b158 models have SubLN gains, the others not) and takes opts (int4 group, activation
+ * mode; NULL: the precision's defaults). sha_hex gets the file's SHA-256. */
+int bb_lora_load_base(bb_model *m, const char *path, int precision, const bb_prec_opts *opts, const bb_backend *be,
+                      bb_ckpt_info *info, char sha_hex[65], char *err, size_t err_len);
 /* A frozen base packed from src's FP32 masters at src's precision (a base from the seed
  * when training has no --base; tests). */
 int bb_lora_base_from_model(bb_model *m, const bb_model *src, char *err, size_t err_len);

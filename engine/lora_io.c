@@ -45,8 +45,8 @@ static void read_info(const bb_safetensors *st, bb_ckpt_info *info) {
 
 /* ---- the frozen base ------------------------------------------------------------------ */
 
-int bb_lora_load_base(bb_model *m, const char *path, int precision, const bb_backend *be, bb_ckpt_info *info,
-                      char sha_hex[65], char *err, size_t err_len) {
+int bb_lora_load_base(bb_model *m, const char *path, int precision, const bb_prec_opts *opts, const bb_backend *be,
+                      bb_ckpt_info *info, char sha_hex[65], char *err, size_t err_len) {
     bb_safetensors st;
     char inner[400];
     memset(m, 0, sizeof *m);
@@ -82,6 +82,10 @@ int bb_lora_load_base(bb_model *m, const char *path, int precision, const bb_bac
             goto done;
         }
         cfg.group = group;
+        if (opts) {
+            cfg.group = opts->group;
+            cfg.act_quant = opts->act;
+        }
     }
     if (bb_model_init_frozen(m, &cfg, be, inner, sizeof inner) != 0) {
         snprintf(err, err_len, "base '%s': %s", path, inner);

@@ -144,7 +144,7 @@ static void test_b_zero_bit_identical(void) {
             tmp_path(ex, sizeof ex, "base.packed");
             CHECK(bb_checkpoint_save(&base, ck, NULL, err, sizeof err) == 0, "%s", err);
             bb_model fl;
-            CHECK(bb_lora_load_base(&fl, ck, -1, &bb_backend_cpu, NULL, sha, err, sizeof err) == 0, "%s", err);
+            CHECK(bb_lora_load_base(&fl, ck, -1, NULL, &bb_backend_cpu, NULL, sha, err, sizeof err) == 0, "%s", err);
             CHECK(bb_lora_attach(&fl, &lc, 3, err, sizeof err) == 0, "%s", err);
             bb_model_forward(&fl, in, tg, B, T);
             snprintf(name, sizeof name, "%s/%s logits (base from a checkpoint)", bb_family_name(c.family),
@@ -155,7 +155,7 @@ static void test_b_zero_bit_identical(void) {
                 bb_model pe, pl;
                 CHECK(bb_export_packed(&base, ex, NULL, NULL, err, sizeof err) == 0, "%s", err);
                 CHECK(bb_checkpoint_load(&pe, ex, &bb_backend_cpu, false, NULL, err, sizeof err) == 0, "%s", err);
-                CHECK(bb_lora_load_base(&pl, ex, -1, &bb_backend_cpu, NULL, sha, err, sizeof err) == 0, "%s", err);
+                CHECK(bb_lora_load_base(&pl, ex, -1, NULL, &bb_backend_cpu, NULL, sha, err, sizeof err) == 0, "%s", err);
                 CHECK(bb_lora_attach(&pl, &lc, 3, err, sizeof err) == 0, "%s", err);
                 bb_model_forward(&pe, in, tg, B, T);
                 bb_model_forward(&pl, in, tg, B, T);
@@ -461,7 +461,7 @@ static void test_files_and_merge(void) {
             tmp_path(ad, sizeof ad, "m.lora");
             tmp_path(out, sizeof out, "m.merged");
             CHECK(bb_checkpoint_save(&base, ck, NULL, err, sizeof err) == 0, "%s", err);
-            CHECK(bb_lora_load_base(&m, ck, -1, &bb_backend_cpu, NULL, sha, err, sizeof err) == 0, "%s", err);
+            CHECK(bb_lora_load_base(&m, ck, -1, NULL, &bb_backend_cpu, NULL, sha, err, sizeof err) == 0, "%s", err);
             bb_lora_config lc = lora_cfg(BB_LORA_ALL, 0.1f);
             lc.rslora = f == BB_FAMILY_LLAMA;
             CHECK(bb_lora_attach(&m, &lc, 9, err, sizeof err) == 0, "%s", err);
@@ -483,7 +483,7 @@ static void test_files_and_merge(void) {
             /* round trip: a fresh base with the loaded adapters computes the same logits */
             batch(B, T, c.vocab_size, in, tg, 12);
             float l1 = bb_model_forward(&m, in, tg, B, T);
-            CHECK(bb_lora_load_base(&m2, ck, -1, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
+            CHECK(bb_lora_load_base(&m2, ck, -1, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
             CHECK(bb_lora_load(&m2, ad, NULL, err, sizeof err) == 0, "%s", err);
             float l2 = bb_model_forward(&m2, in, tg, B, T);
             char name[96];
@@ -537,21 +537,21 @@ static void test_base_precision_rules(void) {
     base_model(&base, tiny(BB_FAMILY_GPT2, BB_PREC_FP32));
     tmp_path(ck, sizeof ck, "r.ckpt");
     CHECK(bb_checkpoint_save(&base, ck, NULL, err, sizeof err) == 0, "%s", err);
-    CHECK(bb_lora_load_base(&m, ck, BB_PREC_B158, &bb_backend_cpu, NULL, NULL, err, sizeof err) != 0 &&
+    CHECK(bb_lora_load_base(&m, ck, BB_PREC_B158, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) != 0 &&
               strstr(err, "SubLN"), "fp32 checkpoint as a b158 base: '%s'", err);
-    CHECK(bb_lora_load_base(&m, ck, BB_PREC_INT4, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(bb_lora_load_base(&m, ck, BB_PREC_INT4, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
     CHECK(m.cfg.precision == BB_PREC_INT4, "base precision %s", bb_precisions[m.cfg.precision].name);
     bb_model_free(&m);
     bb_model_free(&base);
     base_model(&base, tiny(BB_FAMILY_GPT2, BB_PREC_INT8));
     tmp_path(ex, sizeof ex, "r.packed");
     CHECK(bb_export_packed(&base, ex, NULL, NULL, err, sizeof err) == 0, "%s", err);
-    CHECK(bb_lora_load_base(&m, ex, BB_PREC_INT4, &bb_backend_cpu, NULL, NULL, err, sizeof err) != 0 &&
+    CHECK(bb_lora_load_base(&m, ex, BB_PREC_INT4, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) != 0 &&
               strstr(err, "packed"), "int8 export as an int4 base: '%s'", err);
     CHECK(bb_checkpoint_save(&base, ck, NULL, err, sizeof err) == 0, "%s", err);
     bb_model_free(&base);
     /* a LoRA model has no checkpoint of its own */
-    CHECK(bb_lora_load_base(&m, ck, -1, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(bb_lora_load_base(&m, ck, -1, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
     CHECK(bb_checkpoint_save(&m, ck, NULL, err, sizeof err) != 0 && strstr(err, "adapters"), "save: '%s'", err);
     bb_model_free(&m);
 }
