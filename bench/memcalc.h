@@ -1,20 +1,27 @@
 /* memcalc.h — predicted memory of a training configuration by category, from the model
  * shapes alone (no allocation): what bitbench's engine would allocate for `full`
- * training (QAT for quantized precisions) at batch B and length T. The prediction is
- * validated against the tracked allocator (tests/test_memcalc.c). Not included: the
- * packed kernels' reusable activation cache (precisions/gemm.c, at most about
- * 1.25 x B*T x max(C, F) x 2 bytes) and transient buffers freed within an op. Only the
- * `full` method exists in the engine so far; LoRA and KD predictions come with them. */
+ * training (QAT for quantized precisions) or `lora` (adapters on a frozen packed base,
+ * engine/lora.h) at batch B and length T. The predictions are validated against the
+ * tracked allocator (tests/test_memcalc.c). Not included: the packed kernels' reusable
+ * activation cache (precisions/gemm.c, at most about 1.25 x B*T x max(C, F) x 2 bytes)
+ * and transient buffers freed within an op (backward_input's panel of 64 x C floats). */
 #pragma once
 #include "../engine/config.h"
+#include "../engine/lora.h"
 #include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
     double parameters, packed, gradients, optimizer, activations, workspace;  /* bytes */
+    double frozen, adapters, adapter_grads, adapter_optim;                     /* lora only */
     double total;
     double packed_export;  /* bytes of the packed inference export of the quantized linears */
-    double n_params;
+    double n_params;       /* of the model (the base for lora) */
+    double n_trainable;    /* parameters with gradients and moments */
 } bb_memcalc;
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
+/* LoRA (engine/lora.h): the base's quantized linears packed at c->precision (fp32: W
+ * itself), the other tensors FP32 and frozen, adapters with grads and AdamW moments, the
+ * activation table plus h (and dropout masks) per adapted linear. */
+void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool checkpointing, bb_memcalc *out);

@@ -1,7 +1,8 @@
 /* test_memcalc.c — the memory calculator against the tracked allocator: for tiny and
  * small, every precision, with and without checkpointing, each category within 5 % and
- * the total within 10 % (issue 7), after a training step allocated everything. Also the
- * spec's arithmetic: FP32 Llama-7B weights = 26.95 GB (precisions.md §5.2). */
+ * the total within 10 % (issue 7), after a training step allocated everything; for the
+ * full method and for lora (every base precision). Also the spec's arithmetic: FP32
+ * Llama-7B weights = 26.95 GB (precisions.md §5.2). */
 #include "../bench/memcalc.h"
 #include "../engine/alloc.h"
 #include "../engine/model.h"
@@ -60,6 +61,64 @@ static void test_against_allocator(void) {
             }
 }
 
+/* method lora: a frozen base at every precision, adapters on all linears with dropout
+ * (masks kept), after a training step (adapter gradients and moments allocated). */
+static void test_lora_against_allocator(void) {
+    const char *presets[] = {"tiny", "small"};
+    for (int pi = 0; pi < 2; pi++)
+        for (int p = 0; p < BB_PREC_COUNT; p++)
+            for (int ck = 0; ck < 2; ck++) {
+                bb_config c;
+                char err[200], name[96];
+                bb_config_from_preset(&c, presets[pi], err, sizeof err);
+                bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+                bb_lora_config lc = bb_lora_config_default();
+                CHECK(bb_lora_config_parse(&lc, "r=8,alpha=16,dropout=0.05,targets=all-linear", err, sizeof err) == 0,
+                      "%s", err);
+                int B = 2, T = 64;
+                snprintf(name, sizeof name, "lora %s/%s/%s", presets[pi], bb_precisions[p].name, ck ? "block" : "none");
+                bb_model src, m;  /* the base's FP32 masters exist only to be packed (src, freed after) */
+                CHECK(bb_model_init(&src, &c, &bb_backend_cpu, false, err, sizeof err) == 0, "%s", err);
+                bb_model_init_weights(&src, 1);
+                bb_gemm_scratch_release();
+                bb_mem_stats before = bb_mem_stats_get();
+                CHECK(bb_lora_base_from_model(&m, &src, err, sizeof err) == 0, "%s", err);
+                CHECK(bb_lora_attach(&m, &lc, 1, err, sizeof err) == 0, "%s", err);
+                m.checkpointing = ck;
+                bb_lora_set_training(&m, true);
+                int in[128], tg[128];
+                for (int i = 0; i < B * T; i++) { in[i] = (i * 7) % 4096; tg[i] = (i * 11) % 4096; }
+                bb_model_forward(&m, in, tg, B, T);
+                bb_model_zero_grad(&m);
+                bb_model_backward(&m, 1.0f);
+                bb_adamw opt = {1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f};
+                bb_model_step(&m, &opt, 1e-3f);
+                bb_gemm_scratch_release();
+                bb_mem_stats after = bb_mem_stats_get();
+                bb_memcalc pred;
+                bb_memcalc_lora(&c, &lc, B, T, ck, &pred);
+                struct { const char *name; double predicted; int cat; } cats[] = {
+                    {"parameters", pred.parameters, BB_MEM_PARAMS},     {"gradients", pred.gradients, BB_MEM_GRADS},
+                    {"optimizer", pred.optimizer, BB_MEM_OPTIM},         {"packed base", pred.packed, BB_MEM_PACKED},
+                    {"frozen params", pred.frozen, BB_MEM_FROZEN},       {"adapters", pred.adapters, BB_MEM_ADAPTERS},
+                    {"adapter gradients", pred.adapter_grads, BB_MEM_ADAPTER_GRADS},
+                    {"adapter optimizer", pred.adapter_optim, BB_MEM_ADAPTER_OPTIM},
+                    {"activations", pred.activations, BB_MEM_ACTS},     {"workspace", pred.workspace, BB_MEM_WORKSPACE},
+                };
+                double measured_total = 0;
+                for (size_t k = 0; k < sizeof cats / sizeof cats[0]; k++) {
+                    double measured = (double)(after.current[cats[k].cat] - before.current[cats[k].cat]);
+                    check_close(cats[k].name, name, cats[k].predicted, measured, 0.05);
+                    measured_total += measured;
+                }
+                check_close("total", name, pred.total, measured_total, 0.10);
+                CHECK(pred.parameters == 0 && pred.gradients == 0 && pred.optimizer == 0 && pred.adapters > 0,
+                      "%s: a frozen base has no masters, gradients or moments; adapters do", name);
+                bb_model_free(&m);
+                bb_model_free(&src);
+            }
+}
+
 static void test_llama7b_arithmetic(void) {
     bb_config c;
     char err[200];
@@ -72,6 +131,7 @@ static void test_llama7b_arithmetic(void) {
 
 static const bb_test_case cases[] = {
     {"against_allocator", test_against_allocator},
+    {"lora_against_allocator", test_lora_against_allocator},
     {"llama7b_arithmetic", test_llama7b_arithmetic},
 };
 BB_TEST_MAIN(cases)
