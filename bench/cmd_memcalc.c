@@ -1,6 +1,7 @@
 /* cmd_memcalc.c — `bitbench memcalc`: predicted memory by category (bench/memcalc.h) for
- * a model, precision and batch; `--fit` prints which model and precision fits on which
- * device, for full training in this engine and for packed inference weights. */
+ * a model, precision, method (full or lora) and batch; `--fit` prints which model and
+ * precision fits on which device, for full training, LoRA on a frozen base and packed
+ * inference weights in this engine. */
 #include "../common/args.h"
 #include "memcalc.h"
 #include "cli.h"
@@ -18,11 +19,16 @@ static const device devices[] = {
     {"2x RTX 4090 (48 GB, not 96)", 48}, {"H100 80 GB", 80}, {"CPU 32 GB", 32},
 };
 
-static void print_fit(long batch, long seq) {
+static void print_fit(long batch, long seq, const bb_lora_config *lc) {
     const char *models[] = {"gpt2-124m", "llama-7b", "llama-13b", "llama-70b"};
-    printf("what fits where: full training in bitbench (FP32 masters + grads + Adam, QAT copies, B=%ld T=%ld,\n"
-           "block checkpointing) and packed inference weights; headroom = device - prediction\n\n", batch, seq);
-    printf("%-10s %-5s %12s %12s", "model", "prec", "train GiB", "infer GiB");
+    char targets[64];
+    bb_lora_targets_name(lc->targets, targets, sizeof targets);
+    printf("what fits where: full training in bitbench (FP32 masters + grads + Adam, QAT copies), LoRA on a frozen\n"
+           "base packed at the precision (r=%d, targets %s, FP32 adapters + grads + Adam), both B=%ld T=%ld with\n"
+           "block checkpointing, and packed inference weights; each cell: what fits, and the device's headroom\n"
+           "in GiB after it (after inference weights when nothing fits)\n\n",
+           lc->r, targets, batch, seq);
+    printf("%-10s %-5s %12s %12s %12s", "model", "prec", "train GiB", "lora GiB", "infer GiB");
     for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) printf("  %-8.8s", devices[d].name);
     printf("\n");
     for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++)
@@ -31,9 +37,10 @@ static void print_fit(long batch, long seq) {
             char err[200];
             bb_config_from_preset(&c, models[mi], err, sizeof err);
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
-            bb_memcalc m;
+            bb_memcalc m, ml;
             bb_memcalc_full(&c, (int)batch, (int)seq, true, &m);
-            double train = m.total / (1u << 30);
+            bb_memcalc_lora(&c, lc, (int)batch, (int)seq, true, &ml);
+            double train = m.total / (1u << 30), lora = ml.total / (1u << 30);
             double infer = m.parameters / (1u << 30);
             if (p != BB_PREC_FP32) {  /* packed linears + FP32 rest */
                 bb_tensor_spec s[BB_N_PARAMS];
@@ -41,44 +48,59 @@ static void print_fit(long batch, long seq) {
                 double q = (double)(s[BB_P_QKVW].numel + s[BB_P_ATTPROJW].numel + s[BB_P_FCW].numel + s[BB_P_FCPROJW].numel);
                 infer = (m.parameters - 4 * q + m.packed_export) / (1u << 30);
             }
-            printf("%-10s %-5s %12.2f %12.2f", models[mi], bb_precisions[p].name, train, infer);
+            printf("%-10s %-5s %12.2f %12.2f %12.2f", models[mi], bb_precisions[p].name, train, lora, infer);
             for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) {
                 char cell[16];
-                snprintf(cell, sizeof cell, "%s%+.0f", devices[d].gib >= train ? "T" : devices[d].gib >= infer ? "I" : "-",
-                         devices[d].gib - train);
+                double g = devices[d].gib, need = g >= train ? train : g >= lora ? lora : infer;
+                snprintf(cell, sizeof cell, "%s%+.0f", g >= train ? "T" : g >= lora ? "L" : g >= infer ? "I" : "-",
+                         g - need);
                 printf("  %-8s", cell);
             }
             printf("\n");
         }
-    printf("\nT = trains (headroom in GiB after training), I = only inference fits, - = neither.\n"
-           "Predictions for this engine's `full` method (validated against the tracked allocator at tiny and\n"
-           "small, tests/test_memcalc.c); LoRA and KD are not implemented yet, so they are not predicted.\n");
+    printf("\nT = full training fits, L = only LoRA training fits, I = only inference fits, - = none.\n"
+           "Predictions for this engine's `full` and `lora` methods (validated against the tracked\n"
+           "allocator at tiny and small, tests/test_memcalc.c); KD is not predicted yet.\n");
 }
 
 int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
-    const char *precision = "fp32", *method = "full", *ckpt = "none";
+    const char *precision = "fp32", *method = "full", *ckpt = "none", *lora = NULL;
     long batch = 8, seq = 0;
     bool fit = false;
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
         {"precision", BB_ARG_STR, &precision, "P", "fp32, fp16, bf16, int8, int4 or b158", 0, -1},
-        {"method", BB_ARG_STR, &method, "M", "full (LoRA and KD are not implemented yet)", 0, -1},
+        {"method", BB_ARG_STR, &method, "M", "full (QAT at a quantized precision) or lora (frozen packed base)", 0, -1},
+        {"lora", BB_ARG_STR, &lora, "K=V,...",
+         "LoRA config as in train --lora (r, alpha, dropout, targets, rslora; default r=8 on qkv); with --fit, "
+         "default r=64 on all-linear (QLoRA)", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 1 << 20},
         {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
         {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
         {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
     };
     const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
-                              "[--model P] [--precision P] [--batch B] [--seq T] [--checkpointing none|block] [--fit]",
+                              "[--model P] [--precision P] [--method full|lora] [--lora K=V,...] [--batch B] [--seq T] "
+                              "[--checkpointing none|block] [--fit]",
                               args, (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
-    if (strcmp(method, "full") != 0)
-        bb_usage_error("memcalc", "--method %s is not implemented yet (only full)", method);
+    bool is_lora = strcmp(method, "lora") == 0;
+    if (!is_lora && strcmp(method, "full") != 0)
+        bb_usage_error("memcalc", "--method must be full or lora (kd is not predicted yet), got '%s'", method);
+    if (lora && !is_lora && !fit) bb_usage_error("memcalc", "--lora needs --method lora");
+    bb_lora_config lc = bb_lora_config_default();
+    char lerr[200];
+    if (fit) {  /* QLoRA's setting for the catalogue (specs evaluation.md §5.2): r 64 on all linears */
+        lc.r = 64;
+        lc.alpha = 16.0f;
+        lc.targets = BB_LORA_ALL;
+    }
+    if (lora && bb_lora_config_parse(&lc, lora, lerr, sizeof lerr) != 0) bb_usage_error("memcalc", "%s", lerr);
     if (strcmp(ckpt, "none") != 0 && strcmp(ckpt, "block") != 0)
         bb_usage_error("memcalc", "--checkpointing must be none or block");
     if (fit) {
-        print_fit(1, seq ? seq : 2048);
+        print_fit(1, seq ? seq : 2048, &lc);
         return 0;
     }
     bb_config c;
@@ -87,15 +109,29 @@ int bb_cmd_memcalc(int argc, char **argv) {
     if (bb_config_set_precision(&c, precision, err, sizeof err) != 0) bb_usage_error("memcalc", "%s", err);
     if (seq == 0) seq = c.max_seq;
     bb_memcalc m;
-    bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    bool block = strcmp(ckpt, "block") == 0;
+    if (is_lora) bb_memcalc_lora(&c, &lc, (int)batch, (int)seq, block, &m);
+    else bb_memcalc_full(&c, (int)batch, (int)seq, block, &m);
     char desc[256];
     bb_config_describe(&c, desc, sizeof desc);
-    printf("memcalc: %s (%s), %.4g parameters, full training, B=%ld T=%ld, checkpointing %s\n", ma.model, desc,
-           m.n_params, batch, seq, ckpt);
-    const char *names[] = {"parameters (FP32 masters)", "packed weights (QAT)", "gradients", "optimizer (AdamW m, v)",
-                           "activations", "workspace"};
-    double vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace};
-    for (int i = 0; i < 6; i++) printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
+    printf("memcalc: %s (%s), %.4g parameters, %s training, B=%ld T=%ld, checkpointing %s\n", ma.model, desc,
+           m.n_params, is_lora ? "LoRA" : "full", batch, seq, ckpt);
+    if (is_lora) {
+        char targets[64];
+        bb_lora_targets_name(lc.targets, targets, sizeof targets);
+        printf("LoRA r=%d on %s, dropout %g: %.4g trainable parameters (%.3g%% of the base)\n", lc.r, targets,
+               (double)lc.dropout, m.n_trainable, 100.0 * m.n_trainable / m.n_params);
+    }
+    const char *full_names[] = {"parameters (FP32 masters)", "packed weights (QAT)", "gradients",
+                                "optimizer (AdamW m, v)", "activations", "workspace"};
+    double full_vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace};
+    const char *lora_names[] = {"packed base (frozen)", "frozen FP32 params", "adapters", "adapter gradients",
+                                "adapter optimizer (m, v)", "activations", "workspace"};
+    double lora_vals[] = {m.packed, m.frozen, m.adapters, m.adapter_grads, m.adapter_optim, m.activations, m.workspace};
+    const char *const *names = is_lora ? lora_names : full_names;
+    const double *vals = is_lora ? lora_vals : full_vals;
+    int n = is_lora ? 7 : 6;
+    for (int i = 0; i < n; i++) printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
     printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
     if (m.packed_export > 0)
         printf("  packed export of the quantized linears: %.3f GB\n", m.packed_export / 1e9);

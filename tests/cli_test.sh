@@ -18,7 +18,8 @@ expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
-         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export; do
+         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export \
+         memcalc "lora merge"; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
 done

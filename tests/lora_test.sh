@@ -6,7 +6,8 @@
 #   3. merge of the fp32 adapters, then eval ppl of the merged checkpoint on the same
 #      windows gives the unmerged run's final validation loss;
 #   4. an int8 frozen base quantized from the fp32 checkpoint trains and merges;
-#   5. wrong uses: one clear line, exit 2 (usage) or 1 (bad input), never a crash.
+#   5. memcalc --method lora prints the LoRA breakdown, --fit the LoRA column;
+#   6. wrong uses: one clear line, exit 2 (usage) or 1 (bad input), never a crash.
 # Usage: lora_test.sh BITBENCH_BINARY
 set -u
 BB=$1
@@ -63,7 +64,13 @@ fi
 expect 0 "merged" -- "$BB" lora merge --base "$TMP/fp32.ckpt" --adapters "$TMP/int8.lora" --out "$TMP/m8.ckpt"
 expect 0 "split lm/valid \(int8" -- "$BB" eval ppl --ckpt "$TMP/m8.ckpt" --split valid --windows 4 --threads 2
 
-# 5. wrong uses
+# 5. the memory calculator's LoRA method (its numbers are checked against the allocator in test_memcalc)
+expect 0 "adapter optimizer \(m, v\)" -- "$BB" memcalc --model small --precision int8 --method lora --lora r=8,targets=all-linear
+expect 0 "lora GiB" -- "$BB" memcalc --fit
+expect 2 "--lora needs --method lora" -- "$BB" memcalc --lora r=4
+expect 2 "--method must be full or lora" -- "$BB" memcalc --method kd
+
+# 6. wrong uses
 expect 2 "--base needs --lora" -- "$BB" train --model tiny --base "$TMP/fp32.ckpt" --steps 1
 expect 2 "--resume" -- "$BB" train --model tiny --lora r=4 --resume "$TMP/fp32.ckpt" --steps 1
 expect 2 "lora r must be" -- "$BB" train --model tiny --lora r=0 --steps 1
