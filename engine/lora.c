@@ -58,40 +58,58 @@ static int parse_targets(const char *v, unsigned *bits) {
     return *bits ? 0 : -1;
 }
 
+/* A number in [lo, hi) (r: an integer in [lo, hi]); alpha's lo is exclusive. */
+static bool number_in(const char *v, double lo, double hi, bool integer, double *out) {
+    char *end;
+    double x = integer ? (double)strtol(v, &end, 10) : strtod(v, &end);
+    *out = x;
+    if (*end || end == v || !isfinite(x)) return false;
+    return integer ? x >= lo && x <= hi : x >= lo && x < hi;
+}
+
 int bb_lora_config_parse(bb_lora_config *c, const char *spec, char *err, size_t err_len) {
+    static const char keys[] = "keys: r, alpha, dropout, targets, rslora";
     char buf[512];
     if (strlen(spec) >= sizeof buf) { snprintf(err, err_len, "--lora list too long"); return -1; }
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '='), *end;
+        char *eq = strchr(tok, '=');
         const char *v = eq ? eq + 1 : NULL;
         if (eq) *eq = 0;
-        if (strcmp(tok, "rslora") == 0 && (!v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0)) {
-            c->rslora = true;
-        } else if (strcmp(tok, "rslora") == 0 && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)) {
-            c->rslora = false;
+        double x;
+        bool ok = true;
+        if (strcmp(tok, "rslora") == 0) {  /* a flag, or rslora=0/1/true/false */
+            ok = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "0") == 0 || strcmp(v, "false") == 0;
+            c->rslora = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
         } else if (!v) {
-            snprintf(err, err_len, "--lora item '%.40s' is not key=value (keys: r, alpha, dropout, targets, rslora)", tok);
+            snprintf(err, err_len, "--lora item '%.40s' is not key=value (%s)", tok, keys);
             return -1;
         } else if (strcmp(tok, "r") == 0) {
-            long r = strtol(v, &end, 10);
-            if (*end || end == v || r < 1 || r > 4096) { snprintf(err, err_len, "--lora r must be 1..4096, got '%.20s'", v); return -1; }
-            c->r = (int)r;
+            ok = number_in(v, 1, 4096, true, &x);
+            c->r = (int)x;
         } else if (strcmp(tok, "alpha") == 0) {
-            double a = strtod(v, &end);
-            if (*end || end == v || !(a > 0) || !isfinite(a)) { snprintf(err, err_len, "--lora alpha must be > 0, got '%.20s'", v); return -1; }
-            c->alpha = (float)a;
+            ok = number_in(v, 0, INFINITY, false, &x) && x > 0;
+            c->alpha = (float)x;
         } else if (strcmp(tok, "dropout") == 0) {
-            double p = strtod(v, &end);
-            if (*end || end == v || !(p >= 0 && p < 1)) { snprintf(err, err_len, "--lora dropout must be in [0, 1), got '%.20s'", v); return -1; }
-            c->dropout = (float)p;
+            ok = number_in(v, 0, 1, false, &x);
+            c->dropout = (float)x;
         } else if (strcmp(tok, "targets") == 0) {
             if (parse_targets(v, &c->targets) != 0) {
-                snprintf(err, err_len, "--lora targets '%.40s' unknown (all-linear, attn, mlp, qkv, attproj, fc, fcproj, or joined by +)", v);
+                snprintf(err, err_len, "--lora targets '%.40s' unknown (all-linear, attn, mlp, qkv, attproj, fc, "
+                         "fcproj, or several joined by +)", v);
                 return -1;
             }
         } else {
-            snprintf(err, err_len, "--lora key '%.40s' unknown (keys: r, alpha, dropout, targets, rslora)", tok);
+            snprintf(err, err_len, "--lora key '%.40s' unknown (%s)", tok, keys);
+            return -1;
+        }
+        if (!ok) {
+            static const char *const ranges[][2] = {{"r", "an integer 1..4096"}, {"alpha", "> 0"},
+                                                    {"dropout", "in [0, 1)"}, {"rslora", "a flag, 0 or 1"}};
+            const char *range = "valid";
+            for (int i = 0; i < 4; i++)
+                if (strcmp(tok, ranges[i][0]) == 0) range = ranges[i][1];
+            snprintf(err, err_len, "--lora %s must be %s, got '%.20s'", tok, range, v ? v : "");
             return -1;
         }
     }
@@ -125,7 +143,8 @@ int bb_lora_attach(bb_model *m, const bb_lora_config *c, uint64_t seed, char *er
         snprintf(err, err_len, "LoRA adapters attach to a frozen base without adapters");
         return -1;
     }
-    if (c->r < 1 || !(c->alpha > 0) || !(c->dropout >= 0 && c->dropout < 1) || !c->targets || c->targets > BB_LORA_ALL) {
+    bool valid = c->r >= 1 && c->alpha > 0 && c->dropout >= 0 && c->dropout < 1;
+    if (!valid || !c->targets || c->targets > BB_LORA_ALL) {
         snprintf(err, err_len, "invalid LoRA config (r >= 1, alpha > 0, 0 <= dropout < 1, some targets)");
         return -1;
     }

@@ -166,7 +166,8 @@ static void lora_config_json(const bb_model *m, char *out, size_t cap) {
              "{\"peft_type\": \"LORA\", \"r\": %d, \"lora_alpha\": %.9g, \"lora_dropout\": %.9g, \"use_rslora\": %s, "
              "\"bias\": \"none\", \"fan_in_fan_out\": false, \"init_lora_weights\": true, \"target_modules\": [%s], "
              "\"scaling\": %.9g}",
-             c->r, (double)c->alpha, (double)c->dropout, c->rslora ? "true" : "false", targets, (double)m->lora->scaling);
+             c->r, (double)c->alpha, (double)c->dropout, c->rslora ? "true" : "false", targets,
+             (double)m->lora->scaling);
 }
 
 static int lora_config_from_json(bb_lora_config *c, bb_family f, const char *json, char *err, size_t err_len) {
@@ -189,7 +190,10 @@ static int lora_config_from_json(bb_lora_config *c, bb_family f, const char *jso
         int k = -1;
         for (int j = 0; j < BB_N_QUANTIZED && t->type == BB_JSON_STRING; j++)
             if (strcmp(t->str, module_names[f][j]) == 0) k = j;
-        if (k < 0) { snprintf(err, err_len, "lora_config has a target module this %s model lacks", bb_family_name(f)); goto done; }
+        if (k < 0) {
+            snprintf(err, err_len, "lora_config has a target module this %s model lacks", bb_family_name(f));
+            goto done;
+        }
         c->targets |= 1u << k;
     }
     rc = c->targets ? 0 : -1;
