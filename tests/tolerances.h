@@ -32,6 +32,8 @@ typedef struct {
  * lands on a rounding boundary moves one int8 code by one step (1/127 of the row's range)
  * in the next layer. Measured on the tiny models of test_model: <= 1e-6 without such a
  * flip, 7.6e-3 with one (llama/b158); the tier allows a few flips.
+ * backward_input, frozen_vs_qat, merge_vs_unmerged are FP32 summation-order tiers whatever
+ * the precision (the tests read the fp32 row; the other rows repeat it).
  * backward_input: dy @ unpack(W) in FP32 from the same dequantized values, only the order
  * of the sum over output rows differs (panel sgemm vs one dot product per output).
  * frozen_vs_qat: the same forward bits (test_lora: B = 0), then the same backward ops but
