@@ -7,13 +7,14 @@
  *         copies of a kernel together exceed the last-level cache): weight bytes/s, the ratio
  *         to a STREAM triad (McCalpin: a = b + s*c, 12 bytes per element counted) and the
  *         speed-up over cblas_sgemv.
- * Timing is small and self-contained, so it can later move into the kernel benchmark
- * registry: one sample = enough calls for ~25 ms (a GEMV sample at least one pass over the
- * copies); samples of all kernels of a shape are interleaved so that the slow phases of a
- * shared, noisy machine hit every kernel alike. Ratios use the fastest single call by
- * default (--stat min: other jobs only ever add time; an OpenMP barrier waiting on a
- * descheduled thread adds whole milliseconds) or the median of the sample means; the CSV
- * has both. */
+ * The same kernels at the same shapes are also rows of the Google Benchmark table
+ * (kernels_packed.c), for `bench compare`; this command keeps its own sampling and the
+ * issue's targets. One sample = enough calls for ~25 ms (a GEMV sample at least one pass
+ * over the copies); samples of all kernels of a shape are interleaved so that the slow
+ * phases of a shared, noisy machine hit every kernel alike. Ratios use the fastest single
+ * call by default (--stat min: other jobs only ever add time; an OpenMP barrier waiting on
+ * a descheduled thread adds whole milliseconds) or the median of the sample means; the
+ * CSV has both. */
 #include "../common/args.h"
 #include "../common/check.h"
 #include "../engine/alloc.h"
