@@ -195,7 +195,7 @@ static void write_csv(const char *path, const reg_row *rows, const row_stats *st
         const bb_kernel *p = bb_kernel_fp32_peer(k);
         args_text(k, args, sizeof args);
         other[0] = peer[0] = speedup[0] = '\0';
-        if (k->other_work) snprintf(other, sizeof other, "%.4f", st[i].other);
+        if (k->other_work) snprintf(other, sizeof other, "%.6g", st[i].other);
         if (p) bb_kernel_name(p, peer, sizeof peer);
         if (p) snprintf(speedup, sizeof speedup, "%.4f", st[i].speedup);
         fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%.6e,%.6e,%.6e,%.6f,%.6e,%.4f,%s,%s,%.4f,%s,%s,%s,%s,%s,%ld,%s,%s\n",
