@@ -179,16 +179,19 @@ void bb_model_requantize(bb_model *m) {
         /* pack the masters, and unpack for the fake-quant weights of backward: the two are
          * the same numbers (precision.h contract: unpack(pack(W)) == fake_weights(W)) */
         const bb_precision_traits *pt = &bb_precisions[c->precision];
-        for (int k = 0; k < N_QUANTIZED; k++) {
-            int i = quantized_params[k];
+        /* one matrix per thread: per-tensor scales (b158's absmean) are sequential sums,
+         * so splitting the rows of one matrix would leave a core idle during them */
+        size_t total = 0;
+        for (int k = 0; k < N_QUANTIZED; k++) total += m->specs[quantized_params[k]].numel;
+#pragma omp parallel for schedule(dynamic, 1) if (total >= BB_PAR_MIN_WORK)
+        for (int j = 0; j < N_QUANTIZED * L; j++) {
+            int k = j / L, l = j % L, i = quantized_params[k];
             const bb_tensor_spec *s = &m->specs[i];
             int OC = (int)s->shape[1], C = (int)s->shape[2];
             size_t per = s->numel / (size_t)L;
-            for (int l = 0; l < L; l++) {
-                uint8_t *packed = m->packed_mem + m->packed_off[k * L + l];
-                pt->pack(packed, m->params.t[i] + per * l, OC, C, &o);
-                pt->unpack(m->wq.t[i] + per * l, packed, OC, C, &o);
-            }
+            uint8_t *packed = m->packed_mem + m->packed_off[k * L + l];
+            pt->pack(packed, m->params.t[i] + per * l, OC, C, &o);
+            pt->unpack(m->wq.t[i] + per * l, packed, OC, C, &o);
         }
         return;
     }

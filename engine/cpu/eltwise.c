@@ -73,6 +73,11 @@ static void FN(adamw)(float *params, const float *grads, float *m, float *v, siz
     }
 }
 
+/* fmaxf(acc, a) for an accumulator that is never NaN, without a libm call: a NaN a is
+ * ignored as fmaxf ignores it, and the compare vectorizes to vmaxps (fmaxf itself does
+ * not vectorize unless NaNs are assumed away, so it was a call per element). */
+static inline float max_ignoring_nan(float acc, float a) { return a > acc ? a : acc; }
+
 /* roundf (half away from zero) without a libm call: truncate through int32 (cvttps2dq,
  * vectorizes on every ISA), then step away from zero when the dropped fraction is >= 0.5.
  * Exact for |v| < 2^31, which the callers guarantee: their v = w / scale is bounded by
@@ -88,7 +93,7 @@ static void FN(fake_int8)(float *x, int C, int block) {
         int n = C - c0 < block ? C - c0 : block;
         float *v = x + c0, amax = 0.0f;
 #pragma omp simd reduction(max : amax)
-        for (int i = 0; i < n; i++) amax = __builtin_fmaxf(amax, __builtin_fabsf(v[i]));
+        for (int i = 0; i < n; i++) amax = max_ignoring_nan(amax, __builtin_fabsf(v[i]));
         float m = __builtin_fmaxf(amax, 1e-5f), s = m / 127.0f, inv = 127.0f / m;
 #pragma omp simd
         for (int i = 0; i < n; i++) {
@@ -126,7 +131,7 @@ static void FN(fake_bf16)(float *x, size_t n) {
 static float FN(absmax)(const float *x, size_t n) {
     float m = 0.0f;
 #pragma omp simd reduction(max : m)
-    for (size_t i = 0; i < n; i++) m = __builtin_fmaxf(m, __builtin_fabsf(x[i]));
+    for (size_t i = 0; i < n; i++) m = max_ignoring_nan(m, __builtin_fabsf(x[i]));
     return m;
 }
 
