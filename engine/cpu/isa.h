@@ -34,7 +34,10 @@ typedef struct {
 bb_isa bb_isa_best_supported(void);
 /* Extensions some kernels need beyond their ISA level (precisions/: VNNI vpdpbusd,
  * AVX512_BF16 vdpbf16ps, F16C vcvtph2ps); bits of bb_cpu_features(). */
-enum { BB_CPU_AVX512_VNNI = 1u << 0, BB_CPU_AVX512_BF16 = 1u << 1, BB_CPU_F16C = 1u << 2 };
+enum { BB_CPU_AVX512_VNNI = 1u << 0, BB_CPU_AVX512_BF16 = 1u << 1, BB_CPU_F16C = 1u << 2, BB_CPU_AMX_BF16 = 1u << 3 };
+/* BB_CPU_AMX_BF16: AMX-TILE + AMX-BF16 in CPUID, tile state enabled in XCR0, and Linux
+ * granted this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once).
+ * BITBENCH_AMX=0 clears it (to measure or test the AVX-512 kernels on an AMX machine). */
 unsigned bb_cpu_features(void);
 /* The active ISA: BITBENCH_ISA if set (an unsupported or unknown value is an error),
  * else the best the CPU supports. Decided on first use. */
