@@ -4,6 +4,7 @@
  * ISA (eltwise.c) and are reached through the table of the selected ISA. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { BB_ISA_SCALAR, BB_ISA_AVX2, BB_ISA_AVX512, BB_ISA_COUNT } bb_isa;
 
@@ -29,6 +30,10 @@ typedef struct {
     float (*absmax)(const float *x, size_t n);
     double (*abssum)(const float *x, size_t n);
     void (*fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi);
+    /* Half storage of values already rounded to fp16 / bf16 (the fake-quantized inputs of
+     * fp16/bf16 linears): exact both ways. bf16 keeps the upper 16 bits. */
+    void (*to_half)(uint16_t *dst, const float *src, size_t n, int bf16);
+    void (*from_half)(float *dst, const uint16_t *src, size_t n, int bf16);
 } bb_eltwise_kernels;
 
 bb_isa bb_isa_best_supported(void);
