@@ -36,6 +36,7 @@ static const bb_tolerance bb_tolerances[] = {
     {"int8", 0, 0, 0, 0, 0, 1e-5, 0.012, 2e-2},
     {"int4", 0, 0, 0, 0, 0, 1e-5, 0.12, 2e-2},
     {"b158", 0, 0, 0, 0, 0, 1e-5, 0.56, 2e-2},
+    {"nf4", 0, 0, 0, 0, 0, 1e-5, 0.11, 1e-3},
 };
 
 static inline const bb_tolerance *bb_tol(const char *precision) {
