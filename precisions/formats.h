@@ -46,6 +46,8 @@ int bb_nf4_dq_nearest(float s);             /* index of the dynamic-map value ne
 /* Code of weight (row, col) and the dequantized absmax a' of (row, block of 64) of a packed matrix. */
 int bb_nf4_code_at(const void *packed, int OC, int C, const bb_prec_opts *o, int row, int col);
 float bb_nf4_block_scale(const void *packed, int OC, int C, const bb_prec_opts *o, int row, int block);
+/* The packed layout in words (export metadata "nf4_layout"). */
+extern const char bb_nf4_layout_doc[];
 
 /* The kernels the dispatched forward of each packed precision uses now (isa.h choice). */
 const bb_gemm_kernels *bb_fp16_kernels(void);

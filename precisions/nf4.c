@@ -137,6 +137,16 @@ static const float nf4_mid[15] = {NF4_MID(0, 1),   NF4_MID(1, 2),   NF4_MID(2, 3
                                   NF4_MID(10, 11), NF4_MID(11, 12), NF4_MID(12, 13), NF4_MID(13, 14), NF4_MID(14, 15)};
 const float *bb_nf4_midpoints(void) { return nf4_mid; }
 
+const char bb_nf4_layout_doc[] =
+    "per (OC, C) matrix, nb = ceil(C/64) blocks of 64 inputs per row, P = ceil(OC/16) panels: "
+    "codes P x nb x 512 bytes (block b of panel p: 8 chunks of 64 bytes; in chunk j the 4 bytes of row r "
+    "(at byte 4r) hold the 4-bit codes of inputs 64b+8j+k, k=0..7, in nibble k = bits 4k..4k+3 of the "
+    "little-endian uint32, i.e. the even input in the low nibble; code 7 (0.0) past OC and C); then, "
+    "with nf4_double_quant true: float32 offset, float32 absmax2[ceil(OC*nb/256)], uint8 qabsmax[OC*nb] "
+    "(row-major), absmax(r,b) = dyn[qabsmax] * absmax2[(r*nb+b)/256] + offset with dyn = bitsandbytes "
+    "create_dynamic_map(signed=True); with false: float32 absmax[OC*nb] (row-major); "
+    "weight = nf4_code[code] * absmax(r, c/64)";
+
 int bb_nf4_code_ref(float s) {
     int q = 0;
     while (q < 15 && s > nf4_mid[q]) q++;
