@@ -157,9 +157,11 @@ int bb_nf4_code_ref(float s) {
  * 8-bit code of double quantization: for i = 0..6, the 2^i means of adjacent points of
  * linspace(0.1, 1, 2^i + 1), times +-10^(i-6); plus 0 and 1; sorted (127 negative values
  * down to -0.99297, 0, 128 positive up to 1). fp32 throughout, linspace as torch's scalar
- * formula (start + step k below n/2, end - step (n-1-k) from there). torch's vectorized
- * linspace rounds some points differently, so a map built by torch can differ from this one
- * by one ulp in some entries (tests/ref/nf4_ref.py measures it). */
+ * formula (start + step k below n/2, end - step (n-1-k) from there). torch's own linspace
+ * differs in the last bits (8-wide vectors whose base is computed in double), so the map
+ * bnb builds at run time depends on the torch build: torch 1.13 here gives 44 entries 1-2
+ * ulps away from these (tests/ref/nf4_ref.py measures it), i.e. a dequantized absmax within
+ * ~2.4e-7 relative of bnb's. */
 static float dq_code[256];
 static pthread_once_t dq_once = PTHREAD_ONCE_INIT;
 
