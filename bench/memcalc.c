@@ -57,12 +57,16 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
     /* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with
      * block checkpointing; block outputs always for L layers */
     double Lk = ckpt ? 1 : L;
-    double per_layer = BT * C /*ln1*/ + 2 * BT /*mean, rstd*/ + BT * QKV + BT * C /*atty*/ + B * NH * T * T +
-                       BT * C /*residual2*/ + BT * C /*ln2*/ + 2 * BT + BT * FF1 + BT * F;
+    /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
+     * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
+    bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
+    double lin_in = 3 * BT * C + BT * F, lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
+    double per_layer = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT +
+                       BT * FF1;
     if (subln) per_layer += BT * C + BT + BT * F + BT;
     double acts = Lk * per_layer + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ +
                   2 * BT * V /*logits, probs*/ + BT /*losses*/;
-    o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/;
+    o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     double scratch = 2 * BT * C + BT * QKV + BT * C + BT * FF1 + BT * F + (subln ? BT * (C > F ? C : F) : 0);
     double rope = swiglu ? 2.0 * c->max_seq * (hd / 2) : 0;
     o->workspace = 4 * (scratch + rope);

@@ -53,6 +53,8 @@ extern const char bb_nf4_layout_doc[];
 const bb_gemm_kernels *bb_fp16_kernels(void);
 const bb_gemm_kernels *bb_bf16_kernels(void);
 const bb_gemm_kernels *bb_bf16_kernels_vdpbf16ps(void); /* the vdpbf16ps kernel (bf16.c on why not default) */
+const bb_gemm_kernels *bb_bf16_kernels_fma(void);       /* the FMA kernels of the active ISA */
+const bb_gemm_kernels *bb_bf16_kernels_amx(void);       /* the AMX kernel (bf16_amx.c), or NULL without AMX */
 const bb_gemm_kernels *bb_int8_kernels(void);
 const bb_gemm_kernels *bb_int4_kernels(void);
 const bb_gemm_kernels *bb_b158_kernels(void);

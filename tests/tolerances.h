@@ -19,7 +19,8 @@ typedef struct {
 /* Why the packed rows are what they are: integer kernels sum exactly in int32 and apply
  * the scales with the same float operations on every path; fp16/bf16 paths sum each output
  * in one fixed order whose products are exact in fp32 (precisions/fp16.c, bf16.c). So all
- * match forward_ref bit for bit (0), except vdpbf16ps on denormals, which tests avoid.
+ * match forward_ref bit for bit (0), except vdpbf16ps on denormals, which tests avoid, and
+ * the AMX bf16 kernel (precisions/bf16_amx.c), held to packed_vs_fake.
  * quant_rms bounds, with the values measured on 64 x 384 N(0, 1) weights: fp16 2.1e-4
  * (bound 3e-4; half an ulp of 10 stored bits, uniform), bf16 1.65e-3 (2.5e-3), int8
  * per-row absmax 0.0071 (0.012), int4 groups of 32 at amax/7.5 0.095 (0.12), b158 absmean
