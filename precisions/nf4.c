@@ -9,11 +9,13 @@
  *   ours end at the row end, so the last block of a ragged row is short);
  *   a = max|w| over the block (fp32), inv = 1/a (0 when a == 0: all codes 7, value 0);
  *   code = number of NF4 midpoints m_i = (v_i + v_{i+1}) / 2 below w * inv, i.e. the nearest
- *   of the 16 NF4 values v (bnb_nf4_values, spec table; a value exactly on a midpoint takes
- *   the lower code, as the `>` of bnb's CUDA decision tree and the first index of the
- *   default backend's argmin). bnb clamps w * inv to [-1, 1] first; that cannot change the
- *   nearest code, so it is left out. value = v[code] * a'.
- *   Without double quantization a' = a (fp32 constants: 64 x 4 + 32 bits = 4.5 bits/weight).
+ *   of the 16 NF4 values v (bb_nf4_values, the spec's table; a value exactly on a midpoint
+ *   takes the lower code, as the first index of the default backend's argmin would for an
+ *   exact tie; the float argmin can decide such ties either way, tests/ref/nf4_ref.py).
+ *   bnb clamps w * inv to [-1, 1] first; that cannot change the nearest code, so it is left
+ *   out. value = v[code] * a'.
+ *   Without double quantization a' = a (fp32 constants: (64 x 4 + 32) bits per 64 weights =
+ *   4.5 bits/weight).
  *   With it (QLoRA's default, bnb compress_statistics / bnb_4bit_use_double_quant):
  *     offset = mean of all a of the matrix (summed in double, rounded to fp32; torch sums
  *              in fp32, which may differ in the last bit);
