@@ -113,7 +113,7 @@ static double flops(const int64_t *a) { return 2.0 * (double)a[0] * (double)a[1]
 /* X(name, precision, int4 group or 0): the precisions, in the traits table's order. */
 #define PRECISIONS(X)                                                                                        \
     X(fp32, BB_PREC_FP32, 0) X(fp16, BB_PREC_FP16, 0) X(bf16, BB_PREC_BF16, 0) X(int8, BB_PREC_INT8, 0)      \
-        X(int4, BB_PREC_INT4, INT4_GROUP) X(b158, BB_PREC_B158, 0)
+        X(int4, BB_PREC_INT4, INT4_GROUP) X(b158, BB_PREC_B158, 0) X(nf4, BB_PREC_NF4, 0)
 
 /* Per precision, since setup() and work() only get the args: setup_<name> (one copy of
  * the weights), setup_cold_<name> (GEMV) and packed_bytes_<name>. */

@@ -57,7 +57,8 @@ static void test_table(void) {
                     CHECK(strcmp(a, b) != 0, "duplicate name %s", a);
                 }
         }
-    CHECK(n == 109, "%d rows (3 references + 2 presets x 29 + 6 precisions x 8 packed)", n);
+    CHECK(n == 3 + 2 * 29 + BB_PREC_COUNT * 8, "%d rows (3 references + 2 presets x 29 + %d precisions x 8 packed)", n,
+          (int)BB_PREC_COUNT);
     for (int kind = 0; kind < BB_KERNEL_KIND_COUNT; kind++) {
         int bases = 0;
         for (int t = 0; t < bb_n_kernel_tables; t++)
@@ -222,7 +223,8 @@ static void test_packed_rows(void) {
                          "%s/%s/%s: wrong peer", k->op, k->precision, k->shape);
             peers += p != NULL;
         }
-    CHECK(peers == 5 * 8, "%d rows with an fp32 peer, want 5 precisions x 8", peers);
+    CHECK(peers == (BB_PREC_COUNT - 1) * 8, "%d rows with an fp32 peer, want %d precisions x 8", peers,
+          (int)BB_PREC_COUNT - 1);
 }
 
 /* ---- run once ------------------------------------------------------------------------ */
