@@ -6,6 +6,7 @@
 #include "memcalc.h"
 #include "cli.h"
 #include "model_args.h"
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,18 +38,18 @@ static void print_fit(long batch, long seq, const bb_lora_config *lc) {
             char err[200];
             bb_config_from_preset(&c, models[mi], err, sizeof err);
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            bool base_only = bb_precisions[p].base_only;  /* nf4: a frozen base only, no full training */
             bb_memcalc m, ml;
             bb_memcalc_full(&c, (int)batch, (int)seq, true, &m);
             bb_memcalc_lora(&c, lc, (int)batch, (int)seq, true, &ml);
-            double train = m.total / (1u << 30), lora = ml.total / (1u << 30);
-            double infer = m.parameters / (1u << 30);
-            if (p != BB_PREC_FP32) {  /* packed linears + FP32 rest */
-                bb_tensor_spec s[BB_N_PARAMS];
-                bb_param_specs(&c, s);
-                double q = (double)(s[BB_P_QKVW].numel + s[BB_P_ATTPROJW].numel + s[BB_P_FCW].numel + s[BB_P_FCPROJW].numel);
-                infer = (m.parameters - 4 * q + m.packed_export) / (1u << 30);
-            }
-            printf("%-10s %-5s %12.2f %12.2f %12.2f", models[mi], bb_precisions[p].name, train, lora, infer);
+            double train = base_only ? INFINITY : m.total / (1u << 30), lora = ml.total / (1u << 30);
+            bb_memcalc_weights w;
+            bb_memcalc_weights_of(&c, &w);  /* packed linears + FP32 rest */
+            double infer = w.engine_bytes / (1u << 30);
+            char tcol[16];
+            if (base_only) snprintf(tcol, sizeof tcol, "base-only");
+            else snprintf(tcol, sizeof tcol, "%.2f", train);
+            printf("%-10s %-5s %12s %12.2f %12.2f", models[mi], bb_precisions[p].name, tcol, lora, infer);
             for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) {
                 char cell[16];
                 double g = devices[d].gib, need = g >= train ? train : g >= lora ? lora : infer;
@@ -59,18 +60,44 @@ static void print_fit(long batch, long seq, const bb_lora_config *lc) {
             printf("\n");
         }
     printf("\nT = full training fits, L = only LoRA training fits, I = only inference fits, - = none.\n"
-           "Predictions for this engine's `full` and `lora` methods (validated against the tracked\n"
-           "allocator at tiny and small, tests/test_memcalc.c); KD is not predicted yet.\n");
+           "nf4 is a base-only format (a frozen QLoRA base): no full training row.\n"
+           "Predictions for this engine's `full` and `lora` methods (validated against the tracked allocator at\n"
+           "tiny and small, tests/test_memcalc.c); KD is not predicted yet.\n");
+}
+
+/* A base-only precision (nf4): the frozen base weights. Full training at it is not a thing;
+ * LoRA over it (adapters, their optimizer states, activations) is predicted with LoRA. */
+static void print_base_weights(const bb_config *c, const char *model) {
+    bb_memcalc_weights w;
+    bb_memcalc_weights_of(c, &w);
+    char desc[256];
+    bb_config_describe(c, desc, sizeof desc);
+    printf("memcalc: %s (%s), %.4g parameters: the frozen base weights (%s is a base-only format)\n", model, desc,
+           w.linear_params + w.other_params, bb_precisions[c->precision].name);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "quantized linears (qkv, attn proj, fc, fc proj)", w.linear_bytes / 1e9,
+           w.linear_bytes / 1048576.0);
+    printf("    %.4g weights at %.4f bits/weight (packed format, constants included)\n", w.linear_params,
+           w.bits_per_weight);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "embeddings, head, norms (FP32 in bitbench)", 4 * w.other_params / 1e9,
+           4 * w.other_params / 1048576.0);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "base weights as bitbench holds them", w.engine_bytes / 1e9,
+           w.engine_bytes / 1048576.0);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "every parameter at that rate (precisions.md 5.2)", w.all_at_bits_bytes / 1e9,
+           w.all_at_bits_bytes / 1048576.0);
+    printf("Full training at %s is not predicted: it is a frozen-base format (QLoRA trains LoRA adapters over it:\n"
+           "--method lora).\n", bb_precisions[c->precision].name);
 }
 
 int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
-    const char *precision = "fp32", *method = "full", *ckpt = "none", *lora = NULL;
+    const char *precision = "fp32", *method = "full", *ckpt = "none", *nf4_dq = NULL, *lora = NULL;
     long batch = 8, seq = 0;
     bool fit = false;
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
-        {"precision", BB_ARG_STR, &precision, "P", "fp32, fp16, bf16, int8, int4 or b158", 0, -1},
+        {"precision", BB_ARG_STR, &precision, "P",
+         "fp32, fp16, bf16, int8, int4 or b158; nf4 (base-only): the frozen base weights", 0, -1},
+        BB_NF4_DQ_ARG(nf4_dq),
         {"method", BB_ARG_STR, &method, "M", "full (QAT at a quantized precision) or lora (frozen packed base)", 0, -1},
         {"lora", BB_ARG_STR, &lora, "K=V,...",
          "LoRA config as in train --lora (r, alpha, dropout, targets, rslora; default r=8 on qkv); with --fit, "
@@ -107,7 +134,12 @@ int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args_resolve(&ma, "memcalc", &c);
     char err[200];
     if (bb_config_set_precision(&c, precision, err, sizeof err) != 0) bb_usage_error("memcalc", "%s", err);
+    bb_nf4_dq_apply(nf4_dq, "memcalc", &c);
     if (seq == 0) seq = c.max_seq;
+    if (bb_precisions[c.precision].base_only && !is_lora) {
+        print_base_weights(&c, ma.model);
+        return 0;
+    }
     bb_memcalc m;
     bool block = strcmp(ckpt, "block") == 0;
     if (is_lora) bb_memcalc_lora(&c, &lc, (int)batch, (int)seq, block, &m);

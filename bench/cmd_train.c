@@ -27,7 +27,7 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing, *nf4_dq;
     const char *lora, *base;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
@@ -101,7 +101,9 @@ int bb_cmd_train(int argc, char **argv) {
          0, -1},
         {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
         {"precision", BB_ARG_STR, &a.precision, "P",
-         "fp32, fp16, bf16, int8, int4 or b158 (quantized linears; with --lora the frozen base's)", 0, -1},
+         "fp32, fp16, bf16, int8, int4, b158 (quantized linears; with --lora the frozen base's) or nf4 (a "
+         "base-only format: --lora only)", 0, -1},
+        BB_NF4_DQ_ARG(a.nf4_dq),
         {"lora", BB_ARG_STR, &a.lora, "K=V,...",
          "LoRA adapters on a frozen base: r=8,alpha=8,dropout=0,targets=qkv (PEFT defaults; targets all-linear, attn, "
          "mlp, qkv, attproj, fc, fcproj or joined by +), rslora", 0, -1},
@@ -180,6 +182,9 @@ int bb_cmd_train(int argc, char **argv) {
             if (strcmp(a.act_quant, "block") == 0) po.act = BB_ACTQ_INT8_BLOCK;
             else if (strcmp(a.act_quant, "token") != 0) bb_usage_error("train", "--act-quant must be token or block");
         }
+        bb_config dq = {.precision = prec >= 0 ? (bb_precision)prec : BB_PREC_FP32};
+        bb_nf4_dq_apply(a.nf4_dq, "train", &dq);  /* nf4 (a base-only format): --nf4-double-quant */
+        po.nf4_no_double_quant = dq.nf4_no_double_quant;
         if (a.base) {
             bb_set_threads(a.ma.threads);
             bb_ckpt_info info;
@@ -192,6 +197,7 @@ int bb_cmd_train(int argc, char **argv) {
                 bb_usage_error("train", "%s", err);
             cfg.group = po.group;
             cfg.act_quant = po.act;
+            cfg.nf4_no_double_quant = po.nf4_no_double_quant;
             if (bb_config_validate(&cfg, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
             bb_model src;
             if (bb_model_init(&src, &cfg, &bb_backend_cpu, false, err, sizeof err) != 0) bb_user_error("%s", err);
@@ -219,6 +225,11 @@ int bb_cmd_train(int argc, char **argv) {
         bb_model_args_resolve(&a.ma, "train", &cfg);
         if (a.precision && bb_config_set_precision(&cfg, a.precision, err, sizeof err) != 0)
             bb_usage_error("train", "%s", err);
+        bb_nf4_dq_apply(a.nf4_dq, "train", &cfg);
+        /* a frozen-base format: full training (QAT) of it is not a thing (QLoRA trains
+         * adapters over it) */
+        if (bb_precisions[cfg.precision].base_only)
+            bb_usage_error("train", "%s is a base-only format: use it with --lora", bb_precisions[cfg.precision].name);
         cfg.group = (int)a.group;
         if (a.act_quant) {
             if (strcmp(a.act_quant, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
@@ -260,12 +271,13 @@ int bb_cmd_train(int argc, char **argv) {
     bb_config_describe(&cfg, desc, sizeof desc);
     if (m.lora) {
         double base_params = 0, packed = 0;
+        bb_prec_opts po = bb_config_prec_opts(&cfg);
         for (int i = 0; i < BB_N_PARAMS; i++) base_params += (double)m.specs[i].numel;
-        for (int k = 0; k < BB_N_QUANTIZED; k++)
-            for (int l = 0; l < cfg.n_layer; l++)
-                packed += (double)bb_precisions[cfg.precision].packed_size(
-                    (int)m.specs[bb_quantized_params[k]].shape[1], (int)m.specs[bb_quantized_params[k]].shape[2],
-                    &(bb_prec_opts){.group = cfg.group, .act = cfg.act_quant});
+        for (int k = 0; k < BB_N_QUANTIZED; k++) {
+            const bb_tensor_spec *s = &m.specs[bb_quantized_params[k]];
+            packed += cfg.n_layer * (double)bb_precisions[cfg.precision].packed_size((int)s->shape[1], (int)s->shape[2],
+                                                                                       &po);
+        }
         char targets[64];
         bb_lora_targets_name(lcfg.targets, targets, sizeof targets);
         fprintf(stderr, "base %s (%s), %.2fM parameters, frozen at %s: linears packed %.2f MiB, FP32 rest %.2f MiB\n",

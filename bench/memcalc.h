@@ -4,7 +4,8 @@
  * engine/lora.h) at batch B and length T. The predictions are validated against the
  * tracked allocator (tests/test_memcalc.c). Not included: the packed kernels' reusable
  * activation cache (precisions/gemm.c, at most about 1.25 x B*T x max(C, F) x 2 bytes)
- * and transient buffers freed within an op (backward_input's panel of 64 x C floats). */
+ * and transient buffers freed within an op (backward_input's panel of 64 x C floats).
+ * KD predictions come with KD. */
 #pragma once
 #include "../engine/config.h"
 #include "../engine/lora.h"
@@ -22,6 +23,21 @@ typedef struct {
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
 /* LoRA (engine/lora.h): the base's quantized linears packed at c->precision (fp32: W
- * itself), the other tensors FP32 and frozen, adapters with grads and AdamW moments, the
- * activation table plus h (and dropout masks) per adapted linear. */
+ * itself; nf4 included), the other tensors FP32 and frozen, adapters with grads and AdamW
+ * moments, the activation table (linear inputs in FP32: the adapters read them) plus h
+ * (and dropout masks) per adapted linear. */
 void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool checkpointing, bb_memcalc *out);
+
+/* The weights alone at the config's precision (a frozen base, e.g. nf4 under LoRA, or an
+ * inference export): the quantized linears in their packed format (packed_size, exact, as
+ * `bitbench export` writes them), everything else FP32 as the engine keeps it. */
+typedef struct {
+    double linear_params, other_params;  /* quantized linears; embeddings, head, norms, biases */
+    double linear_bytes;                 /* the linears packed */
+    double bits_per_weight;              /* 8 linear_bytes / linear_params */
+    double engine_bytes;                 /* linear_bytes + 4 other_params */
+    double all_at_bits_bytes;            /* every parameter at bits_per_weight: the convention of
+                                          * specs/precisions.md §5.2's "weights only" table */
+} bb_memcalc_weights;
+
+void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *out);

@@ -85,6 +85,7 @@ int bb_lora_load_base(bb_model *m, const char *path, int precision, const bb_pre
         if (opts) {
             cfg.group = opts->group;
             cfg.act_quant = opts->act;
+            cfg.nf4_no_double_quant = opts->nf4_no_double_quant;
         }
     }
     if (bb_model_init_frozen(m, &cfg, be, inner, sizeof inner) != 0) {
@@ -355,7 +356,7 @@ int bb_lora_merge(const char *base_path, const char *adapters_path, const char *
     /* the base the adapters saw: each quantized linear at the adapters' precision,
      * dequantized (a packed export already holds those values: its codes were kept) */
     const bb_precision_traits *pt = &bb_precisions[acfg.precision];
-    bb_prec_opts o = {.group = acfg.group, .act = acfg.act_quant};
+    bb_prec_opts o = bb_config_prec_opts(&acfg);
     bool requantize = !m.frozen_quant;
     float scaling = bb_lora_scaling(&lc);
     int L = acfg.n_layer, r = lc.r;
@@ -388,6 +389,7 @@ int bb_lora_merge(const char *base_path, const char *adapters_path, const char *
     m.cfg.precision = acfg.precision;
     m.cfg.act_quant = acfg.act_quant;
     m.cfg.group = acfg.group;
+    m.cfg.nf4_no_double_quant = acfg.nf4_no_double_quant;
     char targets[64];
     bb_lora_targets_name(lc.targets, targets, sizeof targets);
     snprintf(info.train_json, sizeof info.train_json,

@@ -162,25 +162,28 @@ void bb_fake_acts(float *x, int N, int C, bb_act_quant mode, int block) {
 /* ---- the table -------------------------------------------------------------------- */
 
 #define BB_PACKED_FNS(p)                                                                                 \
-    bb_##p##_packed_size, bb_##p##_pack_ref, bb_##p##_pack, bb_##p##_unpack, bb_##p##_forward, bb_##p##_forward_ref, \
-        bb_##p##_backward_input, bb_##p##_backward_input_ref
+    bb_##p##_packed_size, bb_##p##_pack_ref, bb_##p##_pack, bb_##p##_unpack, bb_##p##_forward, bb_##p##_forward_ref
+#define BB_BACKWARD_FNS(p) .backward_input = bb_##p##_backward_input, .backward_input_ref = bb_##p##_backward_input_ref
 
 const bb_precision_traits bb_precisions[BB_PREC_COUNT] = {
     [BB_PREC_FP32] = {BB_PREC_FP32, "fp32", "IEEE single", "IEEE single", BB_ACTQ_NONE, false, false, 32.0,
-                      fake_weights_fp32, BB_PACKED_FNS(fp32)},
+                      fake_weights_fp32, BB_PACKED_FNS(fp32), BB_BACKWARD_FNS(fp32)},
     [BB_PREC_FP16] = {BB_PREC_FP16, "fp16", "IEEE half copies of FP32 masters", "IEEE half", BB_ACTQ_FP16, false,
-                      true, 16.0, fake_weights_fp16, BB_PACKED_FNS(fp16)},
+                      true, 16.0, fake_weights_fp16, BB_PACKED_FNS(fp16), BB_BACKWARD_FNS(fp16)},
     [BB_PREC_BF16] = {BB_PREC_BF16, "bf16", "bfloat16 copies of FP32 masters", "bfloat16", BB_ACTQ_BF16, false, false,
-                      16.0, fake_weights_bf16, BB_PACKED_FNS(bf16)},
+                      16.0, fake_weights_bf16, BB_PACKED_FNS(bf16), BB_BACKWARD_FNS(bf16)},
     [BB_PREC_INT8] = {BB_PREC_INT8, "int8", "int8, per-output-channel absmax scale", "int8, per-token absmax",
-                      BB_ACTQ_INT8_TOKEN, false, false, 8.0, fake_weights_int8, BB_PACKED_FNS(int8)},
+                      BB_ACTQ_INT8_TOKEN, false, false, 8.0, fake_weights_int8, BB_PACKED_FNS(int8), BB_BACKWARD_FNS(int8)},
     [BB_PREC_INT4] = {BB_PREC_INT4, "int4", "int4 symmetric, group 32/64/128, fp32 group scales",
                       "int8, per-token (or per-block) absmax", BB_ACTQ_INT8_TOKEN, false, false, 5.0,
-                      fake_weights_int4, BB_PACKED_FNS(int4)},
+                      fake_weights_int4, BB_PACKED_FNS(int4), BB_BACKWARD_FNS(int4)},
     [BB_PREC_B158] = {BB_PREC_B158, "b158", "ternary {-1,0,1}, per-tensor absmean scale (2-bit packed)",
                       "int8, per-token absmax", BB_ACTQ_INT8_TOKEN, true, false, 2.0, fake_weights_b158,
                       BB_PACKED_FNS(b158), bb_b158_storage_size, bb_b158_storage_pack, bb_b158_storage_unpack,
-                      bb_b158_storage_to_packed},
+                      bb_b158_storage_to_packed, BB_BACKWARD_FNS(b158)},
+    [BB_PREC_NF4] = {BB_PREC_NF4, "nf4", "NF4 (QLoRA NormalFloat4), blocks of 64, absmax double-quantized (8-bit, blocks of 256)",
+                     "IEEE single (not quantized)", BB_ACTQ_NONE, false, false, 4.127, bb_nf4_fake_weights,
+                     BB_PACKED_FNS(nf4), BB_BACKWARD_FNS(nf4), .base_only = true},
 };
 
 const bb_precision_traits *bb_precision_get(bb_precision p) { return &bb_precisions[p]; }
@@ -203,6 +206,8 @@ const char *bb_prec_opts_error(bb_precision p, const bb_prec_opts *o) {
             return "int4 activations must be int8 per token or per block of the group size";
         return NULL;
     }
+    if (p == BB_PREC_NF4 && o->act != BB_ACTQ_NONE)
+        return "nf4 takes FP32 activations (QLoRA's compute dtype): no activation quantization";
     if (o->act != bb_precisions[p].default_act) return "this precision supports only its own activation format";
     return NULL;
 }

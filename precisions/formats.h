@@ -26,6 +26,7 @@ BB_FORMAT_DECLS(bf16)
 BB_FORMAT_DECLS(int8)
 BB_FORMAT_DECLS(int4)
 BB_FORMAT_DECLS(b158)
+BB_FORMAT_DECLS(nf4)
 
 /* The shared halves of backward_input (backward.c): a precision's panel dequantizer
  * (rows [r0, r1) of W into w, row-major (r1 - r0, C), the values of unpack bit for bit)
@@ -45,10 +46,27 @@ void bb_b158_storage_unpack(float *w, const void *src, int OC, int C);
 /* Storage -> compute format without going through floats (loading an exported model). */
 void bb_b158_storage_to_packed(void *packed, const void *src, int OC, int C);
 
+/* nf4 (nf4.c): the fake quantizer (quantize -> dequantize, the reference numerics) and the
+ * pieces tests and tools look at (its backward_input is in BB_FORMAT_DECLS). */
+void bb_nf4_fake_weights(float *wq, const float *w, int OC, int C, const bb_prec_opts *o);
+extern const float bb_nf4_values[16];       /* the NF4 code book (specs §3.2), ascending */
+const float *bb_nf4_midpoints(void);        /* its 15 midpoints (fp32) */
+const float *bb_nf4_dq_code(void);          /* bnb's 256-value signed dynamic map, ascending */
+int bb_nf4_code_ref(float s);               /* NF4 code of a scaled weight s = w / absmax */
+int bb_nf4_dq_nearest(float s);             /* index of the dynamic-map value nearest to s */
+/* Code of weight (row, col) and the dequantized absmax a' of (row, block of 64) of a packed matrix. */
+int bb_nf4_code_at(const void *packed, int OC, int C, const bb_prec_opts *o, int row, int col);
+float bb_nf4_block_scale(const void *packed, int OC, int C, const bb_prec_opts *o, int row, int block);
+/* The packed layout in words (export metadata "nf4_layout"). */
+extern const char bb_nf4_layout_doc[];
+
 /* The kernels the dispatched forward of each packed precision uses now (isa.h choice). */
 const bb_gemm_kernels *bb_fp16_kernels(void);
 const bb_gemm_kernels *bb_bf16_kernels(void);
 const bb_gemm_kernels *bb_bf16_kernels_vdpbf16ps(void); /* the vdpbf16ps kernel (bf16.c on why not default) */
+const bb_gemm_kernels *bb_bf16_kernels_fma(void);       /* the FMA kernels of the active ISA */
+const bb_gemm_kernels *bb_bf16_kernels_amx(void);       /* the AMX kernel (bf16_amx.c), or NULL without AMX */
 const bb_gemm_kernels *bb_int8_kernels(void);
 const bb_gemm_kernels *bb_int4_kernels(void);
 const bb_gemm_kernels *bb_b158_kernels(void);
+const bb_gemm_kernels *bb_nf4_kernels(void);

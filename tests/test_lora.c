@@ -29,7 +29,8 @@
 #include <unistd.h>
 
 static bb_config tiny(bb_family f, bb_precision p) {
-    bb_config c = {f, 2, 32, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
+    bb_config c = {f, 2, 32, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE,
+                   false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     char err[200];
     bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
@@ -286,10 +287,10 @@ static void hash_base(const bb_model *m, char hex[65]) {
     bb_sha256 s;
     bb_sha256_init(&s);
     size_t packed_end = m->packed_off[BB_N_QUANTIZED * m->cfg.n_layer - 1];
-    bb_sha256_update(&s, m->packed_mem, packed_end + bb_precisions[m->cfg.precision].packed_size(
-                                                         (int)m->specs[BB_P_FCPROJW].shape[1],
-                                                         (int)m->specs[BB_P_FCPROJW].shape[2],
-                                                         &(bb_prec_opts){.group = m->cfg.group, .act = m->cfg.act_quant}));
+    bb_prec_opts o = bb_config_prec_opts(&m->cfg);
+    const bb_tensor_spec *last = &m->specs[BB_P_FCPROJW];
+    packed_end += bb_precisions[m->cfg.precision].packed_size((int)last->shape[1], (int)last->shape[2], &o);
+    bb_sha256_update(&s, m->packed_mem, packed_end);
     bb_sha256_update(&s, m->params_mem, m->n_params * sizeof(float));
     uint8_t d[32];
     bb_sha256_final(&s, d);
@@ -353,7 +354,7 @@ static void test_memory_categories(void) {
         size_t d[BB_MEM_COUNT];
         for (int k = 0; k < BB_MEM_COUNT; k++) d[k] = after.current[k] - before.current[k];
         size_t frozen = 0, quantized = 0, packed = 64 + (size_t)BB_N_QUANTIZED * c.n_layer * sizeof(size_t);
-        bb_prec_opts o = {.group = c.group, .act = c.act_quant};
+        bb_prec_opts o = bb_config_prec_opts(&c);
         for (int i = 0; i < BB_N_PARAMS; i++) {
             bool q = i == BB_P_QKVW || i == BB_P_ATTPROJW || i == BB_P_FCW || i == BB_P_FCPROJW;
             if (q) {
@@ -503,8 +504,8 @@ static void test_files_and_merge(void) {
             } else {  /* merged in FP32 after dequantization: W' = unpack(pack(W)) + scaling B A */
                 int k = 2, i = BB_P_FCW, OC = (int)base.specs[i].shape[1], Cin = (int)base.specs[i].shape[2], r = lc.r;
                 float *w = bb_alloc(BB_MEM_OTHER, (size_t)OC * Cin * sizeof(float));
-                bb_precisions[p].unpack(w, bb_model_packed_at(&m, k, 0), OC, Cin,
-                                        &(bb_prec_opts){.group = c.group, .act = c.act_quant});
+                bb_prec_opts o = bb_config_prec_opts(&c);
+                bb_precisions[p].unpack(w, bb_model_packed_at(&m, k, 0), OC, Cin, &o);
                 const float *A = m.lora->params.t[2 * k], *Bm = m.lora->params.t[2 * k + 1];
                 double maxd = 0;
                 for (int o = 0; o < OC; o++)
