@@ -13,7 +13,8 @@
  *   - dropout masks: deterministic, rate p, the same under block checkpointing;
  *   - adapter files round trip; merge then eval equals the unmerged eval (FP32 base);
  *     the merge refuses a base other than the one trained on;
- *   - --lora parsing and the rsLoRA scaling. */
+ *   - PEFT's init (A ~ U(-1/sqrt(in), 1/sqrt(in)) from the seed, B = 0), --lora parsing and
+ *     the rsLoRA scaling. */
 #include "../common/sha256.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
@@ -557,6 +558,43 @@ static void test_base_precision_rules(void) {
     bb_model_free(&m);
 }
 
+/* ---- initialization (PEFT reset_lora_parameters) -------------------------------------------------- */
+
+static void test_init(void) {
+    bb_model base, a, b, c2;
+    base_model(&base, tiny(BB_FAMILY_LLAMA, BB_PREC_INT8));
+    bb_lora_config lc = lora_cfg(BB_LORA_ALL, 0.0f);
+    frozen_from(&a, &base, &lc);
+    frozen_from(&b, &base, &lc);  /* the same seed (11) */
+    char err[200];
+    CHECK(bb_lora_base_from_model(&c2, &base, err, sizeof err) == 0 && bb_lora_attach(&c2, &lc, 12, err, sizeof err) == 0,
+          "%s", err);
+    for (int k = 0; k < BB_N_QUANTIZED; k++) {
+        const float *A = a.lora->params.t[2 * k], *Bm = a.lora->params.t[2 * k + 1];
+        size_t na = a.lora->specs[2 * k].numel, nb = a.lora->specs[2 * k + 1].numel;
+        double bound = 1.0 / sqrt((double)bb_lora_in_features(&a, k)), amax = 0, sum = 0, sq = 0;
+        for (size_t e = 0; e < na; e++) {
+            amax = fmax(amax, fabs(A[e]));
+            sum += A[e];
+            sq += (double)A[e] * A[e];
+        }
+        double mean = sum / na, var = sq / na - mean * mean, want_var = bound * bound / 3;  /* U(-b, b) */
+        CHECK(amax <= bound && amax > 0.9 * bound, "%s: max |A| %.4f, bound 1/sqrt(in) = %.4f", a.lora->specs[2 * k].name,
+              amax, bound);
+        CHECK(fabs(mean) < 0.1 * bound && fabs(var / want_var - 1) < 0.2, "%s: mean %.4f, variance %.5f (U: %.5f)",
+              a.lora->specs[2 * k].name, mean, var, want_var);
+        bool zero = true;
+        for (size_t e = 0; e < nb; e++) zero = zero && Bm[e] == 0.0f;
+        CHECK(zero, "%s is not zero at init", a.lora->specs[2 * k + 1].name);
+        CHECK(memcmp(A, b.lora->params.t[2 * k], na * sizeof(float)) == 0, "%s differs for the same seed",
+              a.lora->specs[2 * k].name);
+        CHECK(memcmp(A, c2.lora->params.t[2 * k], na * sizeof(float)) != 0, "%s equal for seeds 11 and 12",
+              a.lora->specs[2 * k].name);
+    }
+    CHECK(a.lora->scaling == 2.0f, "scaling alpha/r = 8/4, got %g", (double)a.lora->scaling);
+    bb_model_free(&a); bb_model_free(&b); bb_model_free(&c2); bb_model_free(&base);
+}
+
 /* ---- configuration ------------------------------------------------------------------------------- */
 
 static void test_config(void) {
@@ -587,6 +625,7 @@ static void test_config(void) {
 
 static const bb_test_case cases[] = {
     {"config", test_config},
+    {"init", test_init},
     {"adapter_vs_ref", test_adapter_vs_ref},
     {"b_zero_bit_identical", test_b_zero_bit_identical},
     {"finite_differences", test_finite_differences},
