@@ -231,7 +231,8 @@ static inline uint8_t *nf4_byte(void *pk, const nf4_layout *l, int o, int c, int
 }
 static inline int nf4_code(const void *pk, const nf4_layout *l, int o, int c) {
     int sh;
-    return (*nf4_byte((void *)pk, l, o, c, &sh) >> sh) & 15;
+    uint8_t b = *nf4_byte((void *)pk, l, o, c, &sh);  /* then the shift: the call and the read of sh are unsequenced */
+    return (b >> sh) & 15;
 }
 
 static float block_absmax(const float *x, int n) {
