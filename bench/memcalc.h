@@ -4,7 +4,8 @@
  * engine/lora.h) at batch B and length T. The predictions are validated against the
  * tracked allocator (tests/test_memcalc.c). Not included: the packed kernels' reusable
  * activation cache (precisions/gemm.c, at most about 1.25 x B*T x max(C, F) x 2 bytes)
- * and transient buffers freed within an op (backward_input's panel of 64 x C floats).
+ * and transient buffers freed within an op (backward_input's dequantized panel: 64 x C floats;
+ * nf4's tile, at most 1 MiB).
  * KD predictions come with KD. */
 #pragma once
 #include "../engine/config.h"
