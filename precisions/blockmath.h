@@ -164,3 +164,13 @@ BB_HD float bb_hd_t2_gamma(const void *pk, int OC, int C) {
 BB_HD float bb_hd_t2_weight(const void *pk, int OC, int C, int o, int c) {
     return (float)bb_hd_t2_code((const bb_block_t2x16 *)pk, (C + 15) / 16, o, c) * bb_hd_t2_gamma(pk, OC, C);
 }
+
+/* fp16 (fp16.c): P x C bb_block_fp16x1, block (o/16) C + c holds row o%16's half of input c. */
+BB_HD float bb_hd_f16_weight(const void *pk, int C, int o, int c) {
+    return bb_hd_fp16_to_fp32(((const bb_block_fp16x1 *)pk)[(size_t)(o / BB_PANEL) * C + c].h[o % BB_PANEL]);
+}
+/* bf16 (bf16.c): P x ceil(C/2) bb_block_bf16x2, block (o/16) K2 + c/2 holds inputs 2k, 2k+1. */
+BB_HD float bb_hd_bf16_weight(const void *pk, int C, int o, int c) {
+    const bb_block_bf16x2 *b = (const bb_block_bf16x2 *)pk + (size_t)(o / BB_PANEL) * ((C + 1) / 2) + c / 2;
+    return bb_hd_bf16_to_fp32(b->h[o % BB_PANEL][c % 2]);
+}

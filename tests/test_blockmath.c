@@ -5,7 +5,7 @@
  *     mantissas at and around the rounding ties, specials, and 2^22 random bit patterns;
  *   - the int8 activation row quantizer vs bb_quant_row_int8 (codes and scale), with rows
  *     that hit roundf's .5 ties;
- *   - decoding every weight of packed int8, int4 (G = 32, 64, 128) and b158 matrices on
+ *   - decoding every weight of packed int8, int4 (G = 32, 64, 128), b158, fp16 and bf16 matrices on
  *     ragged shapes vs each format's unpack. */
 #include "../engine/alloc.h"
 #include "../precisions/blockmath.h"
@@ -123,6 +123,8 @@ static void check_decode(bb_precision p, int OC, int C, int G) {
         for (int c = 0; c < C; c++) {
             float got = p == BB_PREC_INT8   ? bb_hd_i8_weight(pk, OC, C, r, c)
                         : p == BB_PREC_INT4 ? bb_hd_i4_weight(pk, OC, C, o.group, r, c)
+                        : p == BB_PREC_FP16 ? bb_hd_f16_weight(pk, C, r, c)
+                        : p == BB_PREC_BF16 ? bb_hd_bf16_weight(pk, C, r, c)
                                             : bb_hd_t2_weight(pk, OC, C, r, c);
             float ref = want[(size_t)r * C + c];
             if (bits(got) != bits(ref) && bad++ < 3)
@@ -140,6 +142,8 @@ static void test_decode(void) {
         int OC = shapes[s][0], C = shapes[s][1];
         check_decode(BB_PREC_INT8, OC, C, 0);
         check_decode(BB_PREC_B158, OC, C, 0);
+        check_decode(BB_PREC_FP16, OC, C, 0);
+        check_decode(BB_PREC_BF16, OC, C, 0);
         for (int G = 32; G <= 128; G *= 2) check_decode(BB_PREC_INT4, OC, C, G);
     }
     /* the two-nibble form of the int4 kernels' inner step */
