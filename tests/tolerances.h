@@ -44,3 +44,36 @@ static inline const bb_tolerance *bb_tol(const char *precision) {
         if (__builtin_strcmp(bb_tolerances[i].precision, precision) == 0) return &bb_tolerances[i];
     return &bb_tolerances[0];
 }
+
+/* CUDA vs the CPU reference (tests/test_cuda_ops.c, test_cuda_train.c), as normalized mean
+ * squared error NMSE = sum (got - want)^2 / sum want^2 (ggml test-backend-ops' measure).
+ *   op         fp32 ops (norms, attention, losses, optimizer, FP32 cuBLAS): only float
+ *              summation order and atomicAdd order differ, ~1e-7 relative per element,
+ *              so NMSE ~1e-14; 1e-9 leaves room for long sums and catches any wrong formula.
+ *   packed     the packed forward kernels of the precision vs its forward_ref: integer sums
+ *              are exact and the float steps are the CPU's (engine/cuda/packed.cu), so 0 is
+ *              expected; 1e-12 only allows for a different libm expf/roundf nowhere used.
+ *   tensorcore cuBLAS TF32 (fp32 row: 10-bit mantissa inputs, ~5e-4 relative per product)
+ *              and GemmEx fp16/bf16 vs forward_ref (same rounded inputs, other sum order).
+ *   train      one training step of `tiny` on CUDA vs CPU: loss and updated weights; int
+ *              codes may flip at rounding boundaries (tolerances.h model_paths), hence
+ *              looser for the integer precisions. */
+typedef struct {
+    const char *precision;
+    double op, packed, tensorcore, train;
+} bb_cuda_tolerance;
+
+static const bb_cuda_tolerance bb_cuda_tolerances[] = {
+    {"fp32", 1e-9, 1e-12, 1e-5, 1e-8},
+    {"fp16", 1e-9, 1e-12, 1e-9, 1e-8},
+    {"bf16", 1e-9, 1e-12, 1e-9, 1e-8},
+    {"int8", 1e-9, 1e-12, 0, 1e-4},
+    {"int4", 1e-9, 1e-12, 0, 1e-4},
+    {"b158", 1e-9, 1e-12, 0, 1e-4},
+};
+
+static inline const bb_cuda_tolerance *bb_cuda_tol(const char *precision) {
+    for (unsigned i = 0; i < sizeof bb_cuda_tolerances / sizeof bb_cuda_tolerances[0]; i++)
+        if (__builtin_strcmp(bb_cuda_tolerances[i].precision, precision) == 0) return &bb_cuda_tolerances[i];
+    return &bb_cuda_tolerances[0];
+}
