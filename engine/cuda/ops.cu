@@ -476,4 +476,5 @@ extern "C" const bb_backend bb_backend_cuda = {
     adamw_update_cuda,
     sum_squares_cuda,
     scale_cuda,
+    bb_cuda_packed_forward,
 };

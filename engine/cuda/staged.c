@@ -178,6 +178,14 @@ static void scale(float *x, float s, size_t n) {
     down(x, d, F(n));
 }
 
+static void packed_forward(bb_precision p, float *out, const float *x, const void *packed, int N, int C, int OC,
+                           const bb_prec_opts *o, int accumulate) {
+    size_t bytes = bb_precision_get(p)->packed_size(OC, C, o);
+    float *d = dev(0, out, F((size_t)N * OC), accumulate);
+    bb_cuda_packed_forward(p, d, IN(1, x, F((size_t)N * C)), IN(2, packed, bytes), N, C, OC, o, accumulate);
+    down(out, d, F((size_t)N * OC));
+}
+
 const bb_backend bb_backend_cuda_staged = {
     .name = "cuda-staged",
     .matmul_forward = matmul_forward,
@@ -202,4 +210,5 @@ const bb_backend bb_backend_cuda_staged = {
     .adamw_update = adamw_update,
     .sum_squares = sum_squares,
     .scale = scale,
+    .packed_forward = packed_forward,
 };
