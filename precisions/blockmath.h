@@ -174,3 +174,75 @@ BB_HD float bb_hd_bf16_weight(const void *pk, int C, int o, int c) {
     const bb_block_bf16x2 *b = (const bb_block_bf16x2 *)pk + (size_t)(o / BB_PANEL) * ((C + 1) / 2) + c / 2;
     return bb_hd_bf16_to_fp32(b->h[o % BB_PANEL][c % 2]);
 }
+
+/* ---- the word steps of the GPU packed kernels (engine/cuda/packed.cu) ------------------
+ * A kernel thread owns output row o and reads its 4-byte slice of each block (one 32-bit
+ * word), multiplying 4 weights by 4 int8 activations at once (__dp4a on the GPU, the same
+ * sum in C here). The row functions below chain the steps exactly as the kernels do, for
+ * one token, so tests/test_blockmath.c checks the kernels' arithmetic against forward_ref
+ * on the CPU. qa is the token's int8 row padded with zeros to whole blocks. */
+BB_HD int bb_hd_dp4a(int a, int b, int c) { /* c + sum of the 4 signed byte products */
+#if defined(__CUDA_ARCH__)
+    return __dp4a(a, b, c);
+#else
+    for (int i = 0; i < 4; i++) c += (int)(int8_t)(uint8_t)((uint32_t)a >> (8 * i)) * (int)(int8_t)(uint8_t)((uint32_t)b >> (8 * i));
+    return c;
+#endif
+}
+BB_HD int bb_hd_word(const void *p) { /* p is 4-byte aligned in every caller */
+    return *(const int *)p;
+}
+/* int8: d += q . qa over inputs 4k..4k+3. */
+BB_HD int bb_hd_i8_step(const bb_block_i8x4 *b, int r, const int8_t *qa4, int d) {
+    return bb_hd_dp4a(bb_hd_word(b->q[r]), bb_hd_word(qa4), d);
+}
+/* int4: block jj of group g; lo nibbles are inputs gG + 4jj.., hi nibbles gG + G/2 + 4jj..;
+ * d accumulates code . qa (codes 0..15 are non-negative as signed bytes), gs sum(qa), so the
+ * group's dot is d - 8 gs. */
+BB_HD void bb_hd_i4_step(const bb_block_i4x8 *b, int r, const int8_t *qa_lo, const int8_t *qa_hi, int *d, int *gs) {
+    int w = bb_hd_word(b->qs[r]), alo = bb_hd_word(qa_lo), ahi = bb_hd_word(qa_hi);
+    *d = bb_hd_dp4a((w >> 4) & 0x0f0f0f0f, ahi, bb_hd_dp4a(w & 0x0f0f0f0f, alo, *d));
+    *gs = bb_hd_dp4a(0x01010101, ahi, bb_hd_dp4a(0x01010101, alo, *gs));
+}
+/* b158: step st (0..3) of block kb holds inputs 16kb + 4st..+3 as codes q + 1 in bits 2st;
+ * d accumulates code . qa and as sum(qa), the dot is d - as. */
+BB_HD void bb_hd_t2_step(const bb_block_t2x16 *b, int r, int st, const int8_t *qa4, int *d, int *as) {
+    int codes = (bb_hd_word(b->qs[r]) >> (2 * st)) & 0x03030303, a = bb_hd_word(qa4);
+    *d = bb_hd_dp4a(codes, a, *d);
+    *as = bb_hd_dp4a(0x01010101, a, *as);
+}
+
+/* Output (n, o) of each format, from the padded int8 activations qa and their scale(s) sa
+ * (int4 block mode: sa[g] per group), with the operations of the CPU kernels (int8.c,
+ * int4.c, b158.c headers), hence the same bits as forward_ref. */
+BB_HD float bb_hd_i8_out(const void *pk, int OC, int C, int o, const int8_t *qa, float sa) {
+    int K4 = (C + 3) / 4, d = 0;
+    const bb_block_i8x4 *blk = (const bb_block_i8x4 *)pk + (size_t)(o / BB_PANEL) * K4;
+    for (int k = 0; k < K4; k++) d = bb_hd_i8_step(blk + k, o % BB_PANEL, qa + 4 * k, d);
+    float s = ((const float *)((const char *)pk + bb_hd_i8_scale_offset(OC, C)))[o];
+    return (float)d * (sa * s);
+}
+BB_HD float bb_hd_i4_group_fma(int d, int gs, float sa_g, float s, int block_acts, float f) {
+    float dot = (float)(d - 8 * gs);
+    return block_acts ? fmaf(dot * sa_g, s, f) : fmaf(dot, s, f);
+}
+BB_HD float bb_hd_i4_out(const void *pk, int OC, int C, int G, int o, const int8_t *qa, const float *sa,
+                         int block_acts) {
+    int ng = (C + G - 1) / G, nb = G / 8;
+    float f = 0.0f;
+    for (int g = 0; g < ng; g++) {
+        int d = 0, gs = 0;
+        const bb_block_i4x8 *gb = (const bb_block_i4x8 *)pk + ((size_t)(o / BB_PANEL) * ng + g) * nb;
+        for (int jj = 0; jj < nb; jj++)
+            bb_hd_i4_step(gb + jj, o % BB_PANEL, qa + g * G + 4 * jj, qa + g * G + G / 2 + 4 * jj, &d, &gs);
+        f = bb_hd_i4_group_fma(d, gs, block_acts ? sa[g] : 0.0f, bb_hd_i4_scale(pk, OC, C, G, o, g), block_acts, f);
+    }
+    return block_acts ? f : f * sa[0];
+}
+BB_HD float bb_hd_t2_out(const void *pk, int OC, int C, int o, const int8_t *qa, float sa) {
+    int KB = (C + 15) / 16, d = 0, as = 0;
+    const bb_block_t2x16 *blk = (const bb_block_t2x16 *)pk + (size_t)(o / BB_PANEL) * KB;
+    for (int kb = 0; kb < KB; kb++)
+        for (int st = 0; st < 4; st++) bb_hd_t2_step(blk + kb, o % BB_PANEL, st, qa + 16 * kb + 4 * st, &d, &as);
+    return (float)(d - as) * (sa * bb_hd_t2_gamma(pk, OC, C));
+}

@@ -6,7 +6,9 @@
  *   - the int8 activation row quantizer vs bb_quant_row_int8 (codes and scale), with rows
  *     that hit roundf's .5 ties;
  *   - decoding every weight of packed int8, int4 (G = 32, 64, 128), b158, fp16 and bf16 matrices on
- *     ragged shapes vs each format's unpack. */
+ *     ragged shapes vs each format's unpack;
+ *   - the word steps of the GPU packed kernels (bb_hd_*_step, chained by bb_hd_*_out) vs
+ *     each format's forward_ref, bit for bit. */
 #include "../engine/alloc.h"
 #include "../precisions/blockmath.h"
 #include "../precisions/precision.h"
@@ -154,7 +156,64 @@ static void test_decode(void) {
     }
 }
 
+/* The word steps of the GPU kernels, chained per output as the kernels do, vs forward_ref
+ * bit for bit (int8, int4 with each group size and activation mode, b158), on ragged
+ * shapes and activations with roundf ties. */
+static void check_kernel_rows(bb_precision p, int G, bb_act_quant act, int N, int C, int OC) {
+    const bb_precision_traits *t = bb_precision_get(p);
+    bb_prec_opts o = bb_prec_default_opts(p);
+    if (G) { o.group = G; o.act = act; }
+    float *w = bb_alloc(BB_MEM_OTHER, (size_t)OC * C * sizeof(float)), *x = bb_alloc(BB_MEM_OTHER, (size_t)N * C * sizeof(float));
+    float *want = bb_alloc(BB_MEM_OTHER, (size_t)N * OC * sizeof(float));
+    for (size_t i = 0; i < (size_t)OC * C; i++) w[i] = frand();
+    for (size_t i = 0; i < (size_t)N * C; i++) x[i] = frand() * 4.0f;
+    for (int c = 0; c < C; c++) x[c] = (float)((int)(c % 255) - 127) + 0.5f * (float)(c & 1); /* ties in token 0 */
+    x[0] = 127.0f;
+    void *pk = bb_alloc(BB_MEM_OTHER, t->packed_size(OC, C, &o));
+    t->pack_ref(pk, w, OC, C, &o);
+    t->forward_ref(want, x, pk, N, C, OC, &o, 0);
+    int Cp = (C + 127) / 128 * 128, bad = 0, block = p == BB_PREC_INT4 && o.act == BB_ACTQ_INT8_BLOCK;
+    int8_t *qa = bb_alloc(BB_MEM_OTHER, (size_t)Cp); /* zero past C, as the kernels pad */
+    float sa[64];
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * C;
+        if (block)
+            for (int g0 = 0; g0 < C; g0 += o.group)
+                sa[g0 / o.group] = bb_hd_quant_row_int8(qa + g0, xn + g0, C - g0 < o.group ? C - g0 : o.group);
+        else
+            sa[0] = bb_hd_quant_row_int8(qa, xn, C);
+        for (int r = 0; r < OC; r++) {
+            float got = p == BB_PREC_INT8   ? bb_hd_i8_out(pk, OC, C, r, qa, sa[0])
+                        : p == BB_PREC_INT4 ? bb_hd_i4_out(pk, OC, C, o.group, r, qa, sa, block)
+                                            : bb_hd_t2_out(pk, OC, C, r, qa, sa[0]);
+            float ref = want[(size_t)n * OC + r];
+            if (bits(got) != bits(ref) && bad++ < 3)
+                CHECK(0, "%s G=%d act=%d %dx%dx%d: out[%d][%d] = %.9g, forward_ref %.9g", t->name, o.group, (int)o.act, N, C,
+                      OC, n, r, got, ref);
+        }
+    }
+    CHECK(bad == 0, "%s G=%d act=%d %dx%dx%d: %d outputs differ from forward_ref", t->name, o.group, (int)o.act, N, C, OC, bad);
+    bb_free(w); bb_free(x); bb_free(want); bb_free(pk); bb_free(qa);
+}
+
+static void test_kernel_rows(void) {
+    const int shapes[][3] = {{1, 1, 1}, {3, 33, 17}, {5, 200, 45}, {2, 384, 130}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], C = shapes[s][1], OC = shapes[s][2];
+        check_kernel_rows(BB_PREC_INT8, 0, BB_ACTQ_INT8_TOKEN, N, C, OC);
+        check_kernel_rows(BB_PREC_B158, 0, BB_ACTQ_INT8_TOKEN, N, C, OC);
+        for (int G = 32; G <= 128; G *= 2) {
+            check_kernel_rows(BB_PREC_INT4, G, BB_ACTQ_INT8_TOKEN, N, C, OC);
+            check_kernel_rows(BB_PREC_INT4, G, BB_ACTQ_INT8_BLOCK, N, C, OC);
+        }
+    }
+    /* dp4a: signed bytes, including -128 */
+    CHECK(bb_hd_dp4a((int)0x80ff7f01u, (int)0x80ff7f01u, 5) == 5 + 16384 + 1 + 16129 + 1, "dp4a = %d",
+          bb_hd_dp4a((int)0x80ff7f01u, (int)0x80ff7f01u, 5));
+}
+
 static const bb_test_case cases[] = {
+    {"kernel_rows", test_kernel_rows},
     {"half_to_float", test_half_to_float},
     {"float_to_half", test_float_to_half},
     {"quant_row_int8", test_quant_row_int8},

@@ -8,6 +8,7 @@
  *   int8        one thread per output row o and 4 tokens: a 4-byte word of the row's block
  *               is 4 int8 weights, multiplied with 4 activations by __dp4a; exact int32
  *               sums, then (float)d * (sa * s_o), the CPU's operations, so the same bits.
+ *               The word steps are blockmath.h's bb_hd_*_step, tested on the CPU.
  *   int4        the word's low nibbles are inputs gG + 4j..4j+3, the high ones gG + G/2 +
  *               4j..; the codes q + 8 go through __dp4a and 8 * sum(qa) of the group is
  *               subtracted (the CPU's offset trick); per group f = fmaf(d, s_g, f).
@@ -52,80 +53,65 @@ __global__ static void act_quant_kernel(int8_t *qa, float *sa, const float *x, i
     if (threadIdx.x == 0) sa[(size_t)n * ngq + g] = bb_hd_actq_scale(amax);
 }
 
-__device__ static inline int word_at(const int8_t *p) { return *(const int *)p; }
 __device__ static inline void store(float *out, int accumulate, float y) { *out = accumulate ? __fadd_rn(*out, y) : y; }
 
+/* The kernels below are bb_hd_i8_out / bb_hd_i4_out / bb_hd_t2_out (blockmath.h, checked
+ * bit for bit against forward_ref by tests/test_blockmath.c) with TOKENS tokens per thread,
+ * so each weight word is loaded once and used TOKENS times. */
 __global__ static void int8_forward_kernel(float *out, const int8_t *qa, const float *sa, const void *pk, int N, int C,
                                            int Cp, int OC, int accumulate) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, K4 = (C + 3) / 4;
+    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, K4 = (C + 3) / 4, r = o % BB_PANEL;
     if (o >= OC) return;
     const bb_block_i8x4 *blk = (const bb_block_i8x4 *)pk + (size_t)(o / BB_PANEL) * K4;
-    int acc[TOKENS] = {0};
-    for (int k = 0; k < K4; k++) {
-        int w = *(const int *)blk[k].q[o % BB_PANEL];
+    int d[TOKENS] = {0};
+    for (int k = 0; k < K4; k++)
 #pragma unroll
         for (int j = 0; j < TOKENS; j++)
-            if (n0 + j < N) acc[j] = __dp4a(w, word_at(qa + (size_t)(n0 + j) * Cp + 4 * k), acc[j]);
-    }
+            if (n0 + j < N) d[j] = bb_hd_i8_step(blk + k, r, qa + (size_t)(n0 + j) * Cp + 4 * k, d[j]);
     float s = ((const float *)((const char *)pk + bb_hd_i8_scale_offset(OC, C)))[o];
     for (int j = 0; j < TOKENS && n0 + j < N; j++)
-        store(out + (size_t)(n0 + j) * OC + o, accumulate, __fmul_rn((float)acc[j], __fmul_rn(sa[n0 + j], s)));
+        store(out + (size_t)(n0 + j) * OC + o, accumulate, (float)d[j] * (sa[n0 + j] * s));
 }
 
 __global__ static void int4_forward_kernel(float *out, const int8_t *qa, const float *sa, const void *pk, int N, int C,
                                            int Cp, int OC, int G, int block_acts, int accumulate) {
     int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, ng = (C + G - 1) / G, nb = G / 8;
+    int r = o % BB_PANEL;
     if (o >= OC) return;
-    const bb_block_i4x8 *blk = (const bb_block_i4x8 *)pk;
     float f[TOKENS] = {0.0f};
     for (int g = 0; g < ng; g++) {
         int d[TOKENS] = {0}, gs[TOKENS] = {0};
-        const bb_block_i4x8 *gb = blk + ((size_t)(o / BB_PANEL) * ng + g) * nb;
-        for (int jj = 0; jj < nb; jj++) {
-            int w = *(const int *)gb[jj].qs[o % BB_PANEL], lo = w & 0x0f0f0f0f, hi = (w >> 4) & 0x0f0f0f0f;
+        const bb_block_i4x8 *gb = (const bb_block_i4x8 *)pk + ((size_t)(o / BB_PANEL) * ng + g) * nb;
+        for (int jj = 0; jj < nb; jj++)
 #pragma unroll
             for (int j = 0; j < TOKENS; j++) {
                 if (n0 + j >= N) break;
                 const int8_t *a = qa + (size_t)(n0 + j) * Cp + (size_t)g * G + 4 * jj;
-                int alo = word_at(a), ahi = word_at(a + G / 2);
-                d[j] = __dp4a(hi, ahi, __dp4a(lo, alo, d[j])); /* codes 0..15 are positive as s8 */
-                gs[j] = __dp4a(0x01010101, ahi, __dp4a(0x01010101, alo, gs[j]));
+                bb_hd_i4_step(gb + jj, r, a, a + G / 2, &d[j], &gs[j]);
             }
-        }
         float s = bb_hd_i4_scale(pk, OC, C, G, o, g);
-        for (int j = 0; j < TOKENS && n0 + j < N; j++) {
-            float dot = (float)(d[j] - 8 * gs[j]);
-            f[j] = block_acts ? fmaf(__fmul_rn(dot, sa[(size_t)(n0 + j) * ng + g]), s, f[j]) : fmaf(dot, s, f[j]);
-        }
+        for (int j = 0; j < TOKENS && n0 + j < N; j++)
+            f[j] = bb_hd_i4_group_fma(d[j], gs[j], block_acts ? sa[(size_t)(n0 + j) * ng + g] : 0.0f, s, block_acts, f[j]);
     }
     for (int j = 0; j < TOKENS && n0 + j < N; j++)
-        store(out + (size_t)(n0 + j) * OC + o, accumulate, block_acts ? f[j] : __fmul_rn(f[j], sa[n0 + j]));
+        store(out + (size_t)(n0 + j) * OC + o, accumulate, block_acts ? f[j] : f[j] * sa[n0 + j]);
 }
 
 __global__ static void b158_forward_kernel(float *out, const int8_t *qa, const float *sa, const void *pk, int N, int C,
                                            int Cp, int OC, int accumulate) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, KB = (C + 15) / 16;
+    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, KB = (C + 15) / 16, r = o % BB_PANEL;
     if (o >= OC) return;
     const bb_block_t2x16 *blk = (const bb_block_t2x16 *)pk + (size_t)(o / BB_PANEL) * KB;
     int d[TOKENS] = {0}, as[TOKENS] = {0};
-    for (int kb = 0; kb < KB; kb++) {
-        int w = *(const int *)blk[kb].qs[o % BB_PANEL];
+    for (int kb = 0; kb < KB; kb++)
 #pragma unroll
-        for (int st = 0; st < 4; st++) {
-            int codes = (w >> (2 * st)) & 0x03030303;
+        for (int st = 0; st < 4; st++)
 #pragma unroll
-            for (int j = 0; j < TOKENS; j++) {
-                if (n0 + j >= N) break;
-                int a = word_at(qa + (size_t)(n0 + j) * Cp + 16 * kb + 4 * st);
-                d[j] = __dp4a(codes, a, d[j]);
-                as[j] = __dp4a(0x01010101, a, as[j]);
-            }
-        }
-    }
+            for (int j = 0; j < TOKENS; j++)
+                if (n0 + j < N) bb_hd_t2_step(blk + kb, r, st, qa + (size_t)(n0 + j) * Cp + 16 * kb + 4 * st, &d[j], &as[j]);
     float gamma = bb_hd_t2_gamma(pk, OC, C);
     for (int j = 0; j < TOKENS && n0 + j < N; j++)
-        store(out + (size_t)(n0 + j) * OC + o, accumulate,
-              __fmul_rn((float)(d[j] - as[j]), __fmul_rn(sa[n0 + j], gamma)));
+        store(out + (size_t)(n0 + j) * OC + o, accumulate, (float)(d[j] - as[j]) * (sa[n0 + j] * gamma));
 }
 
 /* fp16 / bf16 from the panel blocks; the sum order of each reference (fp16: input order;
