@@ -32,7 +32,8 @@ bb_mem_stats bb_cuda_mem_stats(void);
 /* Device bytes by category (current and peak) plus cudaMemGetInfo's free/total. */
 void bb_cuda_mem_print(FILE *f);
 
-/* cuBLAS math mode of the fp32 matmuls: 0 = exact FP32 (default), 1 = TF32 tensor cores. */
+/* cuBLAS math mode of the fp32 matmuls: 0 = exact FP32 (default), 1 = TF32 tensor cores.
+ * BITBENCH_TF32=1 in the environment sets 1 at bb_cuda_init. */
 void bb_cuda_set_tf32(int on);
 
 /* Packed forward on the device (same contract as bb_precision_traits.forward):

@@ -28,7 +28,11 @@ extern "C" int bb_cuda_init(char *err, size_t err_len) {
     CUDA_CHECK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasCreate(&g_cublas));
     CUBLAS_CHECK(cublasSetStream(g_cublas, g_stream));
-    CUBLAS_CHECK(cublasSetMathMode(g_cublas, CUBLAS_DEFAULT_MATH));
+    /* BITBENCH_TF32=1: FP32 matmuls on TF32 tensor cores (the usual 'fp32' GPU baseline);
+     * default exact FP32, which the tests compare at fp32 tolerances. */
+    const char *tf32 = getenv("BITBENCH_TF32");
+    CUBLAS_CHECK(cublasSetMathMode(g_cublas, tf32 && strcmp(tf32, "1") == 0 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                             : CUBLAS_DEFAULT_MATH));
     g_ready = 1;
     return 0;
 }
