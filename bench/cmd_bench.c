@@ -477,6 +477,7 @@ static const bb_command bench_commands[] = {
     {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
     {"gemm", bb_cmd_bench_gemm, "packed-precision GEMM/GEMV kernels vs sgemm, STREAM triad and sgemv"},
+    {"cuda-gemm", bb_cmd_bench_cuda_gemm, "GPU GEMM TFLOP/s of every precision at a model's shapes (CUDA events)"},
     {"kernels", bb_cmd_bench_kernels, "kernel benchmarks (Google Benchmark): GFLOP/s, GB/s, ratios to in-run references"},
     {"compare", bb_cmd_bench_compare, "compare two kernel runs (compare.py + U test); exit 1 on a regression"},
 };

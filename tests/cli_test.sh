@@ -18,7 +18,7 @@ expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
-         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export; do
+         "eval mt" "bench train-vs-torch" "bench gemm" "bench cuda-gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
 done
@@ -42,9 +42,13 @@ expect 2 "unknown model preset 'huge'" -- "$BB" train --model huge
 # "no CUDA device" line and exit 2, checked only where env finds none.
 expect 2 "--device must be cpu or cuda, not 'gpu'" -- "$BB" train --model tiny --device gpu
 if "$BB" env 2>/dev/null | grep -q "cuda devices *no CUDA device"; then
-    for c in "train --model tiny --steps 1" "bench precisions --model tiny" "bench infer --model tiny" "eval ppl --ckpt none.st"; do
+    for c in "train --model tiny --steps 1" "bench precisions --model tiny" "bench infer --model tiny" "eval ppl --ckpt none.st" \
+             "bench cuda-gemm --model tiny"; do
         # shellcheck disable=SC2086
-        expect 2 "no CUDA device .*; run with --device cpu" -- "$BB" $c --device cuda
+        case $c in
+        *cuda-gemm*) expect 2 "no CUDA device .*needs a GPU" -- "$BB" $c ;;
+        *) expect 2 "no CUDA device .*; run with --device cpu" -- "$BB" $c --device cuda ;;
+        esac
     done
 fi
 expect 2 "unknown --schedule 'zigzag'" -- "$BB" train --schedule zigzag
