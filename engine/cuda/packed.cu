@@ -60,58 +60,64 @@ __device__ static inline void store(float *out, int accumulate, float y) { *out 
  * so each weight word is loaded once and used TOKENS times. */
 __global__ static void int8_forward_kernel(float *out, const int8_t *qa, const float *sa, const void *pk, int N, int C,
                                            int Cp, int OC, int accumulate) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, K4 = (C + 3) / 4, r = o % BB_PANEL;
+    int o = blockIdx.x * blockDim.x + threadIdx.x, K4 = (C + 3) / 4, r = o % BB_PANEL;
     if (o >= OC) return;
     const bb_block_i8x4 *blk = (const bb_block_i8x4 *)pk + (size_t)(o / BB_PANEL) * K4;
-    int d[TOKENS] = {0};
-    for (int k = 0; k < K4; k++)
+    for (int n0 = blockIdx.y * TOKENS; n0 < N; n0 += gridDim.y * TOKENS) { /* grid.y is capped at 65535 */
+        int d[TOKENS] = {0};
+        for (int k = 0; k < K4; k++)
 #pragma unroll
-        for (int j = 0; j < TOKENS; j++)
-            if (n0 + j < N) d[j] = bb_hd_i8_step(blk + k, r, qa + (size_t)(n0 + j) * Cp + 4 * k, d[j]);
-    float s = ((const float *)((const char *)pk + bb_hd_i8_scale_offset(OC, C)))[o];
-    for (int j = 0; j < TOKENS && n0 + j < N; j++)
-        store(out + (size_t)(n0 + j) * OC + o, accumulate, (float)d[j] * (sa[n0 + j] * s));
+            for (int j = 0; j < TOKENS; j++)
+                if (n0 + j < N) d[j] = bb_hd_i8_step(blk + k, r, qa + (size_t)(n0 + j) * Cp + 4 * k, d[j]);
+        float s = ((const float *)((const char *)pk + bb_hd_i8_scale_offset(OC, C)))[o];
+        for (int j = 0; j < TOKENS && n0 + j < N; j++)
+            store(out + (size_t)(n0 + j) * OC + o, accumulate, (float)d[j] * (sa[n0 + j] * s));
+    }
 }
 
 __global__ static void int4_forward_kernel(float *out, const int8_t *qa, const float *sa, const void *pk, int N, int C,
                                            int Cp, int OC, int G, int block_acts, int accumulate) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, ng = (C + G - 1) / G, nb = G / 8;
+    int o = blockIdx.x * blockDim.x + threadIdx.x, ng = (C + G - 1) / G, nb = G / 8;
     int r = o % BB_PANEL;
     if (o >= OC) return;
-    float f[TOKENS] = {0.0f};
-    for (int g = 0; g < ng; g++) {
-        int d[TOKENS] = {0}, gs[TOKENS] = {0};
-        const bb_block_i4x8 *gb = (const bb_block_i4x8 *)pk + ((size_t)(o / BB_PANEL) * ng + g) * nb;
-        for (int jj = 0; jj < nb; jj++)
+    for (int n0 = blockIdx.y * TOKENS; n0 < N; n0 += gridDim.y * TOKENS) {
+        float f[TOKENS] = {0.0f};
+        for (int g = 0; g < ng; g++) {
+            int d[TOKENS] = {0}, gs[TOKENS] = {0};
+            const bb_block_i4x8 *gb = (const bb_block_i4x8 *)pk + ((size_t)(o / BB_PANEL) * ng + g) * nb;
+            for (int jj = 0; jj < nb; jj++)
 #pragma unroll
-            for (int j = 0; j < TOKENS; j++) {
-                if (n0 + j >= N) break;
-                const int8_t *a = qa + (size_t)(n0 + j) * Cp + (size_t)g * G + 4 * jj;
-                bb_hd_i4_step(gb + jj, r, a, a + G / 2, &d[j], &gs[j]);
-            }
-        float s = bb_hd_i4_scale(pk, OC, C, G, o, g);
+                for (int j = 0; j < TOKENS; j++) {
+                    if (n0 + j >= N) break;
+                    const int8_t *a = qa + (size_t)(n0 + j) * Cp + (size_t)g * G + 4 * jj;
+                    bb_hd_i4_step(gb + jj, r, a, a + G / 2, &d[j], &gs[j]);
+                }
+            float s = bb_hd_i4_scale(pk, OC, C, G, o, g);
+            for (int j = 0; j < TOKENS && n0 + j < N; j++)
+                f[j] = bb_hd_i4_group_fma(d[j], gs[j], block_acts ? sa[(size_t)(n0 + j) * ng + g] : 0.0f, s, block_acts, f[j]);
+        }
         for (int j = 0; j < TOKENS && n0 + j < N; j++)
-            f[j] = bb_hd_i4_group_fma(d[j], gs[j], block_acts ? sa[(size_t)(n0 + j) * ng + g] : 0.0f, s, block_acts, f[j]);
+            store(out + (size_t)(n0 + j) * OC + o, accumulate, block_acts ? f[j] : f[j] * sa[n0 + j]);
     }
-    for (int j = 0; j < TOKENS && n0 + j < N; j++)
-        store(out + (size_t)(n0 + j) * OC + o, accumulate, block_acts ? f[j] : f[j] * sa[n0 + j]);
 }
 
 __global__ static void b158_forward_kernel(float *out, const int8_t *qa, const float *sa, const void *pk, int N, int C,
                                            int Cp, int OC, int accumulate) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x, n0 = blockIdx.y * TOKENS, KB = (C + 15) / 16, r = o % BB_PANEL;
+    int o = blockIdx.x * blockDim.x + threadIdx.x, KB = (C + 15) / 16, r = o % BB_PANEL;
     if (o >= OC) return;
     const bb_block_t2x16 *blk = (const bb_block_t2x16 *)pk + (size_t)(o / BB_PANEL) * KB;
-    int d[TOKENS] = {0}, as[TOKENS] = {0};
-    for (int kb = 0; kb < KB; kb++)
+    for (int n0 = blockIdx.y * TOKENS; n0 < N; n0 += gridDim.y * TOKENS) {
+        int d[TOKENS] = {0}, as[TOKENS] = {0};
+        for (int kb = 0; kb < KB; kb++)
 #pragma unroll
-        for (int st = 0; st < 4; st++)
+            for (int st = 0; st < 4; st++)
 #pragma unroll
-            for (int j = 0; j < TOKENS; j++)
-                if (n0 + j < N) bb_hd_t2_step(blk + kb, r, st, qa + (size_t)(n0 + j) * Cp + 16 * kb + 4 * st, &d[j], &as[j]);
-    float gamma = bb_hd_t2_gamma(pk, OC, C);
-    for (int j = 0; j < TOKENS && n0 + j < N; j++)
-        store(out + (size_t)(n0 + j) * OC + o, accumulate, (float)(d[j] - as[j]) * (sa[n0 + j] * gamma));
+                for (int j = 0; j < TOKENS; j++)
+                    if (n0 + j < N) bb_hd_t2_step(blk + kb, r, st, qa + (size_t)(n0 + j) * Cp + 16 * kb + 4 * st, &d[j], &as[j]);
+        float gamma = bb_hd_t2_gamma(pk, OC, C);
+        for (int j = 0; j < TOKENS && n0 + j < N; j++)
+            store(out + (size_t)(n0 + j) * OC + o, accumulate, (float)(d[j] - as[j]) * (sa[n0 + j] * gamma));
+    }
 }
 
 /* fp16 / bf16 from the panel blocks; the sum order of each reference (fp16: input order;
@@ -119,27 +125,30 @@ __global__ static void b158_forward_kernel(float *out, const int8_t *qa, const f
  * of two 16-bit floats are exact in fp32, so __fmaf_rn equals the reference's mul + add. */
 __global__ static void half_forward_kernel(float *out, const float *x, const void *pk, int N, int C, int OC, int bf16,
                                            int accumulate) {
-    int o = blockIdx.x * blockDim.x + threadIdx.x, n = blockIdx.y;
-    if (o >= OC || n >= N) return;
-    const float *xn = x + (size_t)n * C;
-    float acc = 0.0f;
-    if (bf16) {
-        for (int k = 0; k < (C + 1) / 2; k++)
-            for (int c = 2 * k + 1; c >= 2 * k; c--)
-                if (c < C) acc = __fmaf_rn(bb_hd_round_bf16(xn[c]), bb_hd_bf16_weight(pk, C, o, c), acc);
-                else acc = __fadd_rn(acc, 0.0f);
-    } else {
-        for (int c = 0; c < C; c++) acc = __fmaf_rn(bb_hd_round_fp16(xn[c]), bb_hd_f16_weight(pk, C, o, c), acc);
+    int o = blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= OC) return;
+    for (int n = blockIdx.y; n < N; n += gridDim.y) {
+        const float *xn = x + (size_t)n * C;
+        float acc = 0.0f;
+        if (bf16) {
+            for (int k = 0; k < (C + 1) / 2; k++)
+                for (int c = 2 * k + 1; c >= 2 * k; c--)
+                    if (c < C) acc = __fmaf_rn(bb_hd_round_bf16(xn[c]), bb_hd_bf16_weight(pk, C, o, c), acc);
+                    else acc = __fadd_rn(acc, 0.0f);
+        } else {
+            for (int c = 0; c < C; c++) acc = __fmaf_rn(bb_hd_round_fp16(xn[c]), bb_hd_f16_weight(pk, C, o, c), acc);
+        }
+        store(out + (size_t)n * OC + o, accumulate, acc);
     }
-    store(out + (size_t)n * OC + o, accumulate, acc);
 }
 
 extern "C" void bb_cuda_packed_forward(bb_precision p, float *out, const float *x, const void *packed, int N, int C,
                                        int OC, const bb_prec_opts *o, int accumulate) {
     cudaStream_t st = bb_cuda_stream();
-    dim3 grid(bb_blocks(OC, ROWS_PER_BLOCK), bb_blocks(N, TOKENS));
+    unsigned gy = bb_blocks(N, TOKENS);
+    dim3 grid(bb_blocks(OC, ROWS_PER_BLOCK), gy < 65535 ? gy : 65535);
     if (p == BB_PREC_FP16 || p == BB_PREC_BF16) {
-        half_forward_kernel<<<dim3(bb_blocks(OC, ROWS_PER_BLOCK), N), ROWS_PER_BLOCK, 0, st>>>(
+        half_forward_kernel<<<dim3(bb_blocks(OC, ROWS_PER_BLOCK), N < 65535 ? N : 65535), ROWS_PER_BLOCK, 0, st>>>(
             out, x, packed, N, C, OC, p == BB_PREC_BF16, accumulate);
         KERNEL_CHECK();
         return;
