@@ -18,6 +18,7 @@
 #include "../engine/kvcache.h"
 #include "cli.h"
 #include "device_arg.h"
+#include "../engine/cuda_backend.h"
 #include "model_args.h"
 #include "progress.h"
 #include "results.h"
@@ -381,6 +382,7 @@ static int bench_precisions(int argc, char **argv) {
         bb_model_free(&m);
     }
     bb_run_commit(&af);
+    if (be != &bb_backend_cpu) bb_cuda_mem_print(stdout); /* device scratch of the staged ops, cudaMemGetInfo */
     printf("results: %s/precisions.csv\n", run.dir);
     bb_free(inputs);
     bb_free(targets);
