@@ -1,8 +1,8 @@
 /* cmd_cuda_gemm.c — `bitbench bench cuda-gemm`: GPU GEMM throughput of every precision at
  * the linear shapes of a model preset, timed with CUDA events, in one run so the ratios
  * are like for like: cuBLAS FP32 (cublasSgemm), TF32, fp16 and bf16 (cublasGemmEx, FP32
- * accumulation), and the packed int8/int4/b158 kernels (engine/cuda/packed.cu, activation
- * quantization included). Each kernel is called once untimed, then --reps times between
+ * accumulation), the packed int8/int4/b158 kernels (engine/cuda/packed.cu, activation
+ * quantization included) and INT8 IMMA through cublasLt (GEMM only, row-major int8). Each kernel is called once untimed, then --reps times between
  * two events; TFLOP/s = 2 N C OC reps / time. Without a device: "no CUDA device", exit 2. */
 #include "../common/args.h"
 #include "../common/check.h"
@@ -76,7 +76,7 @@ int bb_cmd_bench_cuda_gemm(int argc, char **argv) {
     fprintf(csv, "model,shape,N,C,OC,kernel,ms,tflops,ratio_to_bf16,commit\n");
     printf("bench cuda-gemm: %s, N=%d, %ld reps\n%-8s %6s %6s", ma.model, N, reps, "shape", "C", "OC");
     for (int k = 0; k < K_COUNT; k++) printf(" %8s", kernel_names[k]);
-    printf("   (TFLOP/s)\n");
+    printf(" %8s   (TFLOP/s; int8-imma: cublasLt GEMM only, activations pre-quantized)\n", "i8-imma");
     for (int s = 0; s < 4; s++) {
         int C = shapes[s][0], OC = shapes[s][1];
         float *hw = bb_alloc(BB_MEM_OTHER, (size_t)OC * C * sizeof(float)), *hx = bb_alloc(BB_MEM_OTHER, (size_t)N * C * sizeof(float));
@@ -113,12 +113,38 @@ int bb_cmd_bench_cuda_gemm(int argc, char **argv) {
             ms[k] = time_kernel((kernel_id)k, out, x, w32, w16, packed, N, C, OC, (int)reps);
         }
         bb_cuda_set_tf32(0);
+        /* INT8 IMMA (cublasLt) on row-major codes: the GEMM alone, activations already int8 */
+        double imma_ms = -1;
+        {
+            int8_t *hq = bb_alloc(BB_MEM_OTHER, (size_t)(N > OC ? N : OC) * C);
+            int8_t *qa = bb_cuda_alloc(BB_MEM_ACTS, (size_t)N * C), *qw = bb_cuda_alloc(BB_MEM_PACKED, (size_t)OC * C);
+            int32_t *o32 = bb_cuda_alloc(BB_MEM_ACTS, (size_t)N * OC * sizeof(int32_t));
+            for (size_t i = 0; i < (size_t)(N > OC ? N : OC) * C; i++) hq[i] = (int8_t)((i * 2654435761u) >> 25);
+            bb_cuda_upload(qa, hq, (size_t)N * C);
+            bb_cuda_upload(qw, hq, (size_t)OC * C);
+            if (bb_cuda_gemm_i8(o32, qa, qw, N, C, OC) == 0) {
+                bb_cuda_sync();
+                bb_cuda_timer_start();
+                for (int r = 0; r < reps; r++) bb_cuda_gemm_i8(o32, qa, qw, N, C, OC);
+                imma_ms = bb_cuda_timer_stop_ms() / reps;
+            }
+            bb_cuda_free(qa); bb_cuda_free(qw); bb_cuda_free(o32);
+            bb_free(hq);
+        }
         printf("%-8s %6d %6d", shape_names[s], C, OC);
         for (int k = 0; k < K_COUNT; k++) {
             double tf = 2.0 * N * C * OC / (ms[k] * 1e-3) / 1e12;
             printf(" %8.1f", tf);
             fprintf(csv, "%s,%s,%d,%d,%d,%s,%.4f,%.3f,%.3f,%s\n", ma.model, shape_names[s], N, C, OC, kernel_names[k], ms[k], tf,
                     ms[K_BF16] / ms[k], run.env.git_commit);
+        }
+        if (imma_ms > 0) {
+            double tf = 2.0 * N * C * OC / (imma_ms * 1e-3) / 1e12;
+            printf(" %8.1f", tf);
+            fprintf(csv, "%s,%s,%d,%d,%d,%s,%.4f,%.3f,%.3f,%s\n", ma.model, shape_names[s], N, C, OC, "int8-imma", imma_ms, tf,
+                    ms[K_BF16] / imma_ms, run.env.git_commit);
+        } else {
+            printf(" %8s", "n/a");
         }
         printf("\n");
         fflush(stdout);

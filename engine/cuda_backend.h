@@ -47,6 +47,11 @@ void bb_cuda_packed_forward(bb_precision p, float *out, const float *x, const vo
 void bb_cuda_gemm16(bb_precision p, float *out, const float *x, const uint16_t *w, int N, int C, int OC,
                     int accumulate);
 
+/* INT8 IMMA GEMM through cublasLt (engine/cuda/imma.cu): out (N, OC) int32 = qa (N, C) .
+ * qw (OC, C)^T, row-major int8 operands. Returns 0, or -1 where cublasLt has no algorithm
+ * for the shape (C or OC not a multiple of 4, or NOT_SUPPORTED): use the __dp4a kernels. */
+int bb_cuda_gemm_i8(int32_t *out, const int8_t *qa, const int8_t *qw, int N, int C, int OC);
+
 /* CUDA-event timing of the work queued between start and stop, in milliseconds. */
 void bb_cuda_timer_start(void);
 double bb_cuda_timer_stop_ms(void);

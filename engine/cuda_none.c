@@ -39,6 +39,11 @@ void bb_cuda_gemm16(bb_precision p, float *out, const float *x, const uint16_t *
     (void)p; (void)out; (void)x; (void)w; (void)N; (void)C; (void)OC; (void)accumulate;
     unreachable(__func__);
 }
+int bb_cuda_gemm_i8(int32_t *out, const int8_t *qa, const int8_t *qw, int N, int C, int OC) {
+    (void)out; (void)qa; (void)qw; (void)N; (void)C; (void)OC;
+    unreachable(__func__);
+    return -1;
+}
 void bb_cuda_timer_start(void) {}
 double bb_cuda_timer_stop_ms(void) { return 0.0; }
 /* Empty tables: never used, since bb_cuda_init fails. */

@@ -5,7 +5,8 @@
  *     op, host buffers out), so the staging and the device kernels are both covered;
  *     matmul also with TF32 tensor cores;
  *   - the packed forward of every precision (int4 per group size and activation mode) on
- *     device buffers, = and +=, plus the cublasGemmEx fp16/bf16 path;
+ *     device buffers, = and +=, plus the cublasGemmEx fp16/bf16 path and the cublasLt
+ *     INT8 IMMA GEMM (exact int32);
  *   - the device-memory tracker.
  * Without a CUDA device it prints why and exits 77, which meson reports as skipped. */
 #include "../engine/alloc.h"
@@ -263,6 +264,40 @@ static void test_packed(void) {
         }
 }
 
+/* cublasLt IMMA: exact int32 dots vs a CPU loop; unsupported shapes must say so (-1). */
+static void test_imma(void) {
+    const int shapes[][3] = {{32, 384, 128}, {64, 768, 2304}, {5, 70, 45}}; /* the last: C, OC not multiples of 4 */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int N = shapes[s][0], C = shapes[s][1], OC = shapes[s][2];
+        int8_t *qa = bb_alloc(BB_MEM_OTHER, (size_t)N * C), *qw = bb_alloc(BB_MEM_OTHER, (size_t)OC * C);
+        for (size_t i = 0; i < (size_t)N * C; i++) qa[i] = (int8_t)(frand() * 127.5f);
+        for (size_t i = 0; i < (size_t)OC * C; i++) qw[i] = (int8_t)(frand() * 127.5f);
+        qa[0] = -128;
+        int8_t *dqa = bb_cuda_alloc(BB_MEM_ACTS, (size_t)N * C), *dqw = bb_cuda_alloc(BB_MEM_PACKED, (size_t)OC * C);
+        int32_t *dout = bb_cuda_alloc(BB_MEM_ACTS, (size_t)N * OC * sizeof(int32_t));
+        int32_t *got = bb_alloc(BB_MEM_OTHER, (size_t)N * OC * sizeof(int32_t));
+        bb_cuda_upload(dqa, qa, (size_t)N * C);
+        bb_cuda_upload(dqw, qw, (size_t)OC * C);
+        int rc = bb_cuda_gemm_i8(dout, dqa, dqw, N, C, OC);
+        if (C % 4 || OC % 4) {
+            CHECK(rc == -1, "imma %dx%dx%d: C or OC not a multiple of 4 must be refused, got %d", N, C, OC, rc);
+        } else {
+            CHECK(rc == 0, "imma %dx%dx%d: cublasLt refused an aligned shape", N, C, OC);
+            bb_cuda_download(got, dout, (size_t)N * OC * sizeof(int32_t));
+            int bad = 0;
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < OC; o++) {
+                    int32_t want = 0;
+                    for (int c = 0; c < C; c++) want += qa[(size_t)n * C + c] * qw[(size_t)o * C + c];
+                    if (rc == 0 && got[(size_t)n * OC + o] != want && bad++ < 3)
+                        CHECK(0, "imma %dx%dx%d: out[%d][%d] = %d, want %d", N, C, OC, n, o, got[(size_t)n * OC + o], want);
+                }
+        }
+        bb_cuda_free(dqa); bb_cuda_free(dqw); bb_cuda_free(dout);
+        bb_free(qa); bb_free(qw); bb_free(got);
+    }
+}
+
 static void test_memory(void) {
     bb_mem_stats before = bb_cuda_mem_stats();
     void *p = bb_cuda_alloc(BB_MEM_PARAMS, 1 << 20);
@@ -277,7 +312,7 @@ static void test_memory(void) {
 static const bb_test_case cases[] = {
     {"matmul", test_matmul}, {"norms", test_norms},     {"activations", test_activations},
     {"attention", test_attention}, {"loss_embed_optim", test_loss_embed_optim}, {"packed", test_packed},
-    {"memory", test_memory},
+    {"imma", test_imma}, {"memory", test_memory},
 };
 
 int main(int argc, char **argv) {
