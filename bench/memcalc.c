@@ -6,6 +6,26 @@
 #include "../engine/model.h"
 #include <string.h>
 
+void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *o) {
+    memset(o, 0, sizeof *o);
+    bb_tensor_spec s[BB_N_PARAMS];
+    bb_param_specs(c, s);
+    const int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts po = bb_config_prec_opts(c);
+    double all = 0;
+    for (int i = 0; i < BB_N_PARAMS; i++) all += (double)s[i].numel;
+    for (int k = 0; k < 4; k++) {
+        int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
+        o->linear_params += (double)s[q[k]].numel;
+        o->linear_bytes += (double)c->n_layer * (double)pt->packed_size(OC, Cin, &po);
+    }
+    o->other_params = all - o->linear_params;
+    o->bits_per_weight = 8 * o->linear_bytes / o->linear_params;
+    o->engine_bytes = o->linear_bytes + 4 * o->other_params;
+    o->all_at_bits_bytes = all * o->bits_per_weight / 8;
+}
+
 void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o) {
     memset(o, 0, sizeof *o);
     bb_tensor_spec s[BB_N_PARAMS];
@@ -22,7 +42,7 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
     double FF1 = swiglu ? 2 * F : F;
     if (c->precision != BB_PREC_FP32) {
         const bb_precision_traits *pt = &bb_precisions[c->precision];
-        bb_prec_opts po = {.group = c->group, .act = c->act_quant};
+        bb_prec_opts po = bb_config_prec_opts(c);
         int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
         double fake = 0, packed = 0, exportb = 0;
         for (int k = 0; k < 4; k++) {

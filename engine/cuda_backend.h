@@ -40,6 +40,9 @@ void bb_cuda_set_tf32(int on);
  * out (N, OC) (+)= act_quant(x) @ unpack(packed)^T, packed in the CPU layout (blocks.h),
  * copied as is to the device. int8/int4/b158 kernels decode the blocks in registers
  * (blockmath.h); fp16/bf16 read the panel-interleaved 16-bit weights directly. */
+/* Whether bb_cuda_packed_forward has a kernel for p (fp16, bf16, int8, int4, b158; not
+ * nf4 yet, whose staged forward runs the CPU kernel). */
+int bb_cuda_has_packed(bb_precision p);
 void bb_cuda_packed_forward(bb_precision p, float *out, const float *x, const void *packed, int N, int C, int OC,
                             const bb_prec_opts *o, int accumulate);
 /* Tensor-core GEMM with FP32 accumulation (cublasGemmEx): out (N, OC) (+)= round16(x) @ W^T,

@@ -30,6 +30,7 @@ void bb_cuda_sync(void) {}
 bb_mem_stats bb_cuda_mem_stats(void) { bb_mem_stats s; memset(&s, 0, sizeof s); return s; }
 void bb_cuda_mem_print(FILE *f) { fprintf(f, "GPU memory: no CUDA device (built without CUDA)\n"); }
 void bb_cuda_set_tf32(int on) { (void)on; }
+int bb_cuda_has_packed(bb_precision p) { (void)p; return 0; }
 void bb_cuda_packed_forward(bb_precision p, float *out, const float *x, const void *packed, int N, int C, int OC,
                             const bb_prec_opts *o, int accumulate) {
     (void)p; (void)out; (void)x; (void)packed; (void)N; (void)C; (void)OC; (void)o; (void)accumulate;

@@ -95,7 +95,7 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         carve(&m->wq, m->wq_mem, qs);
         /* the packed compute format of every quantized matrix, one per layer */
         const bb_precision_traits *pt = &bb_precisions[cfg->precision];
-        bb_prec_opts o = {.group = cfg->group, .act = cfg->act_quant};
+        bb_prec_opts o = bb_config_prec_opts(cfg);
         int L = cfg->n_layer;
         m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
         size_t total = 0;
@@ -176,7 +176,7 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
 void bb_model_requantize(bb_model *m) {
     if (!m->wq_mem || m->frozen_quant) return;
     const bb_config *c = &m->cfg;
-    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    bb_prec_opts o = bb_config_prec_opts(c);
     int L = c->n_layer;
     if (m->quant_lambda >= 1.0f) {
         /* pack the masters, and unpack for the fake-quant weights of backward: the two are
@@ -390,7 +390,7 @@ void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, co
     int L = c->n_layer;
     if (c->precision != BB_PREC_FP32 && m->use_kernels && m->quant_lambda >= 1.0f) {
         const bb_precision_traits *pt = &bb_precisions[c->precision];
-        bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+        bb_prec_opts o = bb_config_prec_opts(c);
         if (bias && accumulate) m->be->residual_bias_forward(out, out, bias, N, OC);
         else if (bias)
             for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));

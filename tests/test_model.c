@@ -11,7 +11,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
@@ -272,7 +272,7 @@ static void test_qat_weights(void) {
         const bb_tensor_spec *s = &m.specs[BB_P_FCW];
         size_t per = s->numel / (size_t)c.n_layer;
         float *want = bb_alloc(BB_MEM_OTHER, per * sizeof(float));
-        bb_prec_opts o = {.group = c.group, .act = c.act_quant};
+        bb_prec_opts o = bb_config_prec_opts(&c);
         bb_precisions[p].fake_weights(want, m.params.fcw + per, (int)s->shape[1], (int)s->shape[2], &o);
         size_t differ = 0;  /* == rather than memcmp: packed codes unpack -0.0 as +0.0 (precision.h) */
         for (size_t e = 0; e < per; e++) differ += want[e] != m.wq.fcw[per + e];

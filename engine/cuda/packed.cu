@@ -142,6 +142,10 @@ __global__ static void half_forward_kernel(float *out, const float *x, const voi
     }
 }
 
+extern "C" int bb_cuda_has_packed(bb_precision p) {
+    return p == BB_PREC_FP16 || p == BB_PREC_BF16 || p == BB_PREC_INT8 || p == BB_PREC_INT4 || p == BB_PREC_B158;
+}
+
 extern "C" void bb_cuda_packed_forward(bb_precision p, float *out, const float *x, const void *packed, int N, int C,
                                        int OC, const bb_prec_opts *o, int accumulate) {
     cudaStream_t st = bb_cuda_stream();
@@ -153,7 +157,7 @@ extern "C" void bb_cuda_packed_forward(bb_precision p, float *out, const float *
         KERNEL_CHECK();
         return;
     }
-    if (p != BB_PREC_INT8 && p != BB_PREC_INT4 && p != BB_PREC_B158) {
+    if (!bb_cuda_has_packed(p)) {
         fprintf(stderr, "bitbench: bb_cuda_packed_forward: precision %d has no packed kernel\n", (int)p);
         exit(1);
     }

@@ -180,6 +180,10 @@ static void scale(float *x, float s, size_t n) {
 
 static void packed_forward(bb_precision p, float *out, const float *x, const void *packed, int N, int C, int OC,
                            const bb_prec_opts *o, int accumulate) {
+    if (!bb_cuda_has_packed(p)) { /* no GPU kernel yet (nf4): the CPU one, on these host buffers */
+        bb_precision_get(p)->forward(out, x, packed, N, C, OC, o, accumulate);
+        return;
+    }
     size_t bytes = bb_precision_get(p)->packed_size(OC, C, o);
     float *d = dev(0, out, F((size_t)N * OC), accumulate);
     bb_cuda_packed_forward(p, d, IN(1, x, F((size_t)N * C)), IN(2, packed, bytes), N, C, OC, o, accumulate);
