@@ -18,6 +18,8 @@
 #include "../eval/perplexity.h"
 #include "bb_version.h"
 #include "cli.h"
+#include "device_arg.h"
+#include "../engine/cuda_backend.h"
 #include "model_args.h"
 #include "progress.h"
 #include <errno.h>
@@ -27,7 +29,7 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing, *nf4_dq;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing, *nf4_dq, *device;
     const char *lora, *base;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
@@ -94,9 +96,10 @@ int bb_cmd_train(int argc, char **argv) {
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
                     .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
                     .beta2 = 0.95, .eps = 1e-8, .clip = 1.0,
-                    .precision = NULL, .act_quant = NULL, .task = "lm", .checkpointing = "none", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
+                    .precision = NULL, .act_quant = NULL, .task = "lm", .checkpointing = "none", .device = "cpu", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
+        BB_DEVICE_ARG_ENTRY(a.device),
         {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
          0, -1},
         {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
@@ -162,11 +165,14 @@ int bb_cmd_train(int argc, char **argv) {
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
         bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
 
+    const bb_backend *be = bb_device_backend("train", a.device);
     bb_lora_config lcfg = bb_lora_config_default();
     char err[700], base_sha[65] = "", base_tok[65] = "";
     if (a.lora) {
         if (a.resume) bb_usage_error("train", "--resume does not continue LoRA runs (adapter files hold no optimizer state)");
         if (a.lambda_warmup) bb_usage_error("train", "--lambda-warmup is for full training (a LoRA base is frozen)");
+        /* the adapters and backward_input run BLAS on host memory: the CPU backend only, for now */
+        if (be != &bb_backend_cpu) bb_usage_error("train", "--lora runs on --device cpu only (no CUDA LoRA path yet)");
         if (bb_lora_config_parse(&lcfg, a.lora, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
     } else if (a.base) {
         bb_usage_error("train", "--base needs --lora (full training continues with --resume)");
@@ -211,7 +217,7 @@ int bb_cmd_train(int argc, char **argv) {
     } else if (a.resume) {
         bb_set_threads(a.ma.threads);
         bb_ckpt_info info;
-        if (bb_checkpoint_load(&m, a.resume, &bb_backend_cpu, true, &info, err, sizeof err) != 0)
+        if (bb_checkpoint_load(&m, a.resume, be, true, &info, err, sizeof err) != 0)
             bb_user_error("%s", err);
         if (a.precision && bb_precision_parse(a.precision) != (int)m.cfg.precision)
             bb_usage_error("train", "--precision %s differs from the checkpoint's %s", a.precision,
@@ -236,7 +242,7 @@ int bb_cmd_train(int argc, char **argv) {
             else if (strcmp(a.act_quant, "token") != 0) bb_usage_error("train", "--act-quant must be token or block");
         }
         if (bb_config_validate(&cfg, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
-        if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
     m.checkpointing = strcmp(a.checkpointing, "block") == 0;
@@ -389,6 +395,7 @@ int bb_cmd_train(int argc, char **argv) {
            last_loss, m.step, tokens_done / t_train, end_step - start_step,
            tokens_done / t_train * (m.lora ? bb_lora_flops_per_token(&m, T) : bb_model_flops_per_token(&cfg, T)) / 1e9);
     bb_mem_print(stdout);
+    if (be != &bb_backend_cpu) bb_cuda_mem_print(stdout);
     bb_free(inputs);
     bb_free(targets);
     if (mt) {

@@ -9,6 +9,7 @@
  * tensors (tied embeddings, grouped KV heads) need no special cases. qkv rows are
  * [q: NH*hd | k: NKV*hd | v: NKV*hd]. */
 #pragma once
+#include "../precisions/precision.h"
 #include <stddef.h>
 
 typedef struct {
@@ -18,12 +19,14 @@ typedef struct {
     void (*matmul_forward)(float *out, const float *inp, const float *weight, const float *bias, int N, int C,
                            int OC, int accumulate);
     /* dinp (N,C) += dout @ weight; dweight (OC,C) += dout^T @ inp; dbias (OC) += colsum(dout).
-     * dinp, dweight or dbias may be NULL (a frozen weight has no gradient). */
+     * dinp or dbias may be NULL; dweight NULL (a frozen weight, LoRA) only on the backends
+     * that run LoRA: the CPU and reference ones. */
     void (*matmul_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                             const float *weight, int N, int C, int OC);
     void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                               const float *bias, int N, int C, float eps);
-    /* Norm backwards: dweight (and dbias) NULL for a frozen norm (LoRA): only dinp. */
+    /* Norm backwards: dweight (and dbias) NULL for a frozen norm (LoRA; CPU and reference
+     * backends): only dinp. */
     void (*layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                const float *weight, const float *mean, const float *rstd, int N, int C);
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
@@ -65,6 +68,11 @@ typedef struct {
      * any thread count). */
     double (*sum_squares)(const float *x, size_t n);
     void (*scale)(float *x, float s, size_t n);
+    /* Optional (NULL: the precision's own CPU kernel, bb_precision_traits.forward): the
+     * packed forward of a quantized linear on this backend, same contract as that forward
+     * (packed in the CPU layout of blocks.h). */
+    void (*packed_forward)(bb_precision p, float *out, const float *x, const void *packed, int N, int C, int OC,
+                           const bb_prec_opts *o, int accumulate);
 } bb_backend;
 
 extern const bb_backend bb_backend_cpu;

@@ -454,7 +454,9 @@ void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, co
         if (bias && accumulate) m->be->residual_bias_forward(out, out, bias, N, OC);
         else if (bias)
             for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
-        pt->forward(out, x, m->packed_mem + m->packed_off[k * L + l], N, C, OC, &o, accumulate || bias != NULL);
+        const void *packed = m->packed_mem + m->packed_off[k * L + l];
+        if (m->be->packed_forward) m->be->packed_forward(c->precision, out, x, packed, N, C, OC, &o, accumulate || bias != NULL);
+        else pt->forward(out, x, packed, N, C, OC, &o, accumulate || bias != NULL);
         if (m->lora) bb_lora_forward(m, k, l, out, x, N, C, OC);
         else if (!m->frozen_base) bb_model_quantize_input(m, x, N, C);
         return;

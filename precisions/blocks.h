@@ -11,6 +11,13 @@
 #pragma once
 #include <stdint.h>
 
+/* C11 _Static_assert is static_assert in C++ (the CUDA files include this header). */
+#if defined(__cplusplus)
+#define BB_STATIC_ASSERT static_assert
+#else
+#define BB_STATIC_ASSERT _Static_assert
+#endif
+
 #define BB_PANEL 16 /* output rows per panel: the 16 int32/fp32 lanes of a zmm */
 
 /* int8: row r, inputs 4k..4k+3 (k-th block of the panel). */
@@ -64,11 +71,11 @@ typedef struct {
     uint8_t qh[4];
 } bb_block_tq1;
 
-_Static_assert(sizeof(bb_block_i8x4) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_i4x8) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_t2x16) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_bf16x2) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_fp16x1) == 32, "one ymm, 16 floats once converted");
-_Static_assert(sizeof(bb_block_nf4x8) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_nf4x64) == BB_PANEL * BB_NF4_BLOCK / 2, "16 rows x 64 codes of 4 bits");
-_Static_assert(sizeof(bb_block_tq1) == 52, "TQ1_0 (54 bytes) less its fp16 scale: 1.625 bits per weight");
+BB_STATIC_ASSERT(sizeof(bb_block_i8x4) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_i4x8) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_t2x16) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_bf16x2) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_fp16x1) == 32, "one ymm, 16 floats once converted");
+BB_STATIC_ASSERT(sizeof(bb_block_nf4x8) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_nf4x64) == BB_PANEL * BB_NF4_BLOCK / 2, "16 rows x 64 codes of 4 bits");
+BB_STATIC_ASSERT(sizeof(bb_block_tq1) == 52, "TQ1_0 (54 bytes) less its fp16 scale: 1.625 bits per weight");

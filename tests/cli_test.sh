@@ -18,7 +18,7 @@ expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
-         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export \
+         "eval mt" "bench train-vs-torch" "bench gemm" "bench cuda-gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export \
          memcalc "lora merge"; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
@@ -39,6 +39,19 @@ expect 2 "exactly one of --text or --in" -- "$BB" tokenizer encode
 expect 2 "unexpected argument 'extra'" -- "$BB" env extra
 expect 2 "mutually exclusive" -- "$BB" data prepare --src a --deb b
 expect 2 "unknown model preset 'huge'" -- "$BB" train --model huge
+# --device (issue #9): a bad name is a usage error; cuda without a device is one
+# "no CUDA device" line and exit 2, checked only where env finds none.
+expect 2 "--device must be cpu or cuda, not 'gpu'" -- "$BB" train --model tiny --device gpu
+if "$BB" env 2>/dev/null | grep -q "cuda devices *no CUDA device"; then
+    for c in "train --model tiny --steps 1" "bench precisions --model tiny" "bench infer --model tiny" "eval ppl --ckpt none.st" \
+             "bench cuda-gemm --model tiny"; do
+        # shellcheck disable=SC2086
+        case $c in
+        *cuda-gemm*) expect 2 "no CUDA device .*needs a GPU" -- "$BB" $c ;;
+        *) expect 2 "no CUDA device .*; run with --device cpu" -- "$BB" $c --device cuda ;;
+        esac
+    done
+fi
 expect 2 "unknown --schedule 'zigzag'" -- "$BB" train --schedule zigzag
 expect 2 "n_embd 64 is not divisible by n_head 5" -- "$BB" train --model tiny --set n_head=5
 expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_layers=3

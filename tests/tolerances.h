@@ -60,3 +60,43 @@ static inline const bb_tolerance *bb_tol(const char *precision) {
         if (__builtin_strcmp(bb_tolerances[i].precision, precision) == 0) return &bb_tolerances[i];
     return &bb_tolerances[0];
 }
+
+/* CUDA vs the CPU reference (tests/test_cuda_ops.c, test_cuda_train.c), as normalized mean
+ * squared error NMSE = sum (got - want)^2 / sum want^2 (ggml test-backend-ops' measure).
+ *   op         fp32 ops (norms, attention, losses, optimizer, FP32 cuBLAS): only float
+ *              summation order and atomicAdd order differ, ~1e-7 relative per element,
+ *              so NMSE ~1e-14; 1e-9 leaves room for long sums and catches any wrong formula.
+ *   packed     the packed forward kernels of the precision vs its forward_ref: integer sums
+ *              are exact and the float steps are the CPU's (engine/cuda/packed.cu), so 0 is
+ *              expected; 1e-12 only allows for a different libm expf/roundf nowhere used.
+ *   tensorcore cuBLAS TF32 (fp32 row: 10-bit mantissa inputs, ~5e-4 relative per product)
+ *              and GemmEx fp16/bf16 vs forward_ref (same rounded inputs, other sum order).
+ *   train_grad one training step of `tiny` on CUDA vs CPU: loss, grad norm and each gradient
+ *              (per tensor). The same test with the reference backend in place of CUDA
+ *              (summation order only) measured, worst over both families: fp32 4.5e-12,
+ *              fp16 1.1e-8, bf16 4.6e-8 (a 16-bit rounding that lands the other way),
+ *              int8/int4/b158 5e-12; bounds give 100x or more, and the integer rows
+ *              allow activation codes that flip at rounding boundaries (model_paths).
+ *   train_update  that step's AdamW update over all weights: Adam's first step is about
+ *              lr sign(g), so elements with round-off gradients flip (test_cuda_train.c);
+ *              measured the same way: fp32 5.2e-9, fp16 8.5e-6, bf16 1.8e-5, int8 1.5e-6,
+ *              int4 1.3e-8, b158 1.5e-7. */
+typedef struct {
+    const char *precision;
+    double op, packed, tensorcore, train_grad, train_update;
+} bb_cuda_tolerance;
+
+static const bb_cuda_tolerance bb_cuda_tolerances[] = {
+    {"fp32", 1e-9, 1e-12, 1e-5, 1e-9, 1e-6},
+    {"fp16", 1e-9, 1e-12, 1e-9, 1e-6, 1e-3},
+    {"bf16", 1e-9, 1e-12, 1e-9, 1e-6, 1e-3},
+    {"int8", 1e-9, 1e-12, 0, 1e-4, 1e-3},
+    {"int4", 1e-9, 1e-12, 0, 1e-4, 1e-3},
+    {"b158", 1e-9, 1e-12, 0, 1e-4, 1e-3},
+};
+
+static inline const bb_cuda_tolerance *bb_cuda_tol(const char *precision) {
+    for (unsigned i = 0; i < sizeof bb_cuda_tolerances / sizeof bb_cuda_tolerances[0]; i++)
+        if (__builtin_strcmp(bb_cuda_tolerances[i].precision, precision) == 0) return &bb_cuda_tolerances[i];
+    return &bb_cuda_tolerances[0];
+}
