@@ -289,10 +289,11 @@ typedef struct {
 } layer_acts;
 
 /* With block checkpointing every layer's buffers share slot 0 except residual3 (the
- * block outputs, kept per layer); backward recomputes a block before differentiating it. */
+ * block outputs, kept per layer); backward recomputes a block before differentiating it.
+ * A forward-only model shares slot 0 for residual3 too (ensure_acts). */
 static layer_acts layer_acts_at(const bb_model *m, int layer) {
     const bb_config *c = &m->cfg;
-    int l = m->checkpointing ? 0 : layer;
+    int l = m->checkpointing || m->forward_only ? 0 : layer;
     size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
