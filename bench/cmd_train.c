@@ -143,7 +143,8 @@ int bb_cmd_train(int argc, char **argv) {
          "(0..1, default 0.5), T > 0 (default 2); needs --teacher", 0, -1},
     };
     const bb_cmd_spec spec = {"train", "Train a model at FP32 on the CPU and report loss, throughput and memory.",
-                              "[--model PRESET] [--steps N] [--batch B] [--seq T] [--lr X] [--seed N] ...", args,
+                              "[--model PRESET] [--steps N] [--batch B] [--seq T] [--lr X] [--seed N] "
+                              "[--teacher FILE --kd alpha=A,T=X] ...", args,
                               (int)(sizeof args / sizeof args[0]), 0, 0,
                               "Example: bitbench train --model small --data kjv --steps 200 --batch 8 --seq 256\n"
                               "Distillation: bitbench train --model tiny --precision b158 --teacher fp32.ckpt "
