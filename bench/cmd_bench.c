@@ -321,6 +321,9 @@ static int bench_precisions(int argc, char **argv) {
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int p = bb_precision_parse(t);
         if (p < 0) bb_usage_error("bench precisions", "unknown precision '%s'", t);
+        if (bb_precisions[p].base_only)
+            bb_usage_error("bench precisions", "%s is a base-only format (a frozen base for LoRA): it has no full training to time",
+                           t);
         if (p != BB_PREC_FP32 && n_prec <= BB_PREC_COUNT) prec[n_prec++] = p;
     }
     bb_run run;

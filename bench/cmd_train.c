@@ -27,7 +27,7 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing, *nf4_dq;
     const char *teacher, *kd_spec;
     bb_kd_settings kd;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
@@ -102,7 +102,9 @@ int bb_cmd_train(int argc, char **argv) {
         {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
          0, -1},
         {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
-        {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
+        {"precision", BB_ARG_STR, &a.precision, "P",
+         "fp32, fp16, bf16, int8, int4 or b158 (quantized linears); nf4 is a base-only format (LoRA)", 0, -1},
+        BB_NF4_DQ_ARG(a.nf4_dq),
         {"checkpointing", BB_ARG_STR, &a.checkpointing, "MODE",
          "none or block: keep only block outputs and recompute the rest in backward", 0, -1},
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
@@ -188,6 +190,11 @@ int bb_cmd_train(int argc, char **argv) {
         bb_model_args_resolve(&a.ma, "train", &cfg);
         if (a.precision && bb_config_set_precision(&cfg, a.precision, err, sizeof err) != 0)
             bb_usage_error("train", "%s", err);
+        bb_nf4_dq_apply(a.nf4_dq, "train", &cfg);
+        /* a frozen-base format: full training (QAT) of it is not a thing (QLoRA trains
+         * adapters over it) */
+        if (bb_precisions[cfg.precision].base_only)
+            bb_usage_error("train", "%s is a base-only format: use it with --lora", bb_precisions[cfg.precision].name);
         cfg.group = (int)a.group;
         if (a.act_quant) {
             if (strcmp(a.act_quant, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;

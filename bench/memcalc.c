@@ -7,13 +7,33 @@
 #include "../engine/model.h"
 #include <string.h>
 
+void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *o) {
+    memset(o, 0, sizeof *o);
+    bb_tensor_spec s[BB_N_PARAMS];
+    bb_param_specs(c, s);
+    const int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts po = bb_config_prec_opts(c);
+    double all = 0;
+    for (int i = 0; i < BB_N_PARAMS; i++) all += (double)s[i].numel;
+    for (int k = 0; k < 4; k++) {
+        int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
+        o->linear_params += (double)s[q[k]].numel;
+        o->linear_bytes += (double)c->n_layer * (double)pt->packed_size(OC, Cin, &po);
+    }
+    o->other_params = all - o->linear_params;
+    o->bits_per_weight = 8 * o->linear_bytes / o->linear_params;
+    o->engine_bytes = o->linear_bytes + 4 * o->other_params;
+    o->all_at_bits_bytes = all * o->bits_per_weight / 8;
+}
+
 /* The fake-quant copies and packed formats of the quantized linears, with the alignment
  * slack and the offset table of model.c; 0 at FP32. *export_bytes: the packed export. */
 static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *export_bytes) {
     *export_bytes = 0;
     if (c->precision == BB_PREC_FP32) return 0;
     const bb_precision_traits *pt = &bb_precisions[c->precision];
-    bb_prec_opts po = {.group = c->group, .act = c->act_quant};
+    bb_prec_opts po = bb_config_prec_opts(c);
     int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
     double L = c->n_layer, fake = 0, packed = 0;
     for (int k = 0; k < 4; k++) {
@@ -22,18 +42,22 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
         packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
         *export_bytes += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
     }
-    return fake + packed + 64 + 8.0 * 4 * L;
+    return fake + packed + 64 + 8.0 * 4 * L;  /* + alignment slack + the offset table */
 }
 
-/* Floats of one layer's slot in the activation table (model.c ensure_acts), without the
- * block output residual3. */
+/* Floats of one layer's slot in the activation table (model.c ensure_acts) other than the
+ * quantized linears' inputs (ln1, atty, ln2, fch_act) and the block output residual3. */
 static double layer_slot_floats(const bb_config *c, int B, int T) {
     double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
     double F = c->ffn_hidden, BT = (double)B * T, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
-    double slot = BT * C /*ln1*/ + 2 * BT /*mean, rstd*/ + BT * QKV + BT * C /*atty*/ + B * NH * T * T +
-                  BT * C /*residual2*/ + BT * C /*ln2*/ + 2 * BT + BT * FF1 + BT * F;
+    double slot = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT + BT * FF1;
     if (bb_precisions[c->precision].subln) slot += BT * C + BT + BT * F + BT;
     return slot;
+}
+
+/* The quantized linears' inputs of one layer: ln1, atty, ln2 (C each) and fch_act (F). */
+static double linear_input_floats(const bb_config *c, int B, int T) {
+    return (double)B * T * (3.0 * c->n_embd + c->ffn_hidden);
 }
 
 static double rope_bytes(const bb_config *c) {
@@ -64,9 +88,13 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
     /* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with
      * block checkpointing; block outputs always for L layers */
     double Lk = ckpt ? 1 : L;
+    /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
+     * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
+    bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
+    double lin_in = linear_input_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
     double acts = Lk * layer_slot_floats(c, B, T) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
                   2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
-    o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/;
+    o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     double scratch = 2 * BT * C + BT * QKV + BT * C + BT * FF1 + BT * F + (subln ? BT * (C > F ? C : F) : 0);
     o->workspace = 4 * scratch + rope_bytes(c);
     o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace;
@@ -75,9 +103,10 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
 double bb_memcalc_teacher(const bb_config *t, int B, int T) {
     bb_tensor_spec s[BB_N_PARAMS];
     double N = n_params(t, s), export_bytes, BT = (double)B * T, C = t->n_embd, V = t->vocab_size;
-    /* forward-only tables: one layer slot, one block output, the logits; no probs or losses */
-    double acts = layer_slot_floats(t, B, T) + BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
-                  2 * BT /*lnf*/ + BT * V /*logits*/;
+    /* forward-only tables: one layer slot (fp32 linear inputs: 16-bit storage needs 3 kept
+     * layers), one block output, the logits; no probs or losses */
+    double acts = layer_slot_floats(t, B, T) + linear_input_floats(t, B, T) + BT * C /*residual3*/ +
+                  BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits*/;
     return 4 * N + packed_bytes(t, s, &export_bytes) + 4 * acts + 2 * 4 * BT /*inputs, targets*/ + rope_bytes(t);
 }
 

@@ -56,6 +56,15 @@ expect 2 "--method must be full or kd, got 'lora'" -- "$BB" memcalc --method lor
 expect 2 "need --method kd" -- "$BB" memcalc --teacher-model small
 expect 2 "the teacher's vocab_size 50257 differs from the student's 4096" -- "$BB" memcalc --method kd --teacher-model gpt2-124m
 expect 2 "--precision must be all or one of" -- "$BB" bench gemm --precision fp8
+# nf4 is a base-only format (QLoRA's frozen base): no full training, no full-training benchmark
+expect 2 "nf4 is a base-only format: use it with --lora" -- "$BB" train --model tiny --precision nf4
+expect 2 "nf4 is a base-only format" -- "$BB" bench precisions --precisions fp32,nf4
+expect 2 "--nf4-double-quant applies to --precision nf4, not int4" -- "$BB" memcalc --precision int4 --nf4-double-quant on
+expect 2 "--nf4-double-quant must be on or off, not 'maybe'" -- "$BB" memcalc --precision nf4 --nf4-double-quant maybe
+expect 2 "--nf4-double-quant applies to --precision nf4" -- "$BB" export --ckpt x --out y --precision int8 --nf4-double-quant off
+expect 0 "every parameter at that rate .* 3\.476 GB" -- "$BB" memcalc --model llama-7b --precision nf4
+expect 0 "at 4\.5000 bits/weight" -- "$BB" memcalc --model llama-7b --precision nf4 --nf4-double-quant off
+expect 0 "llama-7b +nf4 +base-only" -- "$BB" memcalc --fit
 expect 2 "--shapes must be small, llama7b-gemv or all" -- "$BB" bench gemm --shapes huge
 expect 2 "--stat must be min or median" -- "$BB" bench gemm --stat mean
 expect 2 "--ckpt is required" -- "$BB" generate
