@@ -326,7 +326,8 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
                         a->qkv + l * BT * QKV,     a->atty + lf * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
                         a->residual2 + l * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + lf * BT * F,
-                        a->residual3 + (m->forward_only ? 0 : layer) * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
+                        a->residual3 + (m->forward_only ? 0 : layer) * BT * C, bb_at(a->atty_n, BT * C, l),
+                        bb_at(a->atty_rstd, BT, l),
                         bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l),
                         a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->atty_h + l * BT * C : NULL,
                         a->ln1_h ? a->ln2_h + l * BT * C : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};

@@ -42,7 +42,8 @@ int main(int argc, char **argv) {
     }
     char err[400];
     /* ---- op level ---- */
-    float *zs = bb_alloc(BB_MEM_OTHER, (size_t)N * V * sizeof(float)), *zt = bb_alloc(BB_MEM_OTHER, (size_t)N * V * sizeof(float));
+    float *zs = bb_alloc(BB_MEM_OTHER, (size_t)N * V * sizeof(float));
+    float *zt = bb_alloc(BB_MEM_OTHER, (size_t)N * V * sizeof(float));
     float *probs = bb_alloc(BB_MEM_OTHER, (size_t)N * V * sizeof(float));
     float *dl = bb_alloc(BB_MEM_OTHER, (size_t)NS * N * V * sizeof(float)), losses[N], loss[NS];
     int targets[N], kept = 0;

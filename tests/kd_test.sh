@@ -29,7 +29,8 @@ TRAIN=(--model tiny --batch 8 --seq 64 --warmup 5 --threads 2)
     { cat "$TMP/kd.out"; fail "KD training run failed"; }
 # the KD loss: mean of the first 5 steps vs the last 5
 first=$(awk -F, 'NR>=3 && NR<=7 {s += $2; n++} END {if (n) printf "%.4f", s / n}' "$TMP/kd.csv")
-last=$(awk -F, 'NR>1 && $2 != "" {v[NR] = $2; m = NR} END {for (i = m - 4; i <= m; i++) s += v[i]; printf "%.4f", s / 5}' "$TMP/kd.csv")
+last=$(awk -F, 'NR>1 && $2 != "" {v[NR] = $2; m = NR}
+                END {for (i = m - 4; i <= m; i++) s += v[i]; printf "%.4f", s / 5}' "$TMP/kd.csv")
 if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < 0.8 * a)}'; then
     ok "KD training loss $first -> $last (means of the first and last 5 steps)"
 else fail "KD training loss did not fall by 20%: $first -> $last"; fi
