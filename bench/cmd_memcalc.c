@@ -1,6 +1,7 @@
 /* cmd_memcalc.c — `bitbench memcalc`: predicted memory by category (bench/memcalc.h) for
- * a model, precision and batch; `--fit` prints which model and precision fits on which
- * device, for full training in this engine and for packed inference weights. */
+ * a model, precision and batch, for full training or knowledge distillation (`--method
+ * kd`: + the forward-only teacher); `--fit` prints which model and precision fits on
+ * which device, for full training in this engine and for packed inference weights. */
 #include "../common/args.h"
 #include "memcalc.h"
 #include "cli.h"
@@ -66,7 +67,7 @@ static void print_fit(long batch, long seq) {
     printf("\nT = trains (headroom in GiB after training), I = only inference fits, - = neither.\n"
            "nf4 is a base-only format (a frozen QLoRA base): its row is the base weights alone, headroom after them.\n"
            "Predictions for this engine's `full` method (validated against the tracked allocator at tiny and\n"
-           "small, tests/test_memcalc.c); LoRA and KD are not implemented yet, so they are not predicted.\n");
+           "small, tests/test_memcalc.c); `--method kd` adds a teacher; LoRA is not predicted yet.\n");
 }
 
 /* A base-only precision (nf4): the frozen base weights. Full training at it is not a thing;
@@ -95,6 +96,7 @@ static void print_base_weights(const bb_config *c, const char *model) {
 int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
     const char *precision = "fp32", *method = "full", *ckpt = "none", *nf4_dq = NULL;
+    const char *teacher_model = NULL, *teacher_set = NULL, *teacher_precision = NULL;
     long batch = 8, seq = 0;
     bool fit = false;
     const bb_arg args[] = {
@@ -102,18 +104,27 @@ int bb_cmd_memcalc(int argc, char **argv) {
         {"precision", BB_ARG_STR, &precision, "P",
          "fp32, fp16, bf16, int8, int4 or b158; nf4 (base-only): the frozen base weights", 0, -1},
         BB_NF4_DQ_ARG(nf4_dq),
-        {"method", BB_ARG_STR, &method, "M", "full (LoRA and KD are not implemented yet)", 0, -1},
+        {"method", BB_ARG_STR, &method, "M", "full, or kd (full training of the student + a forward-only teacher)",
+         0, -1},
+        {"teacher-model", BB_ARG_STR, &teacher_model, "PRESET", "kd: the teacher's preset (default: the student's)",
+         0, -1},
+        {"teacher-set", BB_ARG_STR, &teacher_set, "K=V,...", "kd: overrides of the teacher's config", 0, -1},
+        {"teacher-precision", BB_ARG_STR, &teacher_precision, "P", "kd: the teacher's precision (default fp32)", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 1 << 20},
         {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
         {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
         {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
     };
     const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
-                              "[--model P] [--precision P] [--batch B] [--seq T] [--checkpointing none|block] [--fit]",
+                              "[--model P] [--precision P] [--method full|kd] [--batch B] [--seq T] "
+                              "[--checkpointing none|block] [--fit]",
                               args, (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
-    if (strcmp(method, "full") != 0)
-        bb_usage_error("memcalc", "--method %s is not implemented yet (only full)", method);
+    bool kd = strcmp(method, "kd") == 0;
+    if (strcmp(method, "full") != 0 && !kd)
+        bb_usage_error("memcalc", "--method must be full or kd, got '%s' (LoRA is not predicted yet)", method);
+    if (!kd && (teacher_model || teacher_set || teacher_precision))
+        bb_usage_error("memcalc", "--teacher-model, --teacher-set and --teacher-precision need --method kd");
     if (strcmp(ckpt, "none") != 0 && strcmp(ckpt, "block") != 0)
         bb_usage_error("memcalc", "--checkpointing must be none or block");
     if (fit) {
@@ -127,19 +138,42 @@ int bb_cmd_memcalc(int argc, char **argv) {
     bb_nf4_dq_apply(nf4_dq, "memcalc", &c);
     if (seq == 0) seq = c.max_seq;
     if (bb_precisions[c.precision].base_only) {
+        if (kd) bb_usage_error("memcalc", "--method kd trains the student fully; %s is a base-only format",
+                               bb_precisions[c.precision].name);
         print_base_weights(&c, ma.model);
         return 0;
     }
     bb_memcalc m;
-    bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    bb_config t = c;
     char desc[256];
+    if (kd) {  /* the teacher: its own preset (default the student's), overrides and precision */
+        bb_model_args ta = ma;
+        ta.model = teacher_model ? teacher_model : ma.model;
+        ta.overrides = teacher_set;
+        ta.family = NULL;
+        bb_model_args_resolve(&ta, "memcalc", &t);
+        if (bb_config_set_precision(&t, teacher_precision ? teacher_precision : "fp32", err, sizeof err) != 0)
+            bb_usage_error("memcalc", "--teacher-precision: %s", err);
+        if (t.vocab_size != c.vocab_size)
+            bb_usage_error("memcalc", "the teacher's vocab_size %d differs from the student's %d", t.vocab_size,
+                           c.vocab_size);
+        if (seq > t.max_seq) bb_usage_error("memcalc", "--seq %ld exceeds the teacher's max_seq %d", seq, t.max_seq);
+        bb_memcalc_kd(&c, &t, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    } else {
+        bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    }
     bb_config_describe(&c, desc, sizeof desc);
-    printf("memcalc: %s (%s), %.4g parameters, full training, B=%ld T=%ld, checkpointing %s\n", ma.model, desc,
-           m.n_params, batch, seq, ckpt);
+    printf("memcalc: %s (%s), %.4g parameters, %s, B=%ld T=%ld, checkpointing %s\n", ma.model, desc, m.n_params,
+           kd ? "full training + KD teacher" : "full training", batch, seq, ckpt);
+    if (kd) {
+        bb_config_describe(&t, desc, sizeof desc);
+        printf("teacher: %s (%s), forward only\n", teacher_model ? teacher_model : ma.model, desc);
+    }
     const char *names[] = {"parameters (FP32 masters)", "packed weights (QAT)", "gradients", "optimizer (AdamW m, v)",
-                           "activations", "workspace"};
-    double vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace};
-    for (int i = 0; i < 6; i++) printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
+                           "activations", "workspace", "teacher (KD, forward)"};
+    double vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace, m.teacher};
+    for (int i = 0; i < (kd ? 7 : 6); i++)
+        printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
     printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
     if (m.packed_export > 0)
         printf("  packed export of the quantized linears: %.3f GB\n", m.packed_export / 1e9);

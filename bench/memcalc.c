@@ -1,7 +1,8 @@
 /* memcalc.c — see memcalc.h. Mirrors the engine's tables: parameters, gradients and two
  * Adam moments (4 + 4 + 8 bytes per parameter, model.c), the fake-quant copy and packed
  * format of the quantized linears (precision.h), the activation table of ensure_acts and
- * the per-layer gradient scratch (model.c), the RoPE tables. */
+ * the per-layer gradient scratch (model.c), the RoPE tables; for KD the teacher's
+ * forward-only tables (model.h bb_model_opts, engine/distill.h). */
 #include "memcalc.h"
 #include "../engine/model.h"
 #include <string.h>
@@ -26,49 +27,92 @@ void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *o) {
     o->all_at_bits_bytes = all * o->bits_per_weight / 8;
 }
 
-void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o) {
-    memset(o, 0, sizeof *o);
-    bb_tensor_spec s[BB_N_PARAMS];
+/* The fake-quant copies and packed formats of the quantized linears, with the alignment
+ * slack and the offset table of model.c; 0 at FP32. *export_bytes: the packed export. */
+static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *export_bytes) {
+    *export_bytes = 0;
+    if (c->precision == BB_PREC_FP32) return 0;
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts po = bb_config_prec_opts(c);
+    int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    double L = c->n_layer, fake = 0, packed = 0;
+    for (int k = 0; k < 4; k++) {
+        int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
+        fake += 4.0 * (double)s[q[k]].numel;
+        packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
+        *export_bytes += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
+    }
+    return fake + packed + 64 + 8.0 * 4 * L;  /* + alignment slack + the offset table */
+}
+
+/* Floats of one layer's slot in the activation table (model.c ensure_acts) other than the
+ * quantized linears' inputs (ln1, atty, ln2, fch_act) and the block output residual3. */
+static double layer_slot_floats(const bb_config *c, int B, int T) {
+    double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
+    double F = c->ffn_hidden, BT = (double)B * T, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
+    double slot = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT + BT * FF1;
+    if (bb_precisions[c->precision].subln) slot += BT * C + BT + BT * F + BT;
+    return slot;
+}
+
+/* The quantized linears' inputs of one layer: ln1, atty, ln2 (C each) and fch_act (F). */
+static double linear_input_floats(const bb_config *c, int B, int T) {
+    return (double)B * T * (3.0 * c->n_embd + c->ffn_hidden);
+}
+
+static double rope_bytes(const bb_config *c) {
+    double hd = (double)c->n_embd / c->n_head;
+    return c->family == BB_FAMILY_LLAMA ? 4 * 2.0 * c->max_seq * (hd / 2) : 0;
+}
+
+static double n_params(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
     bb_param_specs(c, s);
     double N = 0;
     for (int i = 0; i < BB_N_PARAMS; i++) N += (double)s[i].numel;
+    return N;
+}
+
+void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o) {
+    memset(o, 0, sizeof *o);
+    bb_tensor_spec s[BB_N_PARAMS];
+    double N = n_params(c, s);
     o->n_params = N;
     o->parameters = 4 * N;
     o->gradients = 4 * N;
     o->optimizer = 8 * N;
+    o->packed = packed_bytes(c, s, &o->packed_export);
     double L = c->n_layer, C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
     double F = c->ffn_hidden, V = c->vocab_size, BT = (double)B * T;
-    bool swiglu = c->family == BB_FAMILY_LLAMA, subln = bb_precisions[c->precision].subln;
-    double FF1 = swiglu ? 2 * F : F;
-    if (c->precision != BB_PREC_FP32) {
-        const bb_precision_traits *pt = &bb_precisions[c->precision];
-        bb_prec_opts po = bb_config_prec_opts(c);
-        int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
-        double fake = 0, packed = 0, exportb = 0;
-        for (int k = 0; k < 4; k++) {
-            int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
-            fake += 4.0 * (double)s[q[k]].numel;
-            packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
-            exportb += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
-        }
-        o->packed = fake + packed + 64 + 8.0 * 4 * L;  /* + alignment slack + the offset table */
-        o->packed_export = exportb;
-    }
+    bool subln = bb_precisions[c->precision].subln;
+    double FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
     /* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with
      * block checkpointing; block outputs always for L layers */
     double Lk = ckpt ? 1 : L;
     /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
      * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
     bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
-    double lin_in = 3 * BT * C + BT * F, lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
-    double per_layer = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT +
-                       BT * FF1;
-    if (subln) per_layer += BT * C + BT + BT * F + BT;
-    double acts = Lk * per_layer + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ +
-                  2 * BT * V /*logits, probs*/ + BT /*losses*/;
+    double lin_in = linear_input_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
+    double acts = Lk * layer_slot_floats(c, B, T) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
+                  2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
     o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     double scratch = 2 * BT * C + BT * QKV + BT * C + BT * FF1 + BT * F + (subln ? BT * (C > F ? C : F) : 0);
-    double rope = swiglu ? 2.0 * c->max_seq * (hd / 2) : 0;
-    o->workspace = 4 * (scratch + rope);
+    o->workspace = 4 * scratch + rope_bytes(c);
     o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace;
+}
+
+double bb_memcalc_teacher(const bb_config *t, int B, int T) {
+    bb_tensor_spec s[BB_N_PARAMS];
+    double N = n_params(t, s), export_bytes, BT = (double)B * T, C = t->n_embd, V = t->vocab_size;
+    /* forward-only tables: one layer slot (fp32 linear inputs: 16-bit storage needs 3 kept
+     * layers), one block output, the logits; no probs or losses */
+    double acts = layer_slot_floats(t, B, T) + linear_input_floats(t, B, T) + BT * C /*residual3*/ +
+                  BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits*/;
+    return 4 * N + packed_bytes(t, s, &export_bytes) + 4 * acts + 2 * 4 * BT /*inputs, targets*/ + rope_bytes(t);
+}
+
+void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bool checkpointing,
+                   bb_memcalc *out) {
+    bb_memcalc_full(student, B, T, checkpointing, out);
+    out->teacher = bb_memcalc_teacher(teacher, B, T);
+    out->total += out->teacher;
 }

@@ -3,8 +3,12 @@
  * training (QAT for quantized precisions) at batch B and length T. The prediction is
  * validated against the tracked allocator (tests/test_memcalc.c). Not included: the
  * packed kernels' reusable activation cache (precisions/gemm.c, at most about
- * 1.25 x B*T x max(C, F) x 2 bytes) and transient buffers freed within an op. Only the
- * `full` method exists in the engine so far; LoRA and KD predictions come with them. */
+ * 1.25 x B*T x max(C, F) x 2 bytes) and transient buffers freed within an op. Methods:
+ * `full`, and `kd` = full + the teacher (BB_MEM_TEACHER): its weights as the engine holds
+ * them (FP32, plus the fake-quant copy and packed format for a quantized teacher) and its
+ * forward-only activation tables (one layer slot and the logits, model.h bb_model_opts).
+ * The KD loss itself needs no student memory beyond full training (its gradient goes
+ * where the cross-entropy's does). LoRA predictions come with LoRA. */
 #pragma once
 #include "../engine/config.h"
 #include <stdbool.h>
@@ -12,12 +16,18 @@
 
 typedef struct {
     double parameters, packed, gradients, optimizer, activations, workspace;  /* bytes */
+    double teacher;        /* KD: the teacher's bytes (0 for full) */
     double total;
     double packed_export;  /* bytes of the packed inference export of the quantized linears */
     double n_params;
 } bb_memcalc;
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
+/* The bytes of a forward-only KD teacher with config t at batch B, length T. */
+double bb_memcalc_teacher(const bb_config *t, int B, int T);
+/* Full training of the student plus the teacher (out->teacher, included in out->total). */
+void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bool checkpointing,
+                   bb_memcalc *out);
 
 /* The weights alone at the config's precision (a frozen base, e.g. nf4 under LoRA, or an
  * inference export): the quantized linears in their packed format (packed_size, exact, as

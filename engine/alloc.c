@@ -26,6 +26,7 @@ static const char *const category_names[BB_MEM_COUNT] = {
     [BB_MEM_PARAMS] = "parameters",   [BB_MEM_GRADS] = "gradients",
     [BB_MEM_OPTIM] = "optimizer",     [BB_MEM_PACKED] = "packed weights",     [BB_MEM_ACTS] = "activations",
     [BB_MEM_WORKSPACE] = "workspace", [BB_MEM_DATA] = "data",
+    [BB_MEM_TEACHER] = "teacher (KD, forward)",
     [BB_MEM_OTHER] = "other",
 };
 

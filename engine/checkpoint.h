@@ -32,6 +32,10 @@ int bb_checkpoint_save(const bb_model *m, const char *path, const bb_ckpt_info *
  * allocated and the moments loaded when present (else zero, step 0). */
 int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool training, bb_ckpt_info *info,
                        char *err, size_t err_len);
+/* The same with the model's allocation options (model.h bb_model_opts: a forward-only KD
+ * teacher charged to its own memory category). */
+int bb_checkpoint_load_opts(bb_model *m, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                            bb_ckpt_info *info, char *err, size_t err_len);
 
 void bb_config_to_json(const bb_config *c, char *out, size_t cap);
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len);

@@ -101,8 +101,8 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
     return rc;
 }
 
-int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
-                   size_t err_len) {
+int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                   bb_ckpt_info *info, char *err, size_t err_len) {
     const bb_safetensors *st = stv;
     const char *config = bb_safetensors_meta(st, "config"), *packing = bb_safetensors_meta(st, "packing");
     char inner[400];
@@ -119,7 +119,7 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
                  packing ? packing : "(none)", want);
         return -1;
     }
-    if (bb_model_init(m, &cfg, be, false, inner, sizeof inner) != 0) {
+    if (bb_model_init_opts(m, &cfg, be, opts, inner, sizeof inner) != 0) {
         snprintf(err, err_len, "packed file '%s': %s", path, inner);
         return -1;
     }

@@ -20,5 +20,5 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
                      size_t err_len);
 /* Used by bb_checkpoint_load for "bitbench-packed/1" files. */
 struct bb_safetensors;
-int bb_load_packed(bb_model *m, const void *st, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
-                   size_t err_len);
+int bb_load_packed(bb_model *m, const void *st, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                   bb_ckpt_info *info, char *err, size_t err_len);
