@@ -1,6 +1,7 @@
 /* cmd_memcalc.c — `bitbench memcalc`: predicted memory by category (bench/memcalc.h) for
- * a model, precision, method (full or lora) and batch; `--fit` prints which model and
- * precision fits on which device, for full training, LoRA on a frozen base and packed
+ * a model, precision and batch, for full training, knowledge distillation (`--method kd`:
+ * + the forward-only teacher) or LoRA on a frozen base (`--method lora`); `--fit` prints
+ * which model and precision fits on which device, for full training, LoRA and packed
  * inference weights in this engine. */
 #include "../common/args.h"
 #include "memcalc.h"
@@ -62,7 +63,7 @@ static void print_fit(long batch, long seq, const bb_lora_config *lc) {
     printf("\nT = full training fits, L = only LoRA training fits, I = only inference fits, - = none.\n"
            "nf4 is a base-only format (a frozen QLoRA base): no full training row.\n"
            "Predictions for this engine's `full` and `lora` methods (validated against the tracked allocator at\n"
-           "tiny and small, tests/test_memcalc.c); KD is not predicted yet.\n");
+           "tiny and small, tests/test_memcalc.c); `--method kd` adds a teacher.\n");
 }
 
 /* A base-only precision (nf4): the frozen base weights. Full training at it is not a thing;
@@ -91,6 +92,7 @@ static void print_base_weights(const bb_config *c, const char *model) {
 int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
     const char *precision = "fp32", *method = "full", *ckpt = "none", *nf4_dq = NULL, *lora = NULL;
+    const char *teacher_model = NULL, *teacher_set = NULL, *teacher_precision = NULL;
     long batch = 8, seq = 0;
     bool fit = false;
     const bb_arg args[] = {
@@ -98,23 +100,29 @@ int bb_cmd_memcalc(int argc, char **argv) {
         {"precision", BB_ARG_STR, &precision, "P",
          "fp32, fp16, bf16, int8, int4 or b158; nf4 (base-only): the frozen base weights", 0, -1},
         BB_NF4_DQ_ARG(nf4_dq),
-        {"method", BB_ARG_STR, &method, "M", "full (QAT at a quantized precision) or lora (frozen packed base)", 0, -1},
+        {"method", BB_ARG_STR, &method, "M",
+         "full, kd (full training of the student + a forward-only teacher) or lora (adapters on a frozen packed base)",
+         0, -1},
         {"lora", BB_ARG_STR, &lora, "K=V,...",
          "LoRA config as in train --lora (r, alpha, dropout, targets, rslora; default r=8 on qkv); with --fit, "
          "default r=64 on all-linear (QLoRA)", 0, -1},
+        {"teacher-model", BB_ARG_STR, &teacher_model, "PRESET", "kd: the teacher's preset (default: the student's)",
+         0, -1},
+        {"teacher-set", BB_ARG_STR, &teacher_set, "K=V,...", "kd: overrides of the teacher's config", 0, -1},
+        {"teacher-precision", BB_ARG_STR, &teacher_precision, "P", "kd: the teacher's precision (default fp32)", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 1 << 20},
         {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
         {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
         {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
     };
     const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
-                              "[--model P] [--precision P] [--method full|lora] [--lora K=V,...] [--batch B] [--seq T] "
-                              "[--checkpointing none|block] [--fit]",
+                              "[--model P] [--precision P] [--method full|kd|lora] [--lora K=V,...] [--batch B] "
+                              "[--seq T] [--checkpointing none|block] [--fit]",
                               args, (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
-    bool is_lora = strcmp(method, "lora") == 0;
-    if (!is_lora && strcmp(method, "full") != 0)
-        bb_usage_error("memcalc", "--method must be full or lora (kd is not predicted yet), got '%s'", method);
+    bool kd = strcmp(method, "kd") == 0, is_lora = strcmp(method, "lora") == 0;
+    if (strcmp(method, "full") != 0 && !kd && !is_lora)
+        bb_usage_error("memcalc", "--method must be full, kd or lora, got '%s'", method);
     if (lora && !is_lora && !fit) bb_usage_error("memcalc", "--lora needs --method lora");
     bb_lora_config lc = bb_lora_config_default();
     char lerr[200];
@@ -124,6 +132,8 @@ int bb_cmd_memcalc(int argc, char **argv) {
         lc.targets = BB_LORA_ALL;
     }
     if (lora && bb_lora_config_parse(&lc, lora, lerr, sizeof lerr) != 0) bb_usage_error("memcalc", "%s", lerr);
+    if (!kd && (teacher_model || teacher_set || teacher_precision))
+        bb_usage_error("memcalc", "--teacher-model, --teacher-set and --teacher-precision need --method kd");
     if (strcmp(ckpt, "none") != 0 && strcmp(ckpt, "block") != 0)
         bb_usage_error("memcalc", "--checkpointing must be none or block");
     if (fit) {
@@ -137,33 +147,55 @@ int bb_cmd_memcalc(int argc, char **argv) {
     bb_nf4_dq_apply(nf4_dq, "memcalc", &c);
     if (seq == 0) seq = c.max_seq;
     if (bb_precisions[c.precision].base_only && !is_lora) {
+        if (kd) bb_usage_error("memcalc", "--method kd trains the student fully; %s is a base-only format",
+                               bb_precisions[c.precision].name);
         print_base_weights(&c, ma.model);
         return 0;
     }
     bb_memcalc m;
-    bool block = strcmp(ckpt, "block") == 0;
-    if (is_lora) bb_memcalc_lora(&c, &lc, (int)batch, (int)seq, block, &m);
-    else bb_memcalc_full(&c, (int)batch, (int)seq, block, &m);
+    bb_config t = c;
     char desc[256];
+    if (kd) {  /* the teacher: its own preset (default the student's), overrides and precision */
+        bb_model_args ta = ma;
+        ta.model = teacher_model ? teacher_model : ma.model;
+        ta.overrides = teacher_set;
+        ta.family = NULL;
+        bb_model_args_resolve(&ta, "memcalc", &t);
+        if (bb_config_set_precision(&t, teacher_precision ? teacher_precision : "fp32", err, sizeof err) != 0)
+            bb_usage_error("memcalc", "--teacher-precision: %s", err);
+        if (t.vocab_size != c.vocab_size)
+            bb_usage_error("memcalc", "the teacher's vocab_size %d differs from the student's %d", t.vocab_size,
+                           c.vocab_size);
+        if (seq > t.max_seq) bb_usage_error("memcalc", "--seq %ld exceeds the teacher's max_seq %d", seq, t.max_seq);
+        bb_memcalc_kd(&c, &t, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    } else if (is_lora) {
+        bb_memcalc_lora(&c, &lc, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    } else {
+        bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+    }
     bb_config_describe(&c, desc, sizeof desc);
-    printf("memcalc: %s (%s), %.4g parameters, %s training, B=%ld T=%ld, checkpointing %s\n", ma.model, desc,
-           m.n_params, is_lora ? "LoRA" : "full", batch, seq, ckpt);
+    printf("memcalc: %s (%s), %.4g parameters, %s, B=%ld T=%ld, checkpointing %s\n", ma.model, desc, m.n_params,
+           kd ? "full training + KD teacher" : is_lora ? "LoRA training" : "full training", batch, seq, ckpt);
     if (is_lora) {
         char targets[64];
         bb_lora_targets_name(lc.targets, targets, sizeof targets);
         printf("LoRA r=%d on %s, dropout %g: %.4g trainable parameters (%.3g%% of the base)\n", lc.r, targets,
                (double)lc.dropout, m.n_trainable, 100.0 * m.n_trainable / m.n_params);
+        const char *names[] = {"packed base (frozen)", "frozen FP32 params", "adapters", "adapter gradients",
+                               "adapter optimizer (m, v)", "activations", "workspace"};
+        double vals[] = {m.packed, m.frozen, m.adapters, m.adapter_grads, m.adapter_optim, m.activations, m.workspace};
+        for (int i = 0; i < 7; i++)
+            printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
     }
-    const char *full_names[] = {"parameters (FP32 masters)", "packed weights (QAT)", "gradients",
-                                "optimizer (AdamW m, v)", "activations", "workspace"};
-    double full_vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace};
-    const char *lora_names[] = {"packed base (frozen)", "frozen FP32 params", "adapters", "adapter gradients",
-                                "adapter optimizer (m, v)", "activations", "workspace"};
-    double lora_vals[] = {m.packed, m.frozen, m.adapters, m.adapter_grads, m.adapter_optim, m.activations, m.workspace};
-    const char *const *names = is_lora ? lora_names : full_names;
-    const double *vals = is_lora ? lora_vals : full_vals;
-    int n = is_lora ? 7 : 6;
-    for (int i = 0; i < n; i++) printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
+    if (kd) {
+        bb_config_describe(&t, desc, sizeof desc);
+        printf("teacher: %s (%s), forward only\n", teacher_model ? teacher_model : ma.model, desc);
+    }
+    const char *names[] = {"parameters (FP32 masters)", "packed weights (QAT)", "gradients", "optimizer (AdamW m, v)",
+                           "activations", "workspace", "teacher (KD, forward)"};
+    double vals[] = {m.parameters, m.packed, m.gradients, m.optimizer, m.activations, m.workspace, m.teacher};
+    for (int i = 0; !is_lora && i < (kd ? 7 : 6); i++)
+        printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
     printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
     if (m.packed_export > 0)
         printf("  packed export of the quantized linears: %.3f GB\n", m.packed_export / 1e9);

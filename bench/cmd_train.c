@@ -1,6 +1,7 @@
 /* cmd_train.c — `bitbench train`: training on the shipped corpora with AdamW, warmup +
  * cosine/linear schedule, gradient accumulation, clipping, periodic validation, atomic
- * checkpoints and bit-identical resume. Full training (QAT at a quantized precision), or
+ * checkpoints and bit-identical resume. Full training (QAT at a quantized precision);
+ * knowledge distillation from a teacher checkpoint (--teacher, --kd; engine/distill.h); or
  * with --lora adapters on a frozen base (engine/lora.h) from --base at --precision. */
 #include "../common/args.h"
 #include "../common/check.h"
@@ -12,6 +13,7 @@
 #include "../datasets/tokfile.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
+#include "../engine/distill.h"
 #include "../engine/lora.h"
 #include "../engine/model.h"
 #include "../engine/schedule.h"
@@ -31,6 +33,8 @@ typedef struct {
     bb_model_args ma;
     const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing, *nf4_dq, *device;
     const char *lora, *base;
+    const char *teacher, *kd_spec;
+    bb_kd_settings kd;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
     bool two_stage;
@@ -88,6 +92,17 @@ static void save_checkpoint(const bb_model *m, const char *path, const train_arg
              "\"beta2\": %.9g, \"eps\": %.9g, \"grad_clip\": %.9g}",
              a->task, a->data, a->steps, a->batch, a->seq, a->accum, a->lr, a->min_lr_frac, a->warmup, a->schedule, a->wd,
              a->beta1, a->beta2, a->eps, a->clip);
+    if (a->teacher) {  /* the distillation settings; the path with JSON-unsafe characters replaced */
+        char path[512];
+        size_t n = 0;
+        for (const char *c = a->teacher; *c && n + 1 < sizeof path; c++)
+            path[n++] = (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) ? '_' : *c;
+        path[n] = '\0';
+        size_t len = strlen(info.train_json);
+        snprintf(info.train_json + len - 1, sizeof info.train_json - len + 1,
+                 ", \"kd\": {\"teacher\": \"%s\", \"alpha\": %.9g, \"T\": %.9g}}", path, (double)a->kd.alpha,
+                 (double)a->kd.temp);
+    }
     if (bb_checkpoint_save(m, path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
 }
 
@@ -146,11 +161,20 @@ int bb_cmd_train(int argc, char **argv) {
         {"csv", BB_ARG_STR, &a.csv, "FILE", "per-step log as CSV", 0, -1},
         {"log-every", BB_ARG_INT, &a.log_every, "N", "log line interval when stderr is not a terminal", 1, 100000000},
         {"tok", BB_ARG_STR, &a.tok, "FILE", "tokenizer file (default: the cached 4,096-token one)", 0, -1},
+        {"teacher", BB_ARG_STR, &a.teacher, "FILE",
+         "knowledge distillation from this checkpoint (run forward only; same vocabulary; needs --kd)", 0, -1},
+        {"kd", BB_ARG_STR, &a.kd_spec, "alpha=A,T=X",
+         "distillation loss alpha*CE + (1-alpha)*T^2*KL(teacher||student) per token; alpha weights the hard CE "
+         "(0..1, default 0.5), T > 0 (default 2); needs --teacher", 0, -1},
     };
     const bb_cmd_spec spec = {"train", "Train a model on the CPU and report loss, throughput and memory.",
-                              "[--model PRESET] [--steps N] [--batch B] [--seq T] [--lr X] [--seed N] ...", args,
+                              "[--model PRESET] [--steps N] [--batch B] [--seq T] [--lr X] [--seed N] "
+                              "[--teacher FILE --kd alpha=A,T=X] [--lora K=V,... --base CKPT] ...", args,
                               (int)(sizeof args / sizeof args[0]), 0, 0,
                               "Example: bitbench train --model small --data kjv --steps 200 --batch 8 --seq 256\n"
+                              "Distillation: bitbench train --model tiny --precision b158 --teacher fp32.ckpt "
+                              "--kd alpha=0.5,T=2\n(the logged loss is then the KD loss; val loss stays the student's "
+                              "CE; the teacher's memory is its own line)\n"
                               "LoRA: bitbench train --lora r=8,alpha=16,dropout=0.05,targets=all-linear --base b.ckpt "
                               "--precision int8 --save a.lora (merge: bitbench lora merge)"};
     bb_args_parse(&spec, argc, argv, NULL);
@@ -161,6 +185,12 @@ int bb_cmd_train(int argc, char **argv) {
     if (strcmp(a.checkpointing, "none") != 0 && strcmp(a.checkpointing, "block") != 0)
         bb_usage_error("train", "--checkpointing must be none or block, got '%s'", a.checkpointing);
     if (!mt && strcmp(a.task, "lm") != 0) bb_usage_error("train", "unknown --task '%s' (lm or mt)", a.task);
+    if (a.teacher && !a.kd_spec) bb_usage_error("train", "--teacher needs --kd alpha=A,T=X");
+    if (a.kd_spec && !a.teacher) bb_usage_error("train", "--kd needs --teacher CKPT");
+    if (a.kd_spec) {
+        char kerr[200];
+        if (bb_kd_parse(a.kd_spec, &a.kd, kerr, sizeof kerr) != 0) bb_usage_error("train", "%s", kerr);
+    }
     if (!(a.lr > 0) || a.min_lr_frac < 0 || a.min_lr_frac > 1 || a.wd < 0 || a.beta1 < 0 || a.beta1 >= 1 ||
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
         bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
@@ -171,6 +201,7 @@ int bb_cmd_train(int argc, char **argv) {
     if (a.lora) {
         if (a.resume) bb_usage_error("train", "--resume does not continue LoRA runs (adapter files hold no optimizer state)");
         if (a.lambda_warmup) bb_usage_error("train", "--lambda-warmup is for full training (a LoRA base is frozen)");
+        if (a.teacher) bb_usage_error("train", "--teacher with --lora is not supported yet (distill into a full student)");
         /* the adapters and backward_input run BLAS on host memory: the CPU backend only, for now */
         if (be != &bb_backend_cpu) bb_usage_error("train", "--lora runs on --device cpu only (no CUDA LoRA path yet)");
         if (bb_lora_config_parse(&lcfg, a.lora, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
@@ -274,6 +305,18 @@ int bb_cmd_train(int argc, char **argv) {
     }
 
     char desc[256];
+    bb_model teacher = {0};
+    if (a.teacher) {
+        bb_ckpt_info tinfo;
+        if (bb_teacher_load(&teacher, a.teacher, &bb_backend_cpu, &tinfo, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (bb_teacher_check(&teacher.cfg, &cfg, (int)a.seq, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (tinfo.tokenizer[0] && strcmp(tinfo.tokenizer, tok.identity_hex) != 0)
+            bb_user_error("the teacher was trained with tokenizer %.16s..., this run uses %.16s...: distillation needs "
+                          "one vocabulary", tinfo.tokenizer, tok.identity_hex);
+        bb_config_describe(&teacher.cfg, desc, sizeof desc);
+        fprintf(stderr, "teacher %s (%s), %.2fM parameters, forward only; kd alpha %g (hard CE) T %g\n", a.teacher,
+                desc, (double)teacher.n_params / 1e6, (double)a.kd.alpha, (double)a.kd.temp);
+    }
     bb_config_describe(&cfg, desc, sizeof desc);
     if (m.lora) {
         double base_params = 0, packed = 0;
@@ -355,7 +398,12 @@ int bb_cmd_train(int argc, char **argv) {
             int Tb = T;
             if (mt) Tb = bb_mt_loader_batch(&mt_loader, step * a.accum + micro, inputs, targets);
             else bb_lm_loader_batch(&loader, step * a.accum + micro, B, inputs, targets);
-            loss_sum += bb_model_forward(&m, inputs, targets, B, Tb);
+            if (a.teacher) {  /* the teacher's logits stay in its tables until its next forward */
+                const float *tlogits = bb_teacher_logits(&teacher, inputs, B, Tb);
+                loss_sum += bb_model_forward_kd(&m, inputs, targets, tlogits, a.kd.alpha, a.kd.temp, B, Tb);
+            } else {
+                loss_sum += bb_model_forward(&m, inputs, targets, B, Tb);
+            }
             tokens_step += (double)B * Tb;
             bb_model_backward(&m, bb_grad_scaler_factor(&scaler) / (float)a.accum);
         }
@@ -408,6 +456,7 @@ int bb_cmd_train(int argc, char **argv) {
     bb_tokens_free(&train_tok);
     bb_tokens_free(&valid_tok);
     bb_tokenizer_free(&tok);
+    if (a.teacher) bb_model_free(&teacher);
     bb_model_free(&m);
     return 0;
 }

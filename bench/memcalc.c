@@ -1,8 +1,9 @@
 /* memcalc.c — see memcalc.h. Mirrors the engine's tables: parameters, gradients and two
  * Adam moments (4 + 4 + 8 bytes per parameter, model.c), the fake-quant copy and packed
  * format of the quantized linears (precision.h), the activation table of ensure_acts and
- * the per-layer gradient scratch (model.c), the RoPE tables; for LoRA the frozen layout
- * of bb_model_init_frozen and the adapter tables of lora.c. */
+ * the per-layer gradient scratch (model.c), the RoPE tables; for KD the teacher's
+ * forward-only tables (model.h bb_model_opts, engine/distill.h); for LoRA the frozen
+ * layout of bb_model_init_frozen and the adapter tables of lora.c. */
 #include "memcalc.h"
 #include "../engine/model.h"
 #include <string.h>
@@ -27,98 +28,125 @@ void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *o) {
     o->all_at_bits_bytes = all * o->bits_per_weight / 8;
 }
 
-static const int quantized[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
-
-/* The packed formats of every quantized matrix (alloc_packed in model.c): each layer's
- * rounded up to 64 bytes, 64 bytes of slack and the (4, L) offset table. */
+/* The fake-quant copies and packed formats of the quantized linears, with the alignment
+ * slack and the offset table of model.c; 0 at FP32. *export_bytes: the packed export. */
 static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *export_bytes) {
+    *export_bytes = 0;
+    if (c->precision == BB_PREC_FP32) return 0;
     const bb_precision_traits *pt = &bb_precisions[c->precision];
     bb_prec_opts po = bb_config_prec_opts(c);
-    double L = c->n_layer, packed = 0, exportb = 0;
+    int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    double L = c->n_layer, fake = 0, packed = 0;
     for (int k = 0; k < 4; k++) {
-        int OC = (int)s[quantized[k]].shape[1], Cin = (int)s[quantized[k]].shape[2];
+        int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
+        fake += 4.0 * (double)s[q[k]].numel;
         packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
-        exportb += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
+        *export_bytes += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
     }
-    if (export_bytes) *export_bytes = exportb;
-    return packed + 64 + 8.0 * 4 * L;
+    return fake + packed + 64 + 8.0 * 4 * L;  /* + alignment slack + the offset table */
 }
 
-/* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with block
- * checkpointing; block outputs always for L layers; plus the token ids. may_half: the
- * quantized linears' inputs ln1, atty, ln2, fch_act may be kept in 16 bits (fp16, bf16
- * full training: bb_model_half_acts) with one fp32 working slot; a LoRA base keeps them
- * in fp32 (the adapters read them). */
-static double activation_bytes(const bb_config *c, int B, int T, bool ckpt, bool may_half) {
-    double L = c->n_layer, C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
-    double F = c->ffn_hidden, V = c->vocab_size, BT = (double)B * T;
-    bool swiglu = c->family == BB_FAMILY_LLAMA, subln = bb_precisions[c->precision].subln;
-    double FF1 = swiglu ? 2 * F : F, Lk = ckpt ? 1 : L;
-    bool half = may_half && bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
-    double lin_in = 3 * BT * C + BT * F, lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
-    double per_layer = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT +
-                       BT * FF1;
-    if (subln) per_layer += BT * C + BT + BT * F + BT;
-    double acts = Lk * per_layer + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ +
-                  2 * BT * V /*logits, probs*/ + BT /*losses*/;
-    return 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
-}
-
-/* the backward's per-layer gradient scratch and the RoPE tables */
-static double workspace_bytes(const bb_config *c, int B, int T) {
+/* Floats of one layer's slot in the activation table (model.c ensure_acts) other than the
+ * quantized linears' inputs (ln1, atty, ln2, fch_act) and the block output residual3. */
+static double layer_slot_floats(const bb_config *c, int B, int T) {
     double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
-    double F = c->ffn_hidden, BT = (double)B * T;
-    bool swiglu = c->family == BB_FAMILY_LLAMA, subln = bb_precisions[c->precision].subln;
-    double FF1 = swiglu ? 2 * F : F;
-    double scratch = 2 * BT * C + BT * QKV + BT * C + BT * FF1 + BT * F + (subln ? BT * (C > F ? C : F) : 0);
-    double rope = swiglu ? 2.0 * c->max_seq * (hd / 2) : 0;
-    return 4 * (scratch + rope);
+    double F = c->ffn_hidden, BT = (double)B * T, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
+    double slot = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT + BT * FF1;
+    if (bb_precisions[c->precision].subln) slot += BT * C + BT + BT * F + BT;
+    return slot;
 }
 
-static void sum_total(bb_memcalc *o) {
-    o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace + o->frozen +
-               o->adapters + o->adapter_grads + o->adapter_optim;
+/* The quantized linears' inputs of one layer: ln1, atty, ln2 (C each) and fch_act (F). */
+static double linear_input_floats(const bb_config *c, int B, int T) {
+    return (double)B * T * (3.0 * c->n_embd + c->ffn_hidden);
+}
+
+static double rope_bytes(const bb_config *c) {
+    double hd = (double)c->n_embd / c->n_head;
+    return c->family == BB_FAMILY_LLAMA ? 4 * 2.0 * c->max_seq * (hd / 2) : 0;
+}
+
+/* The backward's per-layer gradient scratch (model.c ensure_acts gs). */
+static double scratch_floats(const bb_config *c, int B, int T) {
+    double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
+    double F = c->ffn_hidden, BT = (double)B * T, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
+    bool subln = bb_precisions[c->precision].subln;
+    return 2 * BT * C + BT * QKV + BT * C + BT * FF1 + BT * F + (subln ? BT * (C > F ? C : F) : 0);
+}
+
+static double n_params(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
+    bb_param_specs(c, s);
+    double N = 0;
+    for (int i = 0; i < BB_N_PARAMS; i++) N += (double)s[i].numel;
+    return N;
 }
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o) {
     memset(o, 0, sizeof *o);
     bb_tensor_spec s[BB_N_PARAMS];
-    bb_param_specs(c, s);
-    double N = 0;
-    for (int i = 0; i < BB_N_PARAMS; i++) N += (double)s[i].numel;
-    o->n_params = o->n_trainable = N;
+    double N = n_params(c, s);
+    o->n_params = N;
     o->parameters = 4 * N;
     o->gradients = 4 * N;
     o->optimizer = 8 * N;
-    if (c->precision != BB_PREC_FP32) {
-        double fake = 0;
-        for (int k = 0; k < 4; k++) fake += 4.0 * (double)s[quantized[k]].numel;
-        o->packed = fake + packed_bytes(c, s, &o->packed_export);
-    }
-    o->activations = activation_bytes(c, B, T, ckpt, true);
-    o->workspace = workspace_bytes(c, B, T);
-    sum_total(o);
+    o->packed = packed_bytes(c, s, &o->packed_export);
+    double L = c->n_layer, C = c->n_embd, V = c->vocab_size, BT = (double)B * T;
+    /* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with
+     * block checkpointing; block outputs always for L layers */
+    double Lk = ckpt ? 1 : L;
+    /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
+     * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
+    bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
+    double lin_in = linear_input_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
+    double acts = Lk * layer_slot_floats(c, B, T) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
+                  2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
+    o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
+    o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c);
+    o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace;
+}
+
+double bb_memcalc_teacher(const bb_config *t, int B, int T) {
+    bb_tensor_spec s[BB_N_PARAMS];
+    double N = n_params(t, s), export_bytes, BT = (double)B * T, C = t->n_embd, V = t->vocab_size;
+    /* forward-only tables: one layer slot (fp32 linear inputs: 16-bit storage needs 3 kept
+     * layers), one block output, the logits; no probs or losses */
+    double acts = layer_slot_floats(t, B, T) + linear_input_floats(t, B, T) + BT * C /*residual3*/ +
+                  BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits*/;
+    return 4 * N + packed_bytes(t, s, &export_bytes) + 4 * acts + 2 * 4 * BT /*inputs, targets*/ + rope_bytes(t);
+}
+
+void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bool checkpointing,
+                   bb_memcalc *out) {
+    bb_memcalc_full(student, B, T, checkpointing, out);
+    out->teacher = bb_memcalc_teacher(teacher, B, T);
+    out->total += out->teacher;
 }
 
 void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool ckpt, bb_memcalc *o) {
     memset(o, 0, sizeof *o);
     bb_tensor_spec s[BB_N_PARAMS];
-    bb_param_specs(c, s);
-    double frozen = 0, N = 0, BT = (double)B * T, r = lc->r, Lk = ckpt ? 1 : c->n_layer, L = c->n_layer;
-    for (int i = 0; i < BB_N_PARAMS; i++) {
-        N += (double)s[i].numel;
-        bool q = i == BB_P_QKVW || i == BB_P_ATTPROJW || i == BB_P_FCW || i == BB_P_FCPROJW;
-        if (!q) frozen += (double)s[i].numel;
-    }
+    double N = n_params(c, s), frozen = N, L = c->n_layer, C = c->n_embd, V = c->vocab_size, BT = (double)B * T;
+    double Lk = ckpt ? 1 : L, r = lc->r;
     o->n_params = N;
+    /* the base: every quantized linear in its packed format only (fp32's is W itself),
+     * rounded up to 64 bytes a matrix, + slack and the offset table (model.c alloc_packed) */
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts po = bb_config_prec_opts(c);
+    const int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    for (int k = 0; k < 4; k++) {
+        int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
+        o->packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
+        o->packed_export += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
+        frozen -= (double)s[q[k]].numel;
+    }
+    o->packed += 64 + 8.0 * 4 * L;
     o->frozen = 4 * frozen;
-    o->packed = packed_bytes(c, s, &o->packed_export);
     /* per adapted linear: A (r, in) + B (out, r); h (N, r) per kept layer; dropout masks
      * (N, in) bytes; scratch N r + (dropout) N max(in) floats (lora.c) */
     double adapters = 0, h = 0, masks = 0, max_in = 0;
     for (int k = 0; k < 4; k++) {
         if (!(lc->targets & (1u << k))) continue;
-        double out = (double)s[quantized[k]].shape[1], in = (double)s[quantized[k]].shape[2];
+        double out = (double)s[q[k]].shape[1], in = (double)s[q[k]].shape[2];
         adapters += L * r * (in + out);
         h += Lk * BT * r;
         masks += lc->dropout > 0 ? Lk * BT * in : 0;
@@ -128,7 +156,10 @@ void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T,
     o->adapters = 4 * adapters;
     o->adapter_grads = 4 * adapters;
     o->adapter_optim = 8 * adapters;
-    o->activations = activation_bytes(c, B, T, ckpt, false) + 4 * h + masks;
-    o->workspace = workspace_bytes(c, B, T) + 4 * (BT * r + (lc->dropout > 0 ? BT * max_in : 0));
-    sum_total(o);
+    /* the full method's table with the linears' inputs in fp32 for every kept layer */
+    double acts = Lk * (layer_slot_floats(c, B, T) + linear_input_floats(c, B, T)) + L * BT * C /*residual3*/ +
+                  BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
+    o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/ + 4 * h + masks;
+    o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c) + 4 * (BT * r + (lc->dropout > 0 ? BT * max_in : 0));
+    o->total = o->packed + o->frozen + o->adapters + o->adapter_grads + o->adapter_optim + o->activations + o->workspace;
 }

@@ -1,12 +1,16 @@
 /* memcalc.h — predicted memory of a training configuration by category, from the model
  * shapes alone (no allocation): what bitbench's engine would allocate for `full`
- * training (QAT for quantized precisions) or `lora` (adapters on a frozen packed base,
- * engine/lora.h) at batch B and length T. The predictions are validated against the
- * tracked allocator (tests/test_memcalc.c). Not included: the packed kernels' reusable
- * activation cache (precisions/gemm.c, at most about 1.25 x B*T x max(C, F) x 2 bytes)
- * and transient buffers freed within an op (backward_input's dequantized panel: 64 x C floats;
- * nf4's tile, at most 1 MiB).
- * KD predictions come with KD. */
+ * training (QAT for quantized precisions) at batch B and length T. The prediction is
+ * validated against the tracked allocator (tests/test_memcalc.c). Not included: the
+ * packed kernels' reusable activation cache (precisions/gemm.c, at most about
+ * 1.25 x B*T x max(C, F) x 2 bytes) and transient buffers freed within an op. Methods:
+ * `full`, and `kd` = full + the teacher (BB_MEM_TEACHER): its weights as the engine holds
+ * them (FP32, plus the fake-quant copy and packed format for a quantized teacher) and its
+ * forward-only activation tables (one layer slot and the logits, model.h bb_model_opts).
+ * The KD loss itself needs no student memory beyond full training (its gradient goes
+ * where the cross-entropy's does). `lora` = adapters on a frozen packed base (engine/lora.h).
+ * Also not included: backward_input's transient dequantized panel (64 x C floats; nf4's
+ * tile, at most 1 MiB). */
 #pragma once
 #include "../engine/config.h"
 #include "../engine/lora.h"
@@ -15,19 +19,20 @@
 
 typedef struct {
     double parameters, packed, gradients, optimizer, activations, workspace;  /* bytes */
-    double frozen, adapters, adapter_grads, adapter_optim;                     /* lora only */
+    double teacher;        /* KD: the teacher's bytes (0 for full) */
+    double frozen, adapters, adapter_grads, adapter_optim;  /* lora only */
+    double n_trainable;    /* lora: the adapters' parameters */
     double total;
     double packed_export;  /* bytes of the packed inference export of the quantized linears */
-    double n_params;       /* of the model (the base for lora) */
-    double n_trainable;    /* parameters with gradients and moments */
+    double n_params;
 } bb_memcalc;
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
-/* LoRA (engine/lora.h): the base's quantized linears packed at c->precision (fp32: W
- * itself; nf4 included), the other tensors FP32 and frozen, adapters with grads and AdamW
- * moments, the activation table (linear inputs in FP32: the adapters read them) plus h
- * (and dropout masks) per adapted linear. */
-void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool checkpointing, bb_memcalc *out);
+/* The bytes of a forward-only KD teacher with config t at batch B, length T. */
+double bb_memcalc_teacher(const bb_config *t, int B, int T);
+/* Full training of the student plus the teacher (out->teacher, included in out->total). */
+void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bool checkpointing,
+                   bb_memcalc *out);
 
 /* The weights alone at the config's precision (a frozen base, e.g. nf4 under LoRA, or an
  * inference export): the quantized linears in their packed format (packed_size, exact, as
@@ -42,3 +47,8 @@ typedef struct {
 } bb_memcalc_weights;
 
 void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *out);
+/* LoRA (engine/lora.h): the base's quantized linears packed at c->precision (fp32: W
+ * itself; nf4 included), the other tensors FP32 and frozen (out->frozen), adapters with
+ * grads and AdamW moments, the activation table (the linears' inputs in FP32: the
+ * adapters read them) plus h (and dropout masks) per adapted linear. */
+void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool checkpointing, bb_memcalc *out);

@@ -29,6 +29,7 @@ static const char *const category_names[BB_MEM_COUNT] = {
     [BB_MEM_ADAPTERS] = "adapters",   [BB_MEM_ADAPTER_GRADS] = "adapter gradients",
     [BB_MEM_ADAPTER_OPTIM] = "adapter optimizer",                          [BB_MEM_ACTS] = "activations",
     [BB_MEM_WORKSPACE] = "workspace", [BB_MEM_DATA] = "data",
+    [BB_MEM_TEACHER] = "teacher (KD, forward)",
     [BB_MEM_OTHER] = "other",
 };
 

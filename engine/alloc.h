@@ -17,6 +17,7 @@ typedef enum {
     BB_MEM_ACTS,
     BB_MEM_WORKSPACE,
     BB_MEM_DATA,       /* corpora, token ids, tokenizer tables */
+    BB_MEM_TEACHER,    /* a knowledge-distillation teacher, all its tables (engine/distill.h) */
     BB_MEM_OTHER,
     BB_MEM_COUNT
 } bb_mem_category;

@@ -57,6 +57,22 @@ typedef struct {
     /* dlogits = (probs - onehot(target)) * scale for kept rows, 0 for ignored rows.
      * dlogits may alias probs. */
     void (*crossentropy_backward)(float *dlogits, const float *probs, const int *targets, float scale, int N, int V);
+    /* Knowledge distillation (Hinton et al. 2015; spec evaluation.md §5.3, torchdistill
+     * KDLoss with beta = 1 - alpha): per row, with T = temp, P_T = softmax(tlogits / T)
+     * (teacher), Q_T = softmax(logits / T) (student),
+     *   losses[i] = alpha CE(logits_i, target_i) + (1 - alpha) T^2 KL(P_T || Q_T),
+     * KL = sum_v P_T (log P_T - log Q_T); 0 where targets[i] < 0 (neither term counts).
+     * alpha weights the hard CE (torchdistill's convention; others name the weights the
+     * other way round). T^2 is always applied (torchdistill drops it when alpha is 0).
+     * probs = softmax(logits) as in crossentropy_forward, for the backward. */
+    void (*kd_forward)(float *losses, float *probs, const float *logits, const float *tlogits, const int *targets,
+                       float alpha, float temp, int N, int V);
+    /* dlogits = scale [alpha (probs - onehot(target)) + (1 - alpha) T (Q_T - P_T)] for kept
+     * rows, 0 for ignored ones: d CE / d z = p - y, and d KL(P_T || Q_T) / d z = (Q_T - P_T) / T
+     * (the softmax's Jacobian at z / T), times T^2 (Hinton et al. 2015, section 2.1). P_T and
+     * Q_T are recomputed from the logits; dlogits may alias probs. */
+    void (*kd_backward)(float *dlogits, const float *probs, const float *logits, const float *tlogits,
+                        const int *targets, float alpha, float temp, float scale, int N, int V);
     /* out (B,T,C) = wte[tokens] + wpe[t] (wpe may be NULL). */
     void (*encoder_forward)(float *out, const int *tokens, const float *wte, const float *wpe, int B, int T, int C);
     void (*encoder_backward)(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T, int C);

@@ -126,6 +126,13 @@ int bb_checkpoint_read_tensor(const void *stv, const char *path, const char *nam
 
 int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool training, bb_ckpt_info *info,
                        char *err, size_t err_len) {
+    bb_model_opts o = {.training = training, .forward_only = false, .mem_charge = BB_MEM_COUNT};
+    return bb_checkpoint_load_opts(m, path, be, &o, info, err, err_len);
+}
+
+int bb_checkpoint_load_opts(bb_model *m, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                            bb_ckpt_info *info, char *err, size_t err_len) {
+    bool training = opts->training;
     bb_safetensors st;
     char inner[400];
     memset(m, 0, sizeof *m);
@@ -137,7 +144,7 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
             snprintf(err, err_len, "'%s' is a packed inference export: it has no master weights to train", path);
             goto done;
         }
-        rc = bb_load_packed(m, &st, path, be, info, err, err_len);
+        rc = bb_load_packed(m, &st, path, be, opts, info, err, err_len);
         goto done;
     }
     if (!format || strcmp(format, FORMAT) != 0) {
@@ -150,7 +157,7 @@ int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool
         snprintf(err, err_len, "checkpoint '%s': %s", path, config ? inner : "no config in metadata");
         goto done;
     }
-    if (bb_model_init(m, &cfg, be, training, inner, sizeof inner) != 0) {
+    if (bb_model_init_opts(m, &cfg, be, opts, inner, sizeof inner) != 0) {
         snprintf(err, err_len, "checkpoint '%s': %s", path, inner);
         goto done;
     }

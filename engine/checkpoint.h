@@ -32,6 +32,10 @@ int bb_checkpoint_save(const bb_model *m, const char *path, const bb_ckpt_info *
  * allocated and the moments loaded when present (else zero, step 0). */
 int bb_checkpoint_load(bb_model *m, const char *path, const bb_backend *be, bool training, bb_ckpt_info *info,
                        char *err, size_t err_len);
+/* The same with the model's allocation options (model.h bb_model_opts: a forward-only KD
+ * teacher charged to its own memory category). */
+int bb_checkpoint_load_opts(bb_model *m, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                            bb_ckpt_info *info, char *err, size_t err_len);
 
 /* Copies F32 tensor `name` of an opened safetensors file (bb_safetensors *) into dst after
  * checking its dtype and shape against s; -1 with one sentence naming path otherwise. */

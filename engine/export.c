@@ -128,8 +128,8 @@ int bb_packed_read_matrix(const bb_model *m, const void *stv, const char *path, 
     return 0;
 }
 
-int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
-                   size_t err_len) {
+int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                   bb_ckpt_info *info, char *err, size_t err_len) {
     const bb_safetensors *st = stv;
     const char *config = bb_safetensors_meta(st, "config"), *packing = bb_safetensors_meta(st, "packing");
     char inner[400];
@@ -146,7 +146,7 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
                  packing ? packing : "(none)", want);
         return -1;
     }
-    if (bb_model_init(m, &cfg, be, false, inner, sizeof inner) != 0) {
+    if (bb_model_init_opts(m, &cfg, be, opts, inner, sizeof inner) != 0) {
         snprintf(err, err_len, "packed file '%s': %s", path, inner);
         return -1;
     }

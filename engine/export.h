@@ -25,5 +25,5 @@ struct bb_safetensors;
  * m gives the shapes and precision. Returns 0 or -1 with one sentence. */
 int bb_packed_read_matrix(const bb_model *m, const void *st, const char *path, int k, int l, uint8_t *dst, float *wq,
                           char *err, size_t err_len);
-int bb_load_packed(bb_model *m, const void *st, const char *path, const bb_backend *be, bb_ckpt_info *info, char *err,
-                   size_t err_len);
+int bb_load_packed(bb_model *m, const void *st, const char *path, const bb_backend *be, const bb_model_opts *opts,
+                   bb_ckpt_info *info, char *err, size_t err_len);

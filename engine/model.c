@@ -72,23 +72,36 @@ static void carve(bb_param_ptrs *p, float *mem, const bb_tensor_spec *s) {
     }
 }
 
+/* The category a table of this model is charged to (bb_model_opts.mem_charge). */
+static bb_mem_category charge(const bb_model *m, bb_mem_category cat) {
+    return m->mem_charge == BB_MEM_COUNT ? cat : m->mem_charge;
+}
 static void init_rope(bb_model *m);
 static void alloc_packed(bb_model *m);
 
 int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool training, char *err, size_t err_len) {
+    bb_model_opts o = {.training = training, .forward_only = false, .mem_charge = BB_MEM_COUNT};
+    return bb_model_init_opts(m, cfg, be, &o, err, err_len);
+}
+
+int bb_model_init_opts(bb_model *m, const bb_config *cfg, const bb_backend *be, const bb_model_opts *opts, char *err,
+                       size_t err_len) {
     memset(m, 0, sizeof *m);
     if (bb_config_validate(cfg, err, err_len) != 0) return -1;
+    BB_CHECK(!(opts->training && opts->forward_only) && opts->mem_charge >= 0 && opts->mem_charge <= BB_MEM_COUNT);
     m->cfg = *cfg;
     m->be = be;
     m->mean_loss = NAN;
+    m->forward_only = opts->forward_only;
+    m->mem_charge = opts->mem_charge;
     bb_param_specs(cfg, m->specs);
     for (int i = 0; i < BB_N_PARAMS; i++) m->n_params += m->specs[i].numel;
-    m->params_mem = bb_alloc(BB_MEM_PARAMS, m->n_params * sizeof(float));
+    m->params_mem = bb_alloc(charge(m, BB_MEM_PARAMS), m->n_params * sizeof(float));
     carve(&m->params, m->params_mem, m->specs);
-    if (training) {
-        m->grads_mem = bb_alloc(BB_MEM_GRADS, m->n_params * sizeof(float));
-        m->m_mem = bb_alloc(BB_MEM_OPTIM, m->n_params * sizeof(float));
-        m->v_mem = bb_alloc(BB_MEM_OPTIM, m->n_params * sizeof(float));
+    if (opts->training) {
+        m->grads_mem = bb_alloc(charge(m, BB_MEM_GRADS), m->n_params * sizeof(float));
+        m->m_mem = bb_alloc(charge(m, BB_MEM_OPTIM), m->n_params * sizeof(float));
+        m->v_mem = bb_alloc(charge(m, BB_MEM_OPTIM), m->n_params * sizeof(float));
         carve(&m->grads, m->grads_mem, m->specs);
         carve(&m->m, m->m_mem, m->specs);
         carve(&m->v, m->v_mem, m->specs);
@@ -102,7 +115,7 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
             qs[quantized_params[k]].numel = m->specs[quantized_params[k]].numel;
             nq += qs[quantized_params[k]].numel;
         }
-        m->wq_mem = bb_alloc(BB_MEM_PACKED, nq * sizeof(float));
+        m->wq_mem = bb_alloc(charge(m, BB_MEM_PACKED), nq * sizeof(float));
         carve(&m->wq, m->wq_mem, qs);
         alloc_packed(m);
     }
@@ -115,8 +128,8 @@ static void init_rope(bb_model *m) {
     if (!bb_family_traits[cfg->family].learned_pos) {
         /* RoPE tables: inv_freq_i = theta^(-2i/hd) (Su et al. 2021, eq. 15). */
         int hd = cfg->n_embd / cfg->n_head, half = hd / 2;
-        m->rope_cos = bb_alloc(BB_MEM_WORKSPACE, (size_t)cfg->max_seq * half * sizeof(float));
-        m->rope_sin = bb_alloc(BB_MEM_WORKSPACE, (size_t)cfg->max_seq * half * sizeof(float));
+        m->rope_cos = bb_alloc(charge(m, BB_MEM_WORKSPACE), (size_t)cfg->max_seq * half * sizeof(float));
+        m->rope_sin = bb_alloc(charge(m, BB_MEM_WORKSPACE), (size_t)cfg->max_seq * half * sizeof(float));
         for (int t = 0; t < cfg->max_seq; t++)
             for (int i = 0; i < half; i++) {
                 double inv_freq = pow((double)cfg->rope_theta, -2.0 * i / hd), a = t * inv_freq;
@@ -132,14 +145,14 @@ static void alloc_packed(bb_model *m) {
     const bb_precision_traits *pt = &bb_precisions[cfg->precision];
     bb_prec_opts o = bb_config_prec_opts(cfg);
     int L = cfg->n_layer;
-    m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
+    m->packed_off = bb_alloc(charge(m, BB_MEM_PACKED), (size_t)N_QUANTIZED * L * sizeof(size_t));
     size_t total = 0;
     for (int k = 0; k < N_QUANTIZED; k++) {
         const bb_tensor_spec *s = &m->specs[quantized_params[k]];
         size_t bytes = (pt->packed_size((int)s->shape[1], (int)s->shape[2], &o) + 63) & ~(size_t)63;
         for (int l = 0; l < L; l++, total += bytes) m->packed_off[k * L + l] = total;
     }
-    m->packed_mem = bb_alloc(BB_MEM_PACKED, total + 64);
+    m->packed_mem = bb_alloc(charge(m, BB_MEM_PACKED), total + 64);
     m->use_kernels = true;
 }
 
@@ -150,6 +163,7 @@ int bb_model_init_frozen(bb_model *m, const bb_config *cfg, const bb_backend *be
     m->be = be;
     m->mean_loss = NAN;
     m->quant_lambda = 1.0f;
+    m->mem_charge = BB_MEM_COUNT;  /* each table in its own category */
     m->frozen_base = true;
     m->frozen_quant = true;  /* nothing to requantize: there are no masters */
     m->fp32_acts = true;     /* the adapters read the linears' inputs: no 16-bit copies (bb_model_half_acts) */
@@ -160,7 +174,7 @@ int bb_model_init_frozen(bb_model *m, const bb_config *cfg, const bb_backend *be
         if (is_quantized(i)) fs[i].numel = 0;
         m->n_params += fs[i].numel;
     }
-    m->params_mem = bb_alloc(BB_MEM_FROZEN, m->n_params * sizeof(float));
+    m->params_mem = bb_alloc(charge(m, BB_MEM_FROZEN), m->n_params * sizeof(float));
     carve(&m->params, m->params_mem, fs);
     alloc_packed(m);
     init_rope(m);
@@ -276,7 +290,9 @@ void bb_model_requantize(bb_model *m) {
 
 /* Carves the activation tables for (B, T). The blocks only grow: a smaller batch or a
  * shorter sequence (evaluation tails, length-bucketed MT batches, decoding) re-carves the
- * block it already has instead of reallocating. */
+ * block it already has instead of reallocating. A forward-only model keeps one slot for
+ * every per-layer buffer, the block outputs included (a block reads its input residual
+ * before it writes its output, layer_forward), and no probabilities or losses. */
 static void ensure_acts(bb_model *m, int B, int T) {
     if (m->B == B && m->T == T) return;
     BB_CHECK(T <= m->cfg.max_seq);
@@ -284,12 +300,14 @@ static void ensure_acts(bb_model *m, int B, int T) {
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
-    size_t sub = bb_precisions[c->precision].subln ? 1 : 0, Lk = m->checkpointing ? 1 : L;  /* kept layers */
+    size_t sub = bb_precisions[c->precision].subln ? 1 : 0;
+    size_t Lk = m->checkpointing || m->forward_only ? 1 : L, Lo = m->forward_only ? 1 : L;  /* kept layers, outputs */
+    size_t loss = m->forward_only ? 0 : 1;
     bool half = bb_model_half_acts(c) && !m->fp32_acts && Lk >= 3;  /* the fp32 slot costs 2 layers' worth */
     size_t Lf = half ? 1 : Lk;  /* layers of fp32 linear inputs: one working slot with 16-bit storage */
     size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lf * BT * C, Lk * B * NH * T * T,
-                      Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lf * BT * F, L * BT * C,
-                      BT * C,     BT,         BT,     BT * V,     BT * V,       BT,
+                      Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lf * BT * F, Lo * BT * C,
+                      BT * C,     BT,         BT,     BT * V,     loss * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
                       &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
@@ -300,7 +318,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
     for (size_t i = 0; i < n; i++) total += sizes[i];
     if (total > m->acts_cap) {
         bb_free(m->acts_mem);
-        m->acts_mem = bb_alloc(BB_MEM_ACTS, total * sizeof(float));
+        m->acts_mem = bb_alloc(charge(m, BB_MEM_ACTS), total * sizeof(float));
         m->acts_cap = total;
     }
     float *p = m->acts_mem;
@@ -323,7 +341,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
         for (size_t i = 0; i < 7; i++) gtotal += gsizes[i];
         if (gtotal > m->scratch_cap) {
             bb_free(m->scratch_mem);
-            m->scratch_mem = bb_alloc(BB_MEM_WORKSPACE, gtotal * sizeof(float));
+            m->scratch_mem = bb_alloc(charge(m, BB_MEM_WORKSPACE), gtotal * sizeof(float));
             m->scratch_cap = gtotal;
         }
         p = m->scratch_mem;
@@ -333,8 +351,8 @@ static void ensure_acts(bb_model *m, int B, int T) {
     if (BT > m->io_cap) {
         bb_free(m->inputs);
         bb_free(m->targets);
-        m->inputs = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
-        m->targets = bb_alloc(BB_MEM_ACTS, BT * sizeof(int));
+        m->inputs = bb_alloc(charge(m, BB_MEM_ACTS), BT * sizeof(int));
+        m->targets = bb_alloc(charge(m, BB_MEM_ACTS), BT * sizeof(int));
         m->io_cap = BT;
     }
     m->B = B;
@@ -352,10 +370,11 @@ bool bb_model_half_acts(const bb_config *c) {
 }
 
 /* With block checkpointing every layer's buffers share slot 0 except residual3 (the
- * block outputs, kept per layer); backward recomputes a block before differentiating it. */
+ * block outputs, kept per layer); backward recomputes a block before differentiating it.
+ * A forward-only model shares slot 0 for residual3 too (ensure_acts). */
 static layer_acts layer_acts_at(const bb_model *m, int layer) {
     const bb_config *c = &m->cfg;
-    int l = m->checkpointing ? 0 : layer;
+    int l = m->checkpointing || m->forward_only ? 0 : layer;
     size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
@@ -365,7 +384,8 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
                         a->qkv + l * BT * QKV,     a->atty + lf * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
                         a->residual2 + l * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + lf * BT * F,
-                        a->residual3 + layer * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
+                        a->residual3 + (m->forward_only ? 0 : layer) * BT * C, bb_at(a->atty_n, BT * C, l),
+                        bb_at(a->atty_rstd, BT, l),
                         bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l),
                         a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->atty_h + l * BT * C : NULL,
                         a->ln1_h ? a->ln2_h + l * BT * C : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};
@@ -417,7 +437,7 @@ void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
     int block = c->act_quant == BB_ACTQ_INT8_BLOCK ? c->group : C;
 #pragma omp parallel if ((size_t)N * C >= 32768)
     {
-        float *tmp = lambda < 1.0f ? bb_alloc(BB_MEM_WORKSPACE, (size_t)C * sizeof(float)) : NULL;
+        float *tmp = lambda < 1.0f ? bb_alloc(charge(m, BB_MEM_WORKSPACE), (size_t)C * sizeof(float)) : NULL;
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
             float *row = x + (size_t)r * C, *q = tmp ? tmp : row;
@@ -526,7 +546,11 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     half_acts_copy(m, &a, true);
 }
 
-float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
+/* The forward to the logits, then the loss: the cross-entropy, or with teacher logits
+ * the distillation loss (bb_model_forward_kd). */
+static float forward(bb_model *m, const int *inputs, const int *targets, const float *tlogits, float alpha, float temp,
+                     int B, int T) {
+    BB_CHECK(!(m->forward_only && targets));  /* a forward-only model has no loss buffers */
     ensure_acts(m, B, T);
     const bb_config *c = &m->cfg;
     const bb_family_traits_t *f = &bb_family_traits[c->family];
@@ -552,15 +576,31 @@ float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B
     bb_model_norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
     const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
     be->matmul_forward(m->acts.logits, m->acts.lnf, head, NULL, N, C, V, 0);
+    m->kd_tlogits = tlogits;
+    m->kd_alpha = alpha;
+    m->kd_temp = temp;
     if (!targets) {
         m->mean_loss = NAN;
         return NAN;
     }
-    be->crossentropy_forward(m->acts.losses, m->acts.probs, m->acts.logits, m->targets, N, V);
+    if (tlogits)
+        be->kd_forward(m->acts.losses, m->acts.probs, m->acts.logits, tlogits, m->targets, alpha, temp, N, V);
+    else
+        be->crossentropy_forward(m->acts.losses, m->acts.probs, m->acts.logits, m->targets, N, V);
     double sum = 0.0;
     for (int i = 0; i < N; i++) sum += m->acts.losses[i];
     m->mean_loss = m->n_valid_targets ? (float)(sum / m->n_valid_targets) : 0.0f;
     return m->mean_loss;
+}
+
+float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
+    return forward(m, inputs, targets, NULL, 0.0f, 0.0f, B, T);
+}
+
+float bb_model_forward_kd(bb_model *m, const int *inputs, const int *targets, const float *tlogits, float alpha,
+                          float temp, int B, int T) {
+    BB_CHECK(targets && tlogits && alpha >= 0.0f && alpha <= 1.0f && temp > 0.0f);
+    return forward(m, inputs, targets, tlogits, alpha, temp, B, T);
 }
 
 /* ---- backward --------------------------------------------------------------------- */
@@ -583,10 +623,15 @@ void bb_model_backward(bb_model *m, float grad_scale) {
     int V = c->vocab_size, QKV = (NH + 2 * NKV) * hd, F = c->ffn_hidden, FF1 = f->swiglu ? 2 * F : F, N = B * T;
     size_t BT = (size_t)N;
     bb_grad_scratch *g = &m->gs;
-    /* loss = mean over kept targets, so d loss / d logit = (p - y) / n_valid */
+    /* loss = mean over kept targets, so d loss / d logit = (p - y) / n_valid (the
+     * distillation loss: its per-row gradient, backend.h kd_backward, over n_valid) */
     float scale = m->n_valid_targets ? grad_scale / (float)m->n_valid_targets : 0.0f;
     float *dlogits = m->acts.probs;
-    be->crossentropy_backward(dlogits, m->acts.probs, m->targets, scale, N, V);
+    if (m->kd_tlogits)
+        be->kd_backward(dlogits, m->acts.probs, m->acts.logits, m->kd_tlogits, m->targets, m->kd_alpha, m->kd_temp,
+                        scale, N, V);
+    else
+        be->crossentropy_backward(dlogits, m->acts.probs, m->targets, scale, N, V);
     memset(g->dnorm, 0, BT * C * sizeof(float));
     float *dhead = f->tied_head ? m->grads.wte : m->grads.lm_head;
     const float *head = f->tied_head ? m->params.wte : m->params.lm_head;

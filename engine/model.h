@@ -19,6 +19,7 @@
  * place before the matmul, so forward, weight gradient and input gradient all see what
  * the quantized kernel computes, and the STE passes gradients to the masters. */
 #pragma once
+#include "alloc.h"
 #include "backend.h"
 #include "config.h"
 #include <stdbool.h>
@@ -118,6 +119,8 @@ typedef struct {
                                    16-bit storage must not change a bit); set before the first forward */
     bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
                                    set before the first forward */
+    bool forward_only;          /* logits only (bb_model_opts): one layer slot of activations, no loss */
+    bb_mem_category mem_charge; /* BB_MEM_COUNT: every table in its own category; else all of them here */
     bool frozen_base;           /* LoRA (engine/lora.h): the base is frozen and held only packed: packed_mem
                                    has every quantized linear (fp32 included: its packed form is W), params
                                    only the other tensors (BB_MEM_FROZEN); no masters, grads or moments */
@@ -135,11 +138,28 @@ typedef struct {
     int *inputs, *targets;      /* (B,T) copies */
     float mean_loss;            /* of the last forward with targets; NAN if none */
     int n_valid_targets;
+    /* knowledge distillation (bb_model_forward_kd): the teacher's logits (B,T,V) the last
+     * forward used, NULL for the plain cross-entropy; backward reads them again */
+    const float *kd_tlogits;
+    float kd_alpha, kd_temp;
 } bb_model;
+
+/* How a model is allocated. training: gradients and AdamW moments. forward_only: a model
+ * that only ever computes logits (a KD teacher): the activation tables hold one layer
+ * (blocks run in place, nothing is kept for a backward) and no probabilities or losses;
+ * excludes training. mem_charge: BB_MEM_COUNT charges each table to its own category;
+ * another category takes all of them (BB_MEM_TEACHER), so the breakdown shows the model
+ * on one line. */
+typedef struct {
+    bool training, forward_only;
+    bb_mem_category mem_charge;
+} bb_model_opts;
 
 /* Builds the tables and allocates parameters (and, if training, grads and moments).
  * Returns 0 or -1 with a reason (invalid config). */
 int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool training, char *err, size_t err_len);
+int bb_model_init_opts(bb_model *m, const bb_config *cfg, const bb_backend *be, const bb_model_opts *opts, char *err,
+                       size_t err_len);
 void bb_model_free(bb_model *m);
 /* A frozen base (LoRA): packed quantized linears, to be filled with bb_model_pack_base
  * (or a loader), and FP32 frozen tensors; no gradients. Returns 0 or -1 with a reason. */
@@ -168,6 +188,14 @@ void bb_model_requantize(bb_model *m);
 /* Forward over tokens (B,T). targets may be NULL (logits only); entries < 0 are ignored
  * by the loss (masked variant). Returns the mean loss over kept targets (NAN without). */
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T);
+/* The same forward with the knowledge-distillation loss (backend.h kd_forward; Hinton et
+ * al. 2015, spec evaluation.md §5.3) instead of the cross-entropy: the mean over kept
+ * targets of alpha * CE + (1 - alpha) * temp^2 * KL(softmax(tlogits/temp) ||
+ * softmax(logits/temp)); alpha weights the hard CE (torchdistill's convention). tlogits
+ * (B,T,V) are the teacher's logits for the same inputs; they must stay unchanged until
+ * bb_model_backward. The hook acts on the logits and the loss only. */
+float bb_model_forward_kd(bb_model *m, const int *inputs, const int *targets, const float *tlogits, float alpha,
+                          float temp, int B, int T);
 void bb_model_zero_grad(bb_model *m);
 /* Backward of the last forward; grad_scale multiplies the loss gradient (1/accum for
  * gradient accumulation). Accumulates into grads (a frozen base: into the adapters'

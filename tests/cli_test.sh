@@ -56,6 +56,20 @@ expect 2 "unknown --schedule 'zigzag'" -- "$BB" train --schedule zigzag
 expect 2 "n_embd 64 is not divisible by n_head 5" -- "$BB" train --model tiny --set n_head=5
 expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_layers=3
 expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65
+# knowledge distillation: both flags or neither, and --kd values in range
+expect 0 "--kd alpha=A,T=X +distillation loss alpha\*CE" -- "$BB" train --help
+expect 2 "--kd needs --teacher CKPT" -- "$BB" train --kd alpha=0.5,T=2
+expect 2 "--teacher needs --kd alpha=A,T=X" -- "$BB" train --teacher t.ckpt
+expect 2 "alpha must be a number in \[0, 1\], got '1.5'" -- "$BB" train --teacher t.ckpt --kd alpha=1.5,T=2
+expect 2 "T must be a number > 0, got '0'" -- "$BB" train --teacher t.ckpt --kd alpha=0.5,T=0
+expect 2 "unknown key 'tau'" -- "$BB" train --teacher t.ckpt --kd tau=2
+expect 2 "'alpha' is not key=value" -- "$BB" train --teacher t.ckpt --kd alpha
+expect 0 "teacher \(KD, forward\) +0.004 GB +4.1 MiB" -- "$BB" memcalc --model tiny --method kd --batch 2 --seq 64
+expect 0 "teacher: small \(gpt2 L=6.*int8\), forward only" -- "$BB" memcalc --model tiny --method kd --teacher-model small --teacher-precision int8 --batch 1 --seq 64
+expect 2 "--method must be full, kd or lora, got 'qlora'" -- "$BB" memcalc --method qlora
+expect 0 "LoRA training" -- "$BB" memcalc --method lora
+expect 2 "need --method kd" -- "$BB" memcalc --teacher-model small
+expect 2 "the teacher's vocab_size 50257 differs from the student's 4096" -- "$BB" memcalc --method kd --teacher-model gpt2-124m
 expect 2 "--precision must be all or one of" -- "$BB" bench gemm --precision fp8
 # nf4 is a base-only format (QLoRA's frozen base): no full training, no full-training benchmark
 expect 2 "nf4 is a base-only format: use it with --lora" -- "$BB" train --model tiny --precision nf4

@@ -68,13 +68,15 @@ expect 0 "split lm/valid \(int8" -- "$BB" eval ppl --ckpt "$TMP/m8.ckpt" --split
 expect 0 "adapter optimizer \(m, v\)" -- "$BB" memcalc --model small --precision int8 --method lora --lora r=8,targets=all-linear
 expect 0 "lora GiB" -- "$BB" memcalc --fit
 expect 2 "--lora needs --method lora" -- "$BB" memcalc --lora r=4
-expect 2 "--method must be full or lora" -- "$BB" memcalc --method kd
+expect 2 "--method must be full, kd or lora" -- "$BB" memcalc --method bogus
 
 # 6. wrong uses
 expect 2 "--base needs --lora" -- "$BB" train --model tiny --base "$TMP/fp32.ckpt" --steps 1
 expect 2 "--resume" -- "$BB" train --model tiny --lora r=4 --resume "$TMP/fp32.ckpt" --steps 1
 expect 2 "lora r must be" -- "$BB" train --model tiny --lora r=0 --steps 1
 expect 2 "targets 'head' unknown" -- "$BB" train --model tiny --lora targets=head --steps 1
+expect 2 "--teacher with --lora" -- "$BB" train --model tiny --lora r=4 --teacher "$TMP/fp32.ckpt" --kd alpha=0.5,T=2 \
+    --steps 1
 expect 1 "SubLN" -- "$BB" train "${RUN[@]}" --lora r=4 --base "$TMP/fp32.ckpt" --precision b158 --steps 1
 expect 1 "SHA-256" -- "$BB" lora merge --base "$TMP/b158.ckpt" --adapters "$TMP/fp32.lora" --out "$TMP/x.ckpt"
 expect 1 "not a bitbench LoRA adapter file" -- "$BB" lora merge --base "$TMP/fp32.ckpt" --adapters "$TMP/fp32.ckpt" \

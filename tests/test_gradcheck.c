@@ -44,6 +44,7 @@ struct fd_case {
     int N, C, OC, F, B, T, NH, NKV, hd, V;
     double *x, *weight, *bias, *cs, *sn, *att;
     int *tokens;
+    double alpha, temp;  /* knowledge distillation */
 };
 
 static double loss_of(fd_case *c) {
@@ -223,6 +224,34 @@ static void test_lora(void) {
     }
 }
 
+/* The distillation loss (backend.h kd_forward) w.r.t. the student logits, teacher logits
+ * in c->weight, for alpha and T at and around the spec's values (T < 1 too), masked rows. */
+static void kd_fwd(fd_case *c, double *out) {
+    double *probs = bb_alloc(BB_MEM_OTHER, (size_t)c->N * c->V * sizeof *probs);
+    kd_forward_ref_f64(out, probs, c->x, c->weight, c->tokens, c->alpha, c->temp, c->N, c->V);
+    bb_free(probs);
+}
+static void test_kd(void) {
+    const double settings[][2] = {{0.5, 2}, {0.9, 2}, {0.5, 4}, {0.5, 1}, {0.0, 3}, {1.0, 2}, {0.3, 0.5}};
+    int targets[6] = {3, -1, 0, 6, 6, -1};
+    for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++) {
+        fd_case c = {.forward = kd_fwd, .N = 6, .V = 7, .tokens = targets, .alpha = settings[k][0],
+                     .temp = settings[k][1]};
+        c.x = drnd(42, 3); c.weight = drnd(42, 3); c.n_out = 6;
+        c.w = dzeros(6);
+        for (int i = 0; i < 6; i++) c.w[i] = 0.25;  /* mean over the 4 kept targets */
+        double *probs = dzeros(42), *losses = dzeros(6), *dz = dzeros(42);
+        kd_forward_ref_f64(losses, probs, c.x, c.weight, targets, c.alpha, c.temp, 6, 7);
+        kd_backward_ref_f64(dz, probs, c.x, c.weight, targets, c.alpha, c.temp, 0.25, 6, 7);
+        char name[64];
+        snprintf(name, sizeof name, "kd.dlogits[alpha=%g T=%g]", c.alpha, c.temp);
+        fd_compare(name, &c, c.x, 42, dz);
+        for (int i = 0; i < 42; i++)
+            CHECK(targets[i / 7] >= 0 || dz[i] == 0.0, "%s: masked row %d has gradient %g", name, i / 7, dz[i]);
+    }
+    free_all();
+}
+
 static const bb_test_case cases[] = {
     {"lora", test_lora},
     {"matmul", test_matmul},
@@ -230,5 +259,6 @@ static const bb_test_case cases[] = {
     {"activations", test_activations},
     {"rope_attention", test_rope_attention},
     {"loss_embedding", test_loss_embedding},
+    {"kd", test_kd},
 };
 BB_TEST_MAIN(cases)

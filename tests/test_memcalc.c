@@ -1,11 +1,13 @@
 /* test_memcalc.c — the memory calculator against the tracked allocator: for tiny and
  * small, every precision, with and without checkpointing, each category within 5 % and
- * the total within 10 % (issue 7), after a training step allocated everything; for the
- * full method and for lora (every base precision, nf4 included). Also the spec's
- * arithmetic: FP32 Llama-7B weights = 26.95 GB, NF4 + double quant 4.127 bits/weight
- * = 3.48 GB (precisions.md §5.2). */
+ * the total within 10 % (issue 7), after a training step allocated everything; the same
+ * for method kd (full training + a forward-only teacher, category BB_MEM_TEACHER) and for
+ * method lora (every base precision, nf4 included). Also the spec's arithmetic: FP32
+ * Llama-7B weights = 26.95 GB, NF4 + double quant 4.127 bits/weight = 3.48 GB
+ * (precisions.md §5.2). */
 #include "../bench/memcalc.h"
 #include "../engine/alloc.h"
+#include "../engine/distill.h"
 #include "../engine/model.h"
 #include "../precisions/gemm.h"
 #include "test.h"
@@ -17,6 +19,53 @@ static void check_close(const char *what, const char *cfgname, double predicted,
           measured, 100 * err, 100 * tol);
 }
 
+/* One training step of the student (with a forward-only KD teacher when t is given), then
+ * every category measured against the prediction: 5 % each, 10 % the total. */
+static void check_step(const char *name, const bb_config *c, const bb_config *t, int ck) {
+    int B = 2, T = 64;
+    char err[200];
+    bb_gemm_scratch_release();
+    bb_mem_stats before = bb_mem_stats_get();
+    bb_model m, teacher;
+    CHECK(bb_model_init(&m, c, &bb_backend_cpu, true, err, sizeof err) == 0, "%s", err);
+    m.checkpointing = ck;
+    bb_model_init_weights(&m, 1);
+    if (t) {
+        /* zero weights: the memory does not depend on them, and initialising takes time */
+        CHECK(bb_teacher_init(&teacher, t, &bb_backend_cpu, err, sizeof err) == 0, "%s", err);
+    }
+    int in[128], tg[128];
+    for (int i = 0; i < B * T; i++) { in[i] = (i * 7) % 4096; tg[i] = (i * 11) % 4096; }
+    if (t) bb_model_forward_kd(&m, in, tg, bb_teacher_logits(&teacher, in, B, T), 0.5f, 2.0f, B, T);
+    else bb_model_forward(&m, in, tg, B, T);
+    bb_model_zero_grad(&m);
+    bb_model_backward(&m, 1.0f);
+    bb_gemm_scratch_release();  /* the packed kernels' activation cache (memcalc.h) */
+    bb_mem_stats after = bb_mem_stats_get();
+    bb_memcalc pred;
+    if (t) bb_memcalc_kd(c, t, B, T, ck, &pred);
+    else bb_memcalc_full(c, B, T, ck, &pred);
+    double cats[][2] = {
+        {pred.parameters, (double)(after.current[BB_MEM_PARAMS] - before.current[BB_MEM_PARAMS])},
+        {pred.gradients, (double)(after.current[BB_MEM_GRADS] - before.current[BB_MEM_GRADS])},
+        {pred.optimizer, (double)(after.current[BB_MEM_OPTIM] - before.current[BB_MEM_OPTIM])},
+        {pred.packed, (double)(after.current[BB_MEM_PACKED] - before.current[BB_MEM_PACKED])},
+        {pred.activations, (double)(after.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS])},
+        {pred.workspace, (double)(after.current[BB_MEM_WORKSPACE] - before.current[BB_MEM_WORKSPACE])},
+        {pred.teacher, (double)(after.current[BB_MEM_TEACHER] - before.current[BB_MEM_TEACHER])},
+    };
+    const char *cat_names[] = {"parameters", "gradients", "optimizer", "packed", "activations", "workspace",
+                               "teacher"};
+    double measured_total = 0;
+    for (int k = 0; k < 7; k++) {
+        check_close(cat_names[k], name, cats[k][0], cats[k][1], 0.05);
+        measured_total += cats[k][1];
+    }
+    check_close("total", name, pred.total, measured_total, 0.10);
+    if (t) bb_model_free(&teacher);
+    bb_model_free(&m);
+}
+
 static void test_against_allocator(void) {
     const char *presets[] = {"tiny", "small"};
     for (int pi = 0; pi < 2; pi++)
@@ -26,39 +75,8 @@ static void test_against_allocator(void) {
                 char err[200], name[96];
                 bb_config_from_preset(&c, presets[pi], err, sizeof err);
                 bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
-                int B = 2, T = 64;
                 snprintf(name, sizeof name, "%s/%s/%s", presets[pi], bb_precisions[p].name, ck ? "block" : "none");
-                bb_gemm_scratch_release();
-                bb_mem_stats before = bb_mem_stats_get();
-                bb_model m;
-                CHECK(bb_model_init(&m, &c, &bb_backend_cpu, true, err, sizeof err) == 0, "%s", err);
-                m.checkpointing = ck;
-                bb_model_init_weights(&m, 1);
-                int in[128], tg[128];
-                for (int i = 0; i < B * T; i++) { in[i] = (i * 7) % 4096; tg[i] = (i * 11) % 4096; }
-                bb_model_forward(&m, in, tg, B, T);
-                bb_model_zero_grad(&m);
-                bb_model_backward(&m, 1.0f);
-                bb_gemm_scratch_release();  /* the packed kernels' activation cache (memcalc.h) */
-                bb_mem_stats after = bb_mem_stats_get();
-                bb_memcalc pred;
-                bb_memcalc_full(&c, B, T, ck, &pred);
-                double cats[][2] = {
-                    {pred.parameters, (double)(after.current[BB_MEM_PARAMS] - before.current[BB_MEM_PARAMS])},
-                    {pred.gradients, (double)(after.current[BB_MEM_GRADS] - before.current[BB_MEM_GRADS])},
-                    {pred.optimizer, (double)(after.current[BB_MEM_OPTIM] - before.current[BB_MEM_OPTIM])},
-                    {pred.packed, (double)(after.current[BB_MEM_PACKED] - before.current[BB_MEM_PACKED])},
-                    {pred.activations, (double)(after.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS])},
-                    {pred.workspace, (double)(after.current[BB_MEM_WORKSPACE] - before.current[BB_MEM_WORKSPACE])},
-                };
-                const char *cat_names[] = {"parameters", "gradients", "optimizer", "packed", "activations", "workspace"};
-                double measured_total = 0;
-                for (int k = 0; k < 6; k++) {
-                    check_close(cat_names[k], name, cats[k][0], cats[k][1], 0.05);
-                    measured_total += cats[k][1];
-                }
-                check_close("total", name, pred.total, measured_total, 0.10);
-                bb_model_free(&m);
+                check_step(name, &c, NULL, ck);
             }
 }
 
@@ -120,6 +138,44 @@ static void test_lora_against_allocator(void) {
             }
 }
 
+/* Method kd: students with an FP32 teacher of their own preset (every precision at tiny;
+ * fp32 and b158 at small: the student's categories are the full method's, checked above),
+ * and teachers that differ: larger, quantized (fake-quant copy + packed format), the llama
+ * family (RoPE tables, SwiGLU), under a checkpointing student. */
+static void test_kd_against_allocator(void) {
+    const char *presets[] = {"tiny", "small"};
+    char err[200], name[128];
+    for (int pi = 0; pi < 2; pi++)
+        for (int p = 0; p < BB_PREC_COUNT; p++) {
+            if (pi == 1 && p != BB_PREC_FP32 && p != BB_PREC_B158) continue;
+            bb_config c, t;
+            bb_config_from_preset(&c, presets[pi], err, sizeof err);
+            bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            bb_config_from_preset(&t, presets[pi], err, sizeof err);
+            snprintf(name, sizeof name, "kd %s/%s <- %s/fp32", presets[pi], bb_precisions[p].name, presets[pi]);
+            check_step(name, &c, &t, 0);
+        }
+    const struct { const char *student, *sprec, *teacher, *tprec, *tset; int ck; } mixed[] = {
+        {"tiny", "b158", "small", "fp32", NULL, 0},
+        {"small", "b158", "small", "int8", NULL, 1},
+        {"small", "int4", "tiny", "b158", NULL, 0},
+        {"tiny", "fp32", "small", "fp32", "family=llama,n_kv_head=2,max_seq=64", 0},
+    };
+    for (size_t k = 0; k < sizeof mixed / sizeof mixed[0]; k++) {
+        bb_config c, t;
+        bb_config_from_preset(&c, mixed[k].student, err, sizeof err);
+        bb_config_set_precision(&c, mixed[k].sprec, err, sizeof err);
+        bb_config_from_preset(&t, mixed[k].teacher, err, sizeof err);
+        if (mixed[k].tset) CHECK(bb_config_override(&t, mixed[k].tset, err, sizeof err) == 0, "%s", err);
+        bb_config_set_precision(&t, mixed[k].tprec, err, sizeof err);
+        CHECK(bb_config_validate(&t, err, sizeof err) == 0, "%s", err);
+        snprintf(name, sizeof name, "kd %s/%s <- %s/%s%s%s%s", mixed[k].student, mixed[k].sprec, mixed[k].teacher,
+                 mixed[k].tprec, mixed[k].tset ? " " : "", mixed[k].tset ? mixed[k].tset : "",
+                 mixed[k].ck ? " (block)" : "");
+        check_step(name, &c, &t, mixed[k].ck);
+    }
+}
+
 static void test_llama7b_arithmetic(void) {
     bb_config c;
     char err[200];
@@ -159,6 +215,7 @@ static const bb_test_case cases[] = {
     {"llama7b_nf4", test_llama7b_nf4},
     {"against_allocator", test_against_allocator},
     {"lora_against_allocator", test_lora_against_allocator},
+    {"kd_against_allocator", test_kd_against_allocator},
     {"llama7b_arithmetic", test_llama7b_arithmetic},
 };
 BB_TEST_MAIN(cases)

@@ -162,6 +162,28 @@ static void test_loss_embedding_optim(void) {
     ref->crossentropy_backward(p2, p2, targets, 0.25f, N, V);
     EXPECT_CLOSE_F("crossentropy.dlogits", p1, p2, (size_t)N * V, TOL);
 
+    /* knowledge distillation (backend.h kd_forward): random teacher logits, and a row whose
+     * teacher is one-hot to float precision (its other probabilities underflow at T = 0.5) */
+    float *zt = rnd((size_t)N * V, 6);
+    for (int v = 0; v < V; v++) zt[2 * V + v] = v == 5 ? 80.0f : -80.0f;
+    const float kd_settings[][2] = {{0.5f, 2.0f}, {0.9f, 0.5f}, {0.0f, 4.0f}};
+    for (int k = 0; k < 3; k++) {
+        float alpha = kd_settings[k][0], temp = kd_settings[k][1];
+        char name[64];
+        cpu->kd_forward(l1, p1, z, zt, targets, alpha, temp, N, V);
+        ref->kd_forward(l2, p2, z, zt, targets, alpha, temp, N, V);
+        snprintf(name, sizeof name, "kd.losses[alpha=%g T=%g]", alpha, temp);
+        EXPECT_CLOSE_F(name, l1, l2, N, TOL);
+        snprintf(name, sizeof name, "kd.probs[alpha=%g T=%g]", alpha, temp);
+        EXPECT_CLOSE_F(name, p1, p2, (size_t)N * V, TOL);
+        for (int i = 0; i < N; i++) CHECK(targets[i] >= 0 || l1[i] == 0.0f, "kd: ignored target %d has loss %g", i, l1[i]);
+        cpu->kd_backward(p1, p1, z, zt, targets, alpha, temp, 0.25f, N, V);  /* in place, as the model does */
+        ref->kd_backward(p2, p2, z, zt, targets, alpha, temp, 0.25f, N, V);
+        snprintf(name, sizeof name, "kd.dlogits[alpha=%g T=%g]", alpha, temp);
+        EXPECT_CLOSE_F(name, p1, p2, (size_t)N * V, TOL);
+    }
+    bb_free(zt);
+
     int tokens[27];
     for (int i = 0; i < B * T; i++) tokens[i] = (i * 5) % 7;  /* repeats */
     float *wte = rnd((size_t)7 * C, 1), *wpe = rnd((size_t)T * C, 1);

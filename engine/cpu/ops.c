@@ -256,20 +256,22 @@ static void residual_bias_forward_cpu(float *out, const float *x, const float *b
 
 /* ---- loss ------------------------------------------------------------------------ */
 
+/* p = softmax(z) for one row; returns -log p[target] from the log-sum-exp (0 if target < 0). */
+static float crossentropy_row(const bb_eltwise_kernels *k, float *p, const float *z, int target, int V) {
+    float maxv = -INFINITY;
+    for (int v = 0; v < V; v++) maxv = z[v] > maxv ? z[v] : maxv;
+    float sum = k->exp_shift_sum(p, z, maxv, (size_t)V), inv = 1.0f / sum;
+#pragma omp simd
+    for (int v = 0; v < V; v++) p[v] *= inv;
+    return target < 0 ? 0.0f : logf(sum) + maxv - z[target];
+}
+
 static void crossentropy_forward_cpu(float *losses, float *probs, const float *logits, const int *targets, int N,
                                      int V) {
     const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= BB_PAR_MIN_WORK)
-    for (int n = 0; n < N; n++) {
-        const float *z = logits + (size_t)n * V;
-        float *p = probs + (size_t)n * V, maxv = -INFINITY, sum = 0.0f;
-        for (int v = 0; v < V; v++) maxv = z[v] > maxv ? z[v] : maxv;
-        sum = k->exp_shift_sum(p, z, maxv, (size_t)V);
-        float inv = 1.0f / sum;
-#pragma omp simd
-        for (int v = 0; v < V; v++) p[v] *= inv;
-        losses[n] = targets[n] < 0 ? 0.0f : logf(sum) + maxv - z[targets[n]];
-    }
+    for (int n = 0; n < N; n++)
+        losses[n] = crossentropy_row(k, probs + (size_t)n * V, logits + (size_t)n * V, targets[n], V);
 }
 
 static void crossentropy_backward_cpu(float *dlogits, const float *probs, const int *targets, float scale, int N,
@@ -285,6 +287,72 @@ static void crossentropy_backward_cpu(float *dlogits, const float *probs, const 
 #pragma omp simd
         for (int v = 0; v < V; v++) d[v] = p[v] * scale;
         d[targets[n]] -= scale;
+    }
+}
+
+/* e = exp(z / T - max(z / T)) for one row (z / T as z * inv); returns the sum of e and
+ * the maximum in *maxv. */
+static float exp_row_temp(const bb_eltwise_kernels *k, float *e, const float *z, float inv, int V, float *maxv) {
+    float m = -INFINITY;
+    for (int v = 0; v < V; v++) m = z[v] > m ? z[v] : m;
+#pragma omp simd
+    for (int v = 0; v < V; v++) e[v] = z[v] * inv;
+    *maxv = m * inv;
+    return k->exp_shift_sum(e, e, *maxv, (size_t)V);
+}
+
+/* Knowledge distillation (backend.h). With e_t = exp(z_t/T - m_t), S_t = sum e_t (and m_s,
+ * S_s for the student), sum P_T = 1 turns the KL into
+ *   KL = sum_v P_T (z_t - z_s) / T - lse(z_t/T) + lse(z_s/T)
+ *      = (sum_v e_t (z_t - z_s)) / (T S_t) + (m_s - m_t) + log(S_s / S_t),
+ * summed and combined in double: the terms are O(1) while a KL is often 1e-3. The probs
+ * row is the scratch for the exponentials until the cross-entropy writes it. */
+static void kd_forward_cpu(float *losses, float *probs, const float *logits, const float *tlogits, const int *targets,
+                           float alpha, float temp, int N, int V) {
+    const bb_eltwise_kernels *k = bb_eltwise();
+    float inv = 1.0f / temp;
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= BB_PAR_MIN_WORK)
+    for (int n = 0; n < N; n++) {
+        const float *zs = logits + (size_t)n * V, *zt = tlogits + (size_t)n * V;
+        float *p = probs + (size_t)n * V;
+        double kl = 0.0;
+        if (targets[n] >= 0) {
+            float ms, mt;
+            float ss = exp_row_temp(k, p, zs, inv, V, &ms), st = exp_row_temp(k, p, zt, inv, V, &mt);
+            double dot = 0.0;
+            for (int v = 0; v < V; v++) dot += (double)p[v] * ((double)zt[v] - zs[v]);
+            kl = dot * inv / st + ((double)ms - mt) + log((double)ss / st);
+        }
+        float ce = crossentropy_row(k, p, zs, targets[n], V);
+        losses[n] = targets[n] < 0 ? 0.0f : (float)(alpha * (double)ce + (1.0 - alpha) * (double)temp * temp * kl);
+    }
+}
+
+static void kd_backward_cpu(float *dlogits, const float *probs, const float *logits, const float *tlogits,
+                            const int *targets, float alpha, float temp, float scale, int N, int V) {
+    const bb_eltwise_kernels *k = bb_eltwise();
+    float inv = 1.0f / temp;
+#pragma omp parallel if ((size_t)N * V >= BB_PAR_MIN_WORK)
+    {
+        float *qs = bb_alloc(BB_MEM_WORKSPACE, 2 * (size_t)V * sizeof(float)), *pt = qs + V;
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            float *d = dlogits + (size_t)n * V;
+            const float *p = probs + (size_t)n * V;
+            if (targets[n] < 0) {
+                memset(d, 0, (size_t)V * sizeof *d);
+                continue;
+            }
+            float ms, mt;
+            float ss = exp_row_temp(k, qs, logits + (size_t)n * V, inv, V, &ms);
+            float st = exp_row_temp(k, pt, tlogits + (size_t)n * V, inv, V, &mt);
+            /* scale [alpha (p - y) + (1 - alpha) T (Q_T - P_T)], Q_T = qs / ss, P_T = pt / st */
+            float a = alpha * scale, b = (1.0f - alpha) * temp * scale, bs = b / ss, bt = b / st;
+#pragma omp simd
+            for (int v = 0; v < V; v++) d[v] = a * p[v] + bs * qs[v] - bt * pt[v];
+            d[targets[n]] -= a;
+        }
+        bb_free(qs);
     }
 }
 
@@ -385,6 +453,8 @@ const bb_backend bb_backend_cpu = {
     .residual_bias_forward = residual_bias_forward_cpu,
     .crossentropy_forward = crossentropy_forward_cpu,
     .crossentropy_backward = crossentropy_backward_cpu,
+    .kd_forward = kd_forward_cpu,
+    .kd_backward = kd_backward_cpu,
     .encoder_forward = encoder_forward_cpu,
     .encoder_backward = encoder_backward_cpu,
     .adamw_update = adamw_update_cpu,

@@ -272,6 +272,52 @@ LINKAGE void NAME(crossentropy_backward_ref)(real *dlogits, const real *probs, c
         }
 }
 
+/* log sum_v exp(z[v] / temp), shifted by the maximum. */
+static real NAME(logsumexp_temp_ref)(const real *z, real temp, int V) {
+    real maxv = -INFINITY, sum = (real)0.0;
+    for (int v = 0; v < V; v++) if (z[v] / temp > maxv) maxv = z[v] / temp;
+    for (int v = 0; v < V; v++) sum += exp(z[v] / temp - maxv);
+    return maxv + log(sum);
+}
+
+/* Knowledge distillation, backend.h: the CE of crossentropy_forward, then per kept row
+ * KL(P_T || Q_T) = sum_v P_T (log P_T - log Q_T) from log-softmaxes (log P_T = z_t/T -
+ * lse(z_t/T)), so a teacher probability that underflows to 0 adds 0 (torch's kl_div). */
+LINKAGE void NAME(kd_forward_ref)(real *losses, real *probs, const real *logits, const real *tlogits,
+                                  const int *targets, real alpha, real temp, int N, int V) {
+    NAME(crossentropy_forward_ref)(losses, probs, logits, targets, N, V);
+    for (int n = 0; n < N; n++) {
+        if (targets[n] < 0) continue;  /* losses[n] is 0 already */
+        const real *zs = logits + (size_t)n * V, *zt = tlogits + (size_t)n * V;
+        real lse_s = NAME(logsumexp_temp_ref)(zs, temp, V), lse_t = NAME(logsumexp_temp_ref)(zt, temp, V);
+        real kl = (real)0.0;
+        for (int v = 0; v < V; v++) {
+            real log_pt = zt[v] / temp - lse_t, log_qs = zs[v] / temp - lse_s;
+            kl += exp(log_pt) * (log_pt - log_qs);
+        }
+        losses[n] = alpha * losses[n] + ((real)1.0 - alpha) * temp * temp * kl;
+    }
+}
+
+LINKAGE void NAME(kd_backward_ref)(real *dlogits, const real *probs, const real *logits, const real *tlogits,
+                                   const int *targets, real alpha, real temp, real scale, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        const real *zs = logits + (size_t)n * V, *zt = tlogits + (size_t)n * V;
+        real lse_s = (real)0.0, lse_t = (real)0.0;
+        if (targets[n] >= 0) {
+            lse_s = NAME(logsumexp_temp_ref)(zs, temp, V);
+            lse_t = NAME(logsumexp_temp_ref)(zt, temp, V);
+        }
+        for (int v = 0; v < V; v++) {
+            size_t i = (size_t)n * V + v;
+            if (targets[n] < 0) { dlogits[i] = (real)0.0; continue; }
+            real hard = probs[i] - (v == targets[n] ? (real)1.0 : (real)0.0);
+            real soft = exp(zs[v] / temp - lse_s) - exp(zt[v] / temp - lse_t);  /* Q_T - P_T */
+            dlogits[i] = (alpha * hard + ((real)1.0 - alpha) * temp * soft) * scale;
+        }
+    }
+}
+
 LINKAGE void NAME(encoder_forward_ref)(real *out, const int *tokens, const real *wte, const real *wpe, int B, int T,
                                 int C) {
     for (int b = 0; b < B; b++)
@@ -334,6 +380,8 @@ const bb_backend bb_backend_ref = {
     .residual_bias_forward = residual_bias_forward_ref,
     .crossentropy_forward = crossentropy_forward_ref,
     .crossentropy_backward = crossentropy_backward_ref,
+    .kd_forward = kd_forward_ref,
+    .kd_backward = kd_backward_ref,
     .encoder_forward = encoder_forward_ref,
     .encoder_backward = encoder_backward_ref,
     .adamw_update = adamw_update_ref,

@@ -21,6 +21,8 @@ void attention_backward_ref_f64(double *dqkv, const double *dout, const double *
 void residual_bias_forward_ref_f64(double *out, const double *x, const double *bias, int N, int C);
 void crossentropy_forward_ref_f64(double *losses, double *probs, const double *logits, const int *targets, int N, int V);
 void crossentropy_backward_ref_f64(double *dlogits, const double *probs, const int *targets, double scale, int N, int V);
+void kd_forward_ref_f64(double *losses, double *probs, const double *logits, const double *tlogits, const int *targets, double alpha, double temp, int N, int V);
+void kd_backward_ref_f64(double *dlogits, const double *probs, const double *logits, const double *tlogits, const int *targets, double alpha, double temp, double scale, int N, int V);
 void encoder_forward_ref_f64(double *out, const int *tokens, const double *wte, const double *wpe, int B, int T, int C);
 void encoder_backward_ref_f64(double *dwte, double *dwpe, const double *dout, const int *tokens, int B, int T, int C);
 void adamw_update_ref_f64(double *params, const double *grads, double *m, double *v, size_t n, double lr, double beta1, double beta2, double eps, double wd, int t);

@@ -471,6 +471,8 @@ extern "C" const bb_backend bb_backend_cuda = {
     residual_bias_forward_cuda,
     crossentropy_forward_cuda,
     crossentropy_backward_cuda,
+    NULL, /* kd_forward, kd_backward: the staged backend (staged.c) runs the CPU ops */
+    NULL,
     encoder_forward_cuda,
     encoder_backward_cuda,
     adamw_update_cuda,

@@ -190,6 +190,17 @@ static void packed_forward(bb_precision p, float *out, const float *x, const voi
     down(out, d, F((size_t)N * OC));
 }
 
+/* The KD loss has no CUDA kernel yet: it runs on the host, where the staged backend's
+ * buffers live, with the CPU backend's op (bit-identical to a CPU run). */
+static void kd_forward(float *losses, float *probs, const float *logits, const float *tlogits, const int *targets,
+                       float alpha, float temp, int N, int V) {
+    bb_backend_cpu.kd_forward(losses, probs, logits, tlogits, targets, alpha, temp, N, V);
+}
+static void kd_backward(float *dlogits, const float *probs, const float *logits, const float *tlogits,
+                        const int *targets, float alpha, float temp, float scale, int N, int V) {
+    bb_backend_cpu.kd_backward(dlogits, probs, logits, tlogits, targets, alpha, temp, scale, N, V);
+}
+
 const bb_backend bb_backend_cuda_staged = {
     .name = "cuda-staged",
     .matmul_forward = matmul_forward,
@@ -209,6 +220,8 @@ const bb_backend bb_backend_cuda_staged = {
     .residual_bias_forward = residual_bias_forward,
     .crossentropy_forward = crossentropy_forward,
     .crossentropy_backward = crossentropy_backward,
+    .kd_forward = kd_forward,
+    .kd_backward = kd_backward,
     .encoder_forward = encoder_forward,
     .encoder_backward = encoder_backward,
     .adamw_update = adamw_update,
