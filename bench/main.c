@@ -1,6 +1,7 @@
 /* main.c — the `bitbench` binary: one table of top-level commands. */
 #include "../common/check.h"
 #include "cli.h"
+#include "results.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ static const bb_command commands[] = {
 
 int main(int argc, char **argv) {
     bb_set_program_name("bitbench");
+    bb_cli_set_command_line(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         extern const char *bb_version_string(void);
         printf("%s\n", bb_version_string());
