@@ -30,3 +30,5 @@ int bb_cmd_memcalc(int argc, char **argv);
 int bb_cmd_bench_gemm(int argc, char **argv); /* bench/cmd_gemm.c */
 int bb_cmd_bench_kernels(int argc, char **argv);  /* cmd_kernels.c */
 int bb_cmd_bench_compare(int argc, char **argv);  /* cmd_compare.c */
+int bb_cmd_bench_throughput(int argc, char **argv); /* cmd_throughput.c */
+int bb_cmd_bench_memory(int argc, char **argv);     /* cmd_memory.c */

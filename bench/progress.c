@@ -43,3 +43,11 @@ void bb_progress_finish(bb_progress *p) {
     if (p->tty && p->last_len) fputc('\n', stderr);
     p->last_len = 0;
 }
+
+void bb_progress_clear(bb_progress *p) {
+    if (p->tty && p->last_len) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->last_len = 0;
+    }
+}

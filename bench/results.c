@@ -237,3 +237,8 @@ void bb_run_begin(bb_run *run, const char *stage, const char *words, const char 
     bb_run_commit(&af);
     if (old) bb_json_doc_free(old);
 }
+
+void bb_utc_now(char out[32]) {
+    time_t now = time(NULL);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+}

@@ -51,3 +51,5 @@ void bb_run_begin(bb_run *run, const char *stage, const char *words, const char 
                   const char *config, int argc, char **argv);
 /* The run's binary SHA-256 (after bb_run_begin), for cache keys. */
 const char *bb_run_binary_hash(void);
+/* The current UTC time as ISO 8601 ("2026-11-27T12:16:33Z"). */
+void bb_utc_now(char out[32]);

@@ -1,0 +1,44 @@
+/* methods.c — see methods.h. `full` trains every parameter: FP32 masters, gradients and
+ * AdamW moments, with QAT (fake-quant forward through the packed kernels, straight-through
+ * backward) for the quantized precisions; this is what `bitbench train` does. */
+#include "methods.h"
+#include <stdio.h>
+#include <string.h>
+
+static int full_init(bb_method_run *r, const bb_method_setup *s, char *err, size_t err_len) {
+    memset(r, 0, sizeof *r);
+    if (bb_model_init(&r->model, s->cfg, &bb_backend_cpu, true, err, err_len) != 0) return -1;
+    bb_model_init_weights(&r->model, s->seed);
+    r->model.checkpointing = s->checkpointing;
+    r->scaler = bb_grad_scaler_default(bb_precisions[s->cfg->precision].loss_scaling);
+    r->opt = s->opt;
+    return 0;
+}
+
+static float full_step(bb_method_run *r, const int *inputs, const int *targets, int B, int T, float lr) {
+    float loss = bb_model_forward(&r->model, inputs, targets, B, T), norm;
+    bb_model_zero_grad(&r->model);
+    bb_model_backward(&r->model, bb_grad_scaler_factor(&r->scaler));
+    bb_model_step_scaled(&r->model, &r->scaler, &r->opt, lr, &norm);
+    return loss;
+}
+
+static void full_free(bb_method_run *r) { bb_model_free(&r->model); }
+
+const bb_method bb_methods[] = {
+    {"full", "every parameter trained (QAT with FP32 masters for the quantized precisions)", false, NULL, full_init,
+     full_step, full_free, bb_memcalc_full},
+    {"lora", "LoRA adapters on the FP32 base frozen in the precision (base: the fp32 full model)", true,
+     "needs the LoRA engine of issue #7: bitbench train --lora, --base", NULL, NULL, NULL, NULL},
+    {"kd", "knowledge distillation of a student in the precision from the fp32 full model as teacher", true,
+     "needs the distillation loss of issue #7: bitbench train --teacher --kd", NULL, NULL, NULL, NULL},
+};
+const int bb_n_methods = (int)(sizeof bb_methods / sizeof bb_methods[0]);
+
+const bb_method *bb_method_find(const char *name) {
+    for (int i = 0; i < bb_n_methods; i++)
+        if (strcmp(bb_methods[i].name, name) == 0) return &bb_methods[i];
+    return NULL;
+}
+
+bb_adamw bb_method_default_opt(float lr) { return (bb_adamw){lr, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f}; }

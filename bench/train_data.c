@@ -1,0 +1,28 @@
+/* train_data.c — see train_data.h. */
+#include "train_data.h"
+#include "../common/check.h"
+#include "../datasets/corpus.h"
+#include "../datasets/loader.h"
+#include "../datasets/tokenizer.h"
+#include "../datasets/tokfile.h"
+#include "../engine/alloc.h"
+
+void bb_kjv_batches(int vocab, int B, int T, int S, long seed, int **inputs, int **targets) {
+    bb_tokenizer tok;
+    bb_tokenizer_open(&tok, NULL, BB_TOK_DEFAULT_VOCAB, true);
+    if (tok.vocab_size > vocab) bb_user_error("model vocab %d < tokenizer %d", vocab, tok.vocab_size);
+    char text_path[4096];
+    bb_path_join(text_path, sizeof text_path, bb_data_dir(), "lm/train.txt");
+    bb_tokens tk;
+    bb_tokens_cached(&tok, text_path, "lm/train", &tk, false);
+    bb_lm_loader loader;
+    if (bb_lm_loader_init(&loader, tk.ids, tk.n, T, (uint64_t)seed) != 0) bb_user_error("training split too short");
+    *inputs = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    *targets = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
+    for (int s = 0; s < S; s++)
+        bb_lm_loader_batch(&loader, s, B, *inputs + (size_t)s * B * T, *targets + (size_t)s * B * T);
+    bb_lm_loader_free(&loader);
+    bb_tokens_free(&tk);
+    bb_tokenizer_free(&tok);
+}
+
