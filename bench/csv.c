@@ -179,6 +179,12 @@ void bb_csv_table_close(bb_csv_table *t) {
     memset(t, 0, sizeof *t);
 }
 
+void bb_csv_table_truncate(bb_csv_table *t) {
+    t->len = (size_t)(strchr(t->text, '\n') - t->text) + 1;
+    t->text[t->len] = '\0';
+    t->n_rows = 0;
+}
+
 /* Finds the line of a key: the start of the line, or NULL. */
 static const char *find_key(const bb_csv_table *t, const char *key, bool prefix) {
     size_t kl = strlen(key);

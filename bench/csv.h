@@ -73,6 +73,10 @@ bool bb_csv_table_get(const bb_csv_table *t, const char *key, const char *col, c
 int bb_csv_table_append(bb_csv_table *t, const char *const *rows, int n, const char *replace_prefix, char *err,
                         size_t err_len);
 
+/* Forgets every row in memory (the header stays); the next append rewrites the file with
+ * only its rows. For tables that mirror another file. */
+void bb_csv_table_truncate(bb_csv_table *t);
+
 /* --- building a row by column name ----------------------------------------------------- */
 typedef struct {
     const bb_csv_schema *s;

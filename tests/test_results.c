@@ -2,6 +2,7 @@
  * keyed CSV tables (atomic appends, resume, torn lines, header checks, group replacement),
  * the row builder, and the manifest of a resumed run. */
 #include "../bench/csv.h"
+#include "../bench/kernels_csv.h"
 #include "../bench/results.h"
 #include "../bench/schemas.h"
 #include "../common/io.h"
@@ -201,7 +202,40 @@ static void test_manifest_resume(void) {
     rmdir(dir);
 }
 
+/* kernels.csv from a real bench gemm output (the committed baseline): every row kept, the
+ * references renamed, the dispatched kernel marked, the numbers copied unchanged. */
+static void test_kernels_csv(void) {
+    char dir[64], err[512], path[128];
+    make_tmpdir(dir, sizeof dir);
+    const char *gemm = BB_SOURCE_ROOT "/results/baselines/gemm-kernels/gemm.csv";
+    int n = bb_kernels_csv_from_gemm(gemm, dir, err, sizeof err);
+    bb_csv_doc in, out;
+    CHECK(bb_csv_read(gemm, &in, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(n == in.n_rows, "converted %d rows of %d (%s)", n, in.n_rows, n < 0 ? err : "");
+    snprintf(path, sizeof path, "%s/kernels.csv", dir);
+    CHECK(bb_csv_read(path, &out, NULL, err, sizeof err) == 0, "%s", err);
+    int triad = 0, sgemv = 0, bf16_alt = 0;
+    for (int r = 0; r < out.n_rows && r < in.n_rows; r++) {
+        const char *p = bb_csv_cell(&out, r, "precision"), *k = bb_csv_cell(&out, r, "kernel");
+        triad += strcmp(p, "triad") == 0 && strcmp(bb_csv_cell(&out, r, "kind"), "gemv") == 0;
+        sgemv += strcmp(p, "fp32-sgemv") == 0;
+        if (strcmp(p, "bf16") == 0 && strstr(k, "avx512bf16"))
+            bf16_alt += strcmp(bb_csv_cell(&out, r, "dispatched"), "0") == 0;
+        CHECK(strcmp(bb_csv_cell(&out, r, "gop_per_s"), bb_csv_cell(&in, r, "gops")) == 0 &&
+                  strcmp(bb_csv_cell(&out, r, "seconds_per_call"), bb_csv_cell(&in, r, "seconds")) == 0,
+              "row %d: gop_per_s %s seconds %s, gemm.csv says %s %s", r, bb_csv_cell(&out, r, "gop_per_s"),
+              bb_csv_cell(&out, r, "seconds_per_call"), bb_csv_cell(&in, r, "gops"), bb_csv_cell(&in, r, "seconds"));
+    }
+    CHECK(triad == 3 && sgemv == 3, "%d triad and %d fp32-sgemv rows, expected 3 and 3", triad, sgemv);
+    CHECK(bf16_alt == 4, "%d bf16 avx512bf16 rows marked not dispatched, expected 4", bf16_alt);
+    bb_csv_doc_free(&in);
+    bb_csv_doc_free(&out);
+    remove(path);
+    rmdir(dir);
+}
+
 static const bb_test_case cases[] = {
+    {"kernels_csv", test_kernels_csv},
     {"run_id", test_run_id},
     {"table_append_resume", test_table_append_resume},
     {"row_builder", test_row_builder},
