@@ -16,6 +16,7 @@ static const bb_command commands[] = {
     {"export", bb_cmd_export, "write packed inference weights (int8, int4, 1.6-bit ternary, ...)"},
     {"bench", bb_cmd_bench, "benchmarks: training throughput against PyTorch, kernels, regression gate"},
     {"plot", bb_cmd_plot, "render a results folder's charts (PNG and SVG) with gnuplot"},
+    {"report", bb_cmd_report, "write REPORT.md/.html: the claims tables with measured values and verdicts"},
     {"suite", bb_cmd_suite, "run the default suite on the shipped data"},
 };
 
