@@ -20,6 +20,7 @@
 #include "model_args.h"
 #include "progress.h"
 #include "results.h"
+#include "schemas.h"
 #include "train_data.h"
 #include <cblas.h>
 #include <errno.h>
@@ -446,8 +447,34 @@ static int bench_infer(int argc, char **argv) {
     return 0;
 }
 
+/* `bench schema [FILE] [--header]`: the documented columns of the harness CSVs. */
+static int bench_schema(int argc, char **argv) {
+    bool header = false;
+    const bb_arg args[] = {{"header", BB_ARG_FLAG, &header, NULL, "print only FILE's header line", 0, -1}};
+    const bb_cmd_spec spec = {"bench schema", "The columns of the harness CSVs (bench/schemas.c) as markdown, or one header.",
+                              "[FILE.csv] [--header]", args, 1, 0, 1, NULL};
+    char *pos[1] = {NULL};
+    int n = bb_args_parse(&spec, argc, argv, pos);
+    if (header && n == 0) bb_usage_error("bench schema", "--header needs a FILE.csv");
+    for (int i = 0; i < bb_n_schemas; i++) {
+        const bb_csv_schema *s = bb_schemas[i];
+        if (n && strcmp(pos[0], s->file) != 0) continue;
+        if (header) {
+            for (int c = 0; c < s->n_cols; c++) printf("%s%s", c ? "," : "", s->cols[c].name);
+            printf("\n");
+        } else {
+            bb_csv_schema_print_md(s, stdout);
+        }
+        if (n) return 0;
+    }
+    if (n) bb_usage_error("bench schema", "no CSV named '%s' (bitbench bench schema lists them)", pos[0]);
+    return 0;
+}
+
 static const bb_command bench_commands[] = {
+    {"schema", bench_schema, "the documented columns of the harness CSVs"},
     {"throughput", bb_cmd_bench_throughput, "training, prefill and decode tokens/s over precision x method x preset x ..."},
+    {"quality", bb_cmd_bench_quality, "perplexity, bits/byte, top-1 (KJV) and BLEU/chrF (MT) per precision x method"},
     {"memory", bb_cmd_bench_memory, "measured memory by category beside the calculator's prediction, and peak RSS"},
     {"infer", bench_infer, "prefill and decode tokens/s with the KV cache"},
     {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},

@@ -148,7 +148,7 @@ int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
     const char *precision = "fp32", *method = "full", *ckpt = "none";
     long batch = 8, seq = 0;
-    bool fit = false;
+    bool fit = false, quiet = false;
     const char *out = NULL;
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
@@ -159,6 +159,7 @@ int bb_cmd_memcalc(int argc, char **argv) {
         {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
         {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
         {"out", BB_ARG_STR, &out, "DIR", "with --fit: also write fit.csv and fit_devices.csv into DIR", 0, -1},
+        {"quiet", BB_ARG_FLAG, &quiet, NULL, "with --fit --out: only write the CSVs", 0, -1},
     };
     const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
                               "[--model P] [--precision P] [--batch B] [--seq T] [--checkpointing none|block] [--fit]",
@@ -170,7 +171,7 @@ int bb_cmd_memcalc(int argc, char **argv) {
         bb_usage_error("memcalc", "--checkpointing must be none or block");
     if (out && !fit) bb_usage_error("memcalc", "--out goes with --fit");
     if (fit) {
-        print_fit(1, seq ? seq : 2048);
+        if (!quiet || !out) print_fit(1, seq ? seq : 2048);
         if (out) write_fit_csv(out, 1, seq ? seq : 2048);
         return 0;
     }

@@ -166,6 +166,7 @@ int bb_cmd_bench_memory(int argc, char **argv) {
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         const bb_sweep_point *p = &pts[i];
+        if (bb_stop_requested()) bb_stop_exit("rerun the same command to resume");
         char key[512], label[256], base[4300] = "", status[400];
         bb_sweep_key(p, false, NULL, key, sizeof key);
         bb_sweep_label(p, label, sizeof label);

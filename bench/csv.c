@@ -250,7 +250,7 @@ int bb_csv_table_append(bb_csv_table *t, const char *const *rows, int n, const c
         t->n_rows++;
     }
     if (write_out(t, err, err_len) != 0) return -1;
-    bb_stop_note_rows(n);
+    bb_stop_note_rows(t->path, n);
     return 0;
 }
 

@@ -10,7 +10,8 @@
  * benchmarks"); a memory claim holds if the computed value is at most 10 % above it; an
  * accuracy ratio within 1 percentage point, a BLEU ratio within 2 points (one training run
  * per cell). Ratios to FP32 are judged only when FP32 itself learned something: top-1
- * accuracy of at least 5 %, BLEU of at least 1. */
+ * accuracy of at least 15 % (tiny after 20 steps, barely past unigram statistics, reached
+ * 6.6 % on KJV valid), BLEU of at least 1. */
 #include "report.h"
 #include "../common/io.h"
 #include "../engine/config.h"
@@ -29,7 +30,7 @@
 #define TOL_MEM 0.10
 #define TOL_ACC_PP 1.0
 #define TOL_BLEU_PP 2.0
-#define MIN_FP32_ACC_PCT 5.0
+#define MIN_FP32_ACC_PCT 15.0
 #define MIN_FP32_BLEU 1.0
 #define NCELL 12
 typedef char cellrow[NCELL][700];
@@ -487,8 +488,8 @@ static void table_other(FILE *f, const bb_claims *cl, const bb_rdata *d) {
             if (at) bb_claims_number(at, &slo, &shi);
             if (m0 >= 0 && m1 >= 0) snprintf(c[1], 700, "activations %.1f -> %.1f MiB (%.0f %% less)", a0, a1, saved);
             if (t0 >= 0 && t1 >= 0)
-                snprintf(c[1] + strlen(c[1]), 700 - strlen(c[1]), "%sstep %.0f -> %.0f ms (%.0f %% slower)",
-                         m0 >= 0 && m1 >= 0 ? "; " : "", s0, s1, slower);
+                snprintf(c[1] + strlen(c[1]), 700 - strlen(c[1]), "%sstep %.0f -> %.0f ms (%.0f %% %s)",
+                         m0 >= 0 && m1 >= 0 ? "; " : "", s0, s1, fabs(slower), slower >= 0 ? "slower" : "faster");
             if (m0 < 0 || m1 < 0) bb_verdict_na(&v, "needs bench memory with --checkpointing none,block");
             else if (isfinite(save_claim) && saved >= save_claim * (1 - TOL_MEM)) bb_verdict_hold(&v, "measured %.0f %% less activation memory", saved);
             else bb_verdict_fail(&v, "measured %.0f %% less activation memory", saved);

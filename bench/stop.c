@@ -34,10 +34,17 @@ void bb_stop_install(void) {
 
 bool bb_stop_requested(void) { return stop_flag != 0; }
 
-void bb_stop_note_rows(int n) {
-    rows_noted += n;
+void bb_stop_note_rows(const char *file, int n) {
     const char *hook = getenv("BITBENCH_STOP_AFTER_ROWS");
-    if (installed && hook && *hook && rows_noted >= atol(hook) && !stop_flag) raise(SIGINT);
+    if (!hook || !*hook) return;
+    const char *colon = strrchr(hook, ':');
+    if (colon) {  /* FILE:N counts only the rows of that table */
+        const char *base = strrchr(file, '/');
+        base = base ? base + 1 : file;
+        if (strlen(base) != (size_t)(colon - hook) || strncmp(base, hook, (size_t)(colon - hook)) != 0) return;
+    }
+    rows_noted += n;
+    if (installed && rows_noted >= atol(colon ? colon + 1 : hook) && !stop_flag) raise(SIGINT);
 }
 
 void bb_stop_exit(const char *resume_hint) {

@@ -5,14 +5,14 @@
  * write is an atomic rename, bench/csv.h).
  *
  * Test hook: BITBENCH_STOP_AFTER_ROWS=N raises SIGINT in this process once N rows have
- * been appended to results tables, so the interrupt-and-resume path is testable without
- * timing a kill. */
+ * been appended to results tables (=FILE:N: to the table FILE, e.g. throughput.csv:3), so
+ * the interrupt-and-resume path is testable without timing a kill. */
 #pragma once
 #include <stdbool.h>
 
 void bb_stop_install(void);
 bool bb_stop_requested(void);
-/* Called by the results tables after appending n rows (the test hook counts them). */
-void bb_stop_note_rows(int n);
+/* Called by the results tables after appending n rows to file (the test hook counts them). */
+void bb_stop_note_rows(const char *file, int n);
 /* Prints "interrupted: ..." with the resume hint and exits 130. */
 _Noreturn void bb_stop_exit(const char *resume_hint);

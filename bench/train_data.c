@@ -6,6 +6,7 @@
 #include "../datasets/tokenizer.h"
 #include "../datasets/tokfile.h"
 #include "../engine/alloc.h"
+#include <math.h>
 
 void bb_kjv_batches(int vocab, int B, int T, int S, long seed, int **inputs, int **targets) {
     bb_tokenizer tok;
@@ -26,3 +27,17 @@ void bb_kjv_batches(int vocab, int B, int T, int S, long seed, int **inputs, int
     bb_tokenizer_free(&tok);
 }
 
+
+double bb_mt_eval_loss(bb_model *m, const bb_mt_data *dev, int B, int *inputs, int *targets) {
+    double sum = 0;
+    long n = 0;
+    for (int e0 = 0; e0 < dev->n; e0 += B) {
+        int rows = dev->n - e0 < B ? dev->n - e0 : B, Tb = 0;
+        for (int r = 0; r < rows; r++) Tb = bb_mt_row_len(dev, e0 + r) > Tb ? bb_mt_row_len(dev, e0 + r) : Tb;
+        for (int r = 0; r < rows; r++) bb_mt_fill_row(dev, e0 + r, Tb, inputs + (size_t)r * Tb, targets + (size_t)r * Tb);
+        float loss = bb_model_forward(m, inputs, targets, rows, Tb);
+        sum += (double)loss * m->n_valid_targets;
+        n += m->n_valid_targets;
+    }
+    return n ? sum / (double)n : NAN;
+}

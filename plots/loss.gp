@@ -7,7 +7,7 @@ set multiplot title "Training curves (lines: training loss; points: validation l
 set xlabel "optimizer step"
 set ylabel "loss (nats/token)"
 # one key for both panels, in the right margin, so it never covers a curve
-set key at screen 0.995, screen 0.88 right top vertical maxcols 1 samplen 2.5 box opaque
+set key at screen 0.995, screen 0.88 right top vertical maxcols 1 samplen 2.5 width 1 box opaque
 set tmargin at screen 0.88
 set bmargin at screen 0.12
 set lmargin at screen 0.09
