@@ -622,10 +622,13 @@ static void charts(FILE *f, const char *run_dir) {
 }
 
 int bb_report_write(const char *run_dir, const char *claims_path, char *err, size_t err_len) {
-    bb_claims cl;
-    if (bb_claims_load(claims_path, &cl, err, err_len) != 0) return -1;
     bb_rdata d;
     if (bb_rdata_load(&d, run_dir, err, err_len) != 0) return -1;
+    bb_claims cl;
+    if (bb_claims_load(claims_path, &cl, err, err_len) != 0) {
+        bb_rdata_free(&d);
+        return -1;
+    }
     char md[4300], html[4300];
     snprintf(md, sizeof md, "%s/REPORT.md", run_dir);
     snprintf(html, sizeof html, "%s/REPORT.html", run_dir);
