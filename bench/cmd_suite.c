@@ -149,6 +149,7 @@ int bb_cmd_suite(int argc, char **argv) {
 
     char config[1024], th[16];
     snprintf(th, sizeof th, "%ld", threads);
+    if (threads > 0) setenv("OMP_NUM_THREADS", th, 1);  /* bench gemm takes its threads from OpenMP */
     snprintf(config, sizeof config, "suite;mode=%s;precisions=%s;methods=%s;device=%s;threads=%ld", m->name, precisions,
              methods, dev_ok, threads);
     bb_run run;

@@ -119,9 +119,12 @@ static void table_a(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
                "split relative to fp32's, after the same token budget (bench quality). Computed: the memory calculator "
                "for Llama-7B, full training at batch %d, seq %d, block checkpointing (the least memory this engine "
                "needs), in GB (1e9 bytes).\n\n", where, batch, T);
-    const char *hdr[] = {t->header[0], "tokens/s claimed", "tokens/s measured here", "memory claimed",
-                         "memory computed (Llama-7B, calculator)", "memory measured here", "accuracy vs FP32 claimed",
-                         "accuracy vs FP32 measured here", "verdict"};
+    char h_tok[96], h_mem[96], h_acc[96];
+    snprintf(h_tok, sizeof h_tok, "tokens/s measured here (%s, CPU)", d->tp_preset[0] ? d->tp_preset : "-");
+    snprintf(h_mem, sizeof h_mem, "memory measured here (%s)", d->mem_preset[0] ? d->mem_preset : "-");
+    snprintf(h_acc, sizeof h_acc, "accuracy vs FP32 measured here (%s)", d->has_q && d->q.n_rows ? bb_csv_cell(&d->q, 0, "preset") : "-");
+    const char *hdr[] = {t->header[0], "tokens/s claimed", h_tok, "memory claimed", "memory computed (Llama-7B, calculator)",
+                         h_mem, "accuracy vs FP32 claimed", h_acc, "verdict"};
     bb_md_header(f, 9, hdr);
     double claimed_fp32 = NAN, lo, hi;
     for (int r = 0; r < t->n_rows; r++)
@@ -215,8 +218,11 @@ static void table_b(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
                "budget for every row (bench quality).\n\n",
             fq >= 0 ? bb_csv_cell(&d->q, fq, "bleu_signature") : "-", fq >= 0 ? bb_csv_cell(&d->q, fq, "mt_sentences") : "-",
             fq >= 0 ? bb_csv_cell(&d->q, fq, "mt_split") : "test");
-    const char *hdr[] = {t->header[0], "BLEU claimed", "BLEU measured here", "vs FP32 claimed", "vs FP32 measured here",
-                         "verdict"};
+    char h_b[96], h_v[96];
+    const char *qp = d->has_q && d->q.n_rows ? bb_csv_cell(&d->q, 0, "preset") : "-";
+    snprintf(h_b, sizeof h_b, "BLEU measured here (%s, Greek->English)", qp);
+    snprintf(h_v, sizeof h_v, "vs FP32 measured here (%s)", qp);
+    const char *hdr[] = {t->header[0], "BLEU claimed", h_b, "vs FP32 claimed", h_v, "verdict"};
     bb_md_header(f, 6, hdr);
     for (int r = 0; r < t->n_rows; r++) {
         cellrow c;
@@ -264,7 +270,9 @@ static void table_c(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
     fprintf(f, "Computed: the memory calculator (validated against the tracked allocator within 5 %% per category, "
                "tests/test_memcalc.c) for Llama-7B's shapes (6.74e9 parameters), activations at batch 1 x seq 2048. "
                "Measured here: the tracked allocator at %s (bench memory).\n\n", d->mem_preset[0] ? d->mem_preset : "-");
-    const char *hdr[] = {"claim (claimed)", "computed for Llama-7B (calculator)", "measured here", "verdict"};
+    char h_m[96];
+    snprintf(h_m, sizeof h_m, "measured here (%s)", d->mem_preset[0] ? d->mem_preset : "-");
+    const char *hdr[] = {"claim (claimed)", "computed for Llama-7B (calculator)", h_m, "verdict"};
     bb_md_header(f, 4, hdr);
     bb_memcalc f32, f32c, b, bc;
     calc("llama-7b", "fp32", 1, 2048, false, &f32);
@@ -431,7 +439,9 @@ static void table_other(FILE *f, const bb_claims *cl, const bb_rdata *d) {
     char where[200];
     tp_where(d, where, sizeof where);
     fprintf(f, "Measured here at %s (throughput) and %s (memory), method full.\n\n", where, d->mem_preset);
-    const char *hdr[] = {"claim (claimed)", "measured here", "computed", "verdict"};
+    char h_m[96];
+    snprintf(h_m, sizeof h_m, "measured here (%s, CPU)", d->tp_preset[0] ? d->tp_preset : "-");
+    const char *hdr[] = {"claim (claimed)", h_m, "computed (Llama-7B: calculator)", "verdict"};
     bb_md_header(f, 4, hdr);
     for (int i = 0; i < cl->n_other; i++) {
         cellrow c;

@@ -182,6 +182,9 @@ void bb_run_begin(bb_run *run, const char *stage, const char *words, const char 
         const char *old_bin = str_member(root, "binary_sha256");
         const bb_json_node *oenv = bb_json_get(root, "env");
         const char *old_host = oenv ? str_member(oenv, "hostname") : "";
+        if (!old_bin[0])
+            bb_user_error("%s was not made by a harness command (its manifest has no binary hash): pass another --out",
+                          run->dir);
         if (strcmp(old_bin, bin) != 0)
             bb_user_error("%s holds results of another bitbench build (binary %.12s, this one %.12s); rows of two builds "
                           "are never mixed: pass --fresh or another --out", run->dir, old_bin, bin);

@@ -124,7 +124,7 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
     }
     int batches[32], seqs[32], threads[32];
     int nb = parse_ints(a->batches, "batch", command, 1, 65536, batches, 32);
-    int ns = parse_ints(a->seqs, "seq", command, 1, 1 << 20, seqs, 32);
+    int ns = parse_ints(a->seqs, "seq", command, 0, 1 << 20, seqs, 32);
     int nt = parse_ints(a->threads, "threads", command, 0, 1024, threads, 32);
     char cbuf[64], *ctok[4];
     int nc = split_list(a->checkpointing, cbuf, sizeof cbuf, ctok, 4);
@@ -136,7 +136,7 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
     }
     for (int i = 0; i < np; i++)
         for (int s = 0; s < ns; s++)
-            if (seqs[s] > presets[i].max_seq)
+            if (seqs[s] > presets[i].max_seq)  /* 0 means the preset's max_seq */
                 bb_usage_error(command, "--seq %d exceeds the max_seq %d of preset %s", seqs[s], presets[i].max_seq, ptok[i]);
     size_t total = (size_t)nd * np * n_meth * nb * ns * nt * nc * n_prec;
     bb_sweep_point *pts = bb_alloc(BB_MEM_OTHER, (total ? total : 1) * sizeof *pts);
@@ -159,7 +159,7 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
             bb_usage_error(command, "%s", err);
         p->method = meth[mi];
         p->batch = batches[bi];
-        p->seq = seqs[si];
+        p->seq = seqs[si] > 0 ? seqs[si] : presets[pi].max_seq;
         p->threads = threads[ti] > 0 ? threads[ti] : env->omp_max_threads;
         p->checkpointing = ck[ci];
     }

@@ -21,11 +21,11 @@ typedef struct {
      "measured first, for the ratios)", 0, -1},                                                                        \
     {"methods", BB_ARG_STR, &(sa).methods, "M,...", "full, lora, kd, or all (one not in this build is skipped)", 0, -1}, \
     {"batch", BB_ARG_STR, &(sa).batches, "B,...", "sequences per step", 0, -1},                                       \
-    {"seq", BB_ARG_STR, &(sa).seqs, "T,...", "tokens per sequence", 0, -1},                                           \
+    {"seq", BB_ARG_STR, &(sa).seqs, "T,...", "tokens per sequence (0: the preset's max_seq)", 0, -1},               \
     {"threads", BB_ARG_STR, &(sa).threads, "N,...", "threads (0: all cores)", 0, -1},                                 \
     {"checkpointing", BB_ARG_STR, &(sa).checkpointing, "C,...", "none, block", 0, -1}
 
-#define BB_SWEEP_ARGS_DEFAULT {"cpu", "small", "all", "all", "8", "256", "0", "none"}
+#define BB_SWEEP_ARGS_DEFAULT {"cpu", "small", "all", "all", "8", "0", "0", "none"}
 
 /* A device the harness can name; backend NULL: no training backend in this build. */
 typedef struct {

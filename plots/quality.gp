@@ -17,11 +17,11 @@ set style fill solid 0.85 border -1
 set key top right
 set xlabel "precision of the quantized linears"
 set ylabel "validation perplexity (lower is better)"
-set title "KJV language model: perplexity on the valid split"
+set title "KJV language model: valid perplexity"
 plot for [m=1:n_methods] file using (keep("lm") && strcol("method") eq word(methods, m) ? x(0) : NaN) \
         :(column("valid_ppl")):(bw * 0.9) with boxes lc rgb method_colour(m) title "method ".word(methods, m)
 set ylabel "BLEU (sacreBLEU 13a, higher is better)"
-set title "Greek->English translation: BLEU on the test split"
+set title "Greek->English: BLEU on the test split"
 plot for [m=1:n_methods] file using (keep("mt") && strcol("method") eq word(methods, m) ? x(0) : NaN) \
         :(column("bleu")):(bw * 0.9) with boxes lc rgb method_colour(m) title "method ".word(methods, m)
 unset multiplot
