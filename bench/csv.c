@@ -129,7 +129,7 @@ static int write_out(bb_csv_table *t, char *err, size_t err_len) {
     return 0;
 }
 
-int bb_csv_table_open(bb_csv_table *t, const char *dir, const bb_csv_schema *s, char *err, size_t err_len) {
+static int table_open(bb_csv_table *t, const char *dir, const bb_csv_schema *s, char *err, size_t err_len) {
     memset(t, 0, sizeof *t);
     t->s = s;
     BB_CHECK(s->n_cols <= 64 && s->n_key >= 1 && s->n_key <= s->n_cols);
@@ -172,6 +172,14 @@ int bb_csv_table_open(bb_csv_table *t, const char *dir, const bb_csv_schema *s, 
         return write_out(t, err, err_len);
     }
     return 0;
+}
+
+/* On failure nothing stays allocated. */
+int bb_csv_table_open(bb_csv_table *t, const char *dir, const bb_csv_schema *s, char *err, size_t err_len) {
+    if (table_open(t, dir, s, err, err_len) == 0) return 0;
+    bb_free(t->text);
+    t->text = NULL;
+    return -1;
 }
 
 void bb_csv_table_close(bb_csv_table *t) {
