@@ -32,6 +32,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef BB_SOURCE_ROOT
+#define BB_SOURCE_ROOT "."
+#endif
+
 typedef struct {
     const char *name, *summary;
     const char *preset, *batch, *seq;              /* throughput and memory axes */
@@ -95,7 +99,7 @@ static void print_command(const stage *s) {
 }
 
 int bb_cmd_suite(int argc, char **argv) {
-    bool tiny = false, quick = false, full = false, fresh = false, no_kernels = false;
+    bool tiny = false, quick = false, full = false, fresh = false, no_kernels = false, dry_run = false;
     const char *precisions = "all", *methods = "all", *devices = "cpu", *out = NULL;
     long threads = 0;
     const bb_arg args[] = {
@@ -109,6 +113,7 @@ int bb_cmd_suite(int argc, char **argv) {
         {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<date>-<commit>-<host>-<mode>)", 0, -1},
         {"fresh", BB_ARG_FLAG, &fresh, NULL, "start a new folder instead of resuming today's (-2, -3, ...)", 0, -1},
         {"no-kernels", BB_ARG_FLAG, &no_kernels, NULL, "skip the packed-kernel stage", 0, -1},
+        {"dry-run", BB_ARG_FLAG, &dry_run, NULL, "print the stages' commands and exit (creates nothing)", 0, -1},
     };
     const bb_cmd_spec spec = {
         "suite",
@@ -153,7 +158,14 @@ int bb_cmd_suite(int argc, char **argv) {
     snprintf(config, sizeof config, "suite;mode=%s;precisions=%s;methods=%s;device=%s;threads=%ld", m->name, precisions,
              methods, dev_ok, threads);
     bb_run run;
-    bb_run_begin(&run, "suite", "suite", m->name, out, fresh, config, argc, argv);
+    if (dry_run) {
+        char id[512];
+        bb_run_id(&env, m->name, id, sizeof id);
+        if (out) snprintf(run.dir, sizeof run.dir, "%s", out);
+        else snprintf(run.dir, sizeof run.dir, "%s/results/runs/%s", BB_SOURCE_ROOT, id);
+    } else {
+        bb_run_begin(&run, "suite", "suite", m->name, out, fresh, config, argc, argv);
+    }
     char *dir = run.dir, gemm_dir[4200], claims[4200];
     snprintf(gemm_dir, sizeof gemm_dir, "%s/gemm", dir);
     snprintf(claims, sizeof claims, "%s", bb_default_claims());
@@ -211,6 +223,10 @@ int bb_cmd_suite(int argc, char **argv) {
 #undef STAGE
 
     printf("suite (%s): %s\nresults: %s\n", m->name, m->summary, dir);
+    if (dry_run) {
+        for (int i = 0; i < n; i++) print_command(&st[i]);
+        return 0;
+    }
     fflush(stdout);
     int status[16], failed = 0;
     double secs[16], t_all = bb_now();

@@ -68,6 +68,7 @@ expect 2 "exceeds the max_seq 64 of preset tiny" -- "$BB" bench throughput --pre
 expect 2 "shape for the calculator" -- "$BB" bench quality --preset llama-7b
 expect 2 "unknown task 'qa'" -- "$BB" bench quality --tasks qa
 expect 2 "mutually exclusive" -- "$BB" suite --tiny --full
+expect 0 "bitbench bench quality --out /tmp/x --preset tiny" -- "$BB" suite --tiny --dry-run --out /tmp/x
 expect 2 "needs a FILE.csv" -- "$BB" bench schema --header
 expect 2 "no CSV named 'x.csv'" -- "$BB" bench schema x.csv
 expect 1 "is not a results folder" -- "$BB" plot /nonexistent
