@@ -28,6 +28,7 @@ int bb_cmd_bench(int argc, char **argv);
 int bb_cmd_export(int argc, char **argv);
 int bb_cmd_memcalc(int argc, char **argv);
 int bb_cmd_bench_gemm(int argc, char **argv); /* bench/cmd_gemm.c */
+int bb_cmd_bench_cuda_gemm(int argc, char **argv); /* bench/cmd_cuda_gemm.c */
 int bb_cmd_bench_kernels(int argc, char **argv);  /* cmd_kernels.c */
 int bb_cmd_bench_compare(int argc, char **argv);  /* cmd_compare.c */
 int bb_cmd_bench_throughput(int argc, char **argv); /* cmd_throughput.c */

@@ -17,6 +17,8 @@
 #include "../engine/checkpoint.h"
 #include "../engine/kvcache.h"
 #include "cli.h"
+#include "device_arg.h"
+#include "../engine/cuda_backend.h"
 #include "model_args.h"
 #include "progress.h"
 #include "results.h"
@@ -267,9 +269,10 @@ static int bench_train_vs_torch(int argc, char **argv) {
 static int bench_precisions(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
     long batch = 8, seq = 256, steps = 4, warmup = 1, seed = 1337;
-    const char *out = NULL, *list = "fp32,fp16,bf16,int8,int4,b158", *ckpt_mode = "none";
+    const char *out = NULL, *list = "fp32,fp16,bf16,int8,int4,b158", *ckpt_mode = "none", *device = "cpu";
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
+        BB_DEVICE_ARG_ENTRY(device),
         {"precisions", BB_ARG_STR, &list, "P,P,...", "precisions to compare (fp32 is always measured first)", 0, -1},
         {"checkpointing", BB_ARG_STR, &ckpt_mode, "MODE", "none, block or both (each precision twice)", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 65536},
@@ -287,6 +290,7 @@ static int bench_precisions(int argc, char **argv) {
         (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
     if (warmup >= steps) bb_usage_error("bench precisions", "--warmup must be below --steps");
+    const bb_backend *be = bb_device_backend("bench precisions", device);
     int ck_lo = 0, ck_hi = 0;
     if (strcmp(ckpt_mode, "block") == 0) ck_lo = ck_hi = 1;
     else if (strcmp(ckpt_mode, "both") == 0) ck_hi = 1;
@@ -301,6 +305,9 @@ static int bench_precisions(int argc, char **argv) {
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int p = bb_precision_parse(t);
         if (p < 0) bb_usage_error("bench precisions", "unknown precision '%s'", t);
+        if (bb_precisions[p].base_only)
+            bb_usage_error("bench precisions", "%s is a base-only format (a frozen base for LoRA): it has no full training to time",
+                           t);
         if (p != BB_PREC_FP32 && n_prec <= BB_PREC_COUNT) prec[n_prec++] = p;
     }
     bb_run run;
@@ -314,8 +321,8 @@ static int bench_precisions(int argc, char **argv) {
     char cpu[256], desc[256];
     bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
     bb_config_describe(&base, desc, sizeof desc);
-    printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), threads %d\n", ma.model, desc, B, T, S, warmup,
-           run.env.omp_max_threads);
+    printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), threads %d, backend %s\n", ma.model, desc, B, T, S,
+           warmup, run.env.omp_max_threads, be->name);
     fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,step_ms,ratio_to_fp32,tokens_per_s,first_loss,last_loss,"
                  "mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,mib_workspace,simd,cpu,commit\n");
     printf("%-6s %-5s %10s %9s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32", "tok/s",
@@ -326,7 +333,7 @@ static int bench_precisions(int argc, char **argv) {
         bb_config cfg = base;
         if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model m;
-        if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)seed);
         m.checkpointing = ck == 1;
         bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
@@ -358,6 +365,7 @@ static int bench_precisions(int argc, char **argv) {
         bb_model_free(&m);
     }
     bb_run_commit(&af);
+    if (be != &bb_backend_cpu) bb_cuda_mem_print(stdout); /* device scratch of the staged ops, cudaMemGetInfo */
     printf("results: %s/precisions.csv\n", run.dir);
     bb_free(inputs);
     bb_free(targets);
@@ -373,11 +381,12 @@ static int cmp_dbl(const void *a, const void *b) {
  * over the KV cache, repeated; median, min and max of tokens/s. */
 static int bench_infer(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
-    const char *ckpt = NULL, *out = NULL;
+    const char *ckpt = NULL, *out = NULL, *device = "cpu";
     long prompt = 128, gen = 64, reps = 5, seed = 1;
     const bb_arg args[] = {
         {"ckpt", BB_ARG_STR, &ckpt, "FILE", "checkpoint to run (default: random weights of --model)", 0, -1},
         BB_MODEL_ARG_ENTRIES(ma),
+        BB_DEVICE_ARG_ENTRY(device),
         {"prompt", BB_ARG_INT, &prompt, "N", "prompt tokens (prefill)", 1, 1 << 20},
         {"gen", BB_ARG_INT, &gen, "N", "generated tokens (decode steps)", 1, 1 << 20},
         {"repetitions", BB_ARG_INT, &reps, "N", "repetitions (median, min, max reported)", 1, 1000},
@@ -388,16 +397,17 @@ static int bench_infer(int argc, char **argv) {
                               "[--ckpt FILE | --model PRESET] [--prompt N] [--gen N] [--repetitions N]", args,
                               (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
+    const bb_backend *be = bb_device_backend("bench infer", device);
     char err[600], desc[256];
     bb_model m;
     if (ckpt) {
         bb_set_threads(ma.threads);
         bb_ckpt_info info;
-        if (bb_checkpoint_load(&m, ckpt, &bb_backend_cpu, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (bb_checkpoint_load(&m, ckpt, be, false, &info, err, sizeof err) != 0) bb_user_error("%s", err);
     } else {
         bb_config cfg;
         bb_model_args_resolve(&ma, "bench infer", &cfg);
-        if (bb_model_init(&m, &cfg, &bb_backend_cpu, false, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (bb_model_init(&m, &cfg, be, false, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)seed);
     }
     if (prompt + gen > m.cfg.max_seq)
@@ -480,6 +490,7 @@ static const bb_command bench_commands[] = {
     {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},
     {"gemm", bb_cmd_bench_gemm, "packed-precision GEMM/GEMV kernels vs sgemm, STREAM triad and sgemv"},
+    {"cuda-gemm", bb_cmd_bench_cuda_gemm, "GPU GEMM TFLOP/s of every precision at a model's shapes (CUDA events)"},
     {"kernels", bb_cmd_bench_kernels, "kernel benchmarks (Google Benchmark): GFLOP/s, GB/s, ratios to in-run references"},
     {"compare", bb_cmd_bench_compare, "compare two kernel runs (compare.py + U test); exit 1 on a regression"},
 };

@@ -9,13 +9,14 @@
 #include "../engine/checkpoint.h"
 #include "../eval/perplexity.h"
 #include "cli.h"
+#include "device_arg.h"
 #include "model_args.h"
 #include "progress.h"
 #include <stdio.h>
 #include <string.h>
 
 static int eval_ppl(int argc, char **argv) {
-    const char *ckpt = NULL, *split = "valid", *tok_path = NULL, *mode = "stride";
+    const char *ckpt = NULL, *split = "valid", *tok_path = NULL, *mode = "stride", *device = "cpu";
     long batch = 8, seq = 0, threads = 0, windows = 0, stride = 0;
     const bb_arg args[] = {
         {"ckpt", BB_ARG_STR, &ckpt, "FILE", "checkpoint to evaluate", 0, -1},
@@ -27,6 +28,7 @@ static int eval_ppl(int argc, char **argv) {
         {"windows", BB_ARG_INT, &windows, "N", "evaluate only the first N windows (0: all)", 0, 1 << 30},
         {"tok", BB_ARG_STR, &tok_path, "FILE", "tokenizer file (default: the cached one)", 0, -1},
         {"threads", BB_ARG_INT, &threads, "N", "threads (0: all cores)", 0, 1024},
+        BB_DEVICE_ARG_ENTRY(device),
     };
     const bb_cmd_spec spec = {
         "eval ppl", "Mean loss, perplexity (+/- as llama.cpp estimates it) and bits per byte on an LM split.",
@@ -44,12 +46,14 @@ static int eval_ppl(int argc, char **argv) {
 
     if (strcmp(split, "valid") != 0 && strcmp(split, "test") != 0)
         bb_usage_error("eval ppl", "--split must be valid or test, got '%s'", split);
+    const bb_backend *be = bb_device_backend("eval ppl", device);
     bb_set_threads(threads);
     char name[32], path[4096];
     bb_model m;
     bb_ckpt_info info;
     bb_tokenizer tok;
     bb_open_for_inference(&m, &info, &tok, ckpt, tok_path);
+    m.be = be; /* every op of the evaluation runs on the chosen backend */
     if (seq == 0) seq = m.cfg.max_seq;
     if (seq > m.cfg.max_seq) bb_usage_error("eval ppl", "--ctx %ld exceeds max_seq %d", seq, m.cfg.max_seq);
     if (stride > seq) bb_usage_error("eval ppl", "--stride %ld exceeds --ctx %ld", stride, seq);

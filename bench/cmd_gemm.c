@@ -7,13 +7,14 @@
  *         copies of a kernel together exceed the last-level cache): weight bytes/s, the ratio
  *         to a STREAM triad (McCalpin: a = b + s*c, 12 bytes per element counted) and the
  *         speed-up over cblas_sgemv.
- * Timing is small and self-contained, so it can later move into the kernel benchmark
- * registry: one sample = enough calls for ~25 ms (a GEMV sample at least one pass over the
- * copies); samples of all kernels of a shape are interleaved so that the slow phases of a
- * shared, noisy machine hit every kernel alike. Ratios use the fastest single call by
- * default (--stat min: other jobs only ever add time; an OpenMP barrier waiting on a
- * descheduled thread adds whole milliseconds) or the median of the sample means; the CSV
- * has both. */
+ * The same kernels at the same shapes are also rows of the Google Benchmark table
+ * (kernels_packed.c), for `bench compare`; this command keeps its own sampling and the
+ * issue's targets. One sample = enough calls for ~25 ms (a GEMV sample at least one pass
+ * over the copies); samples of all kernels of a shape are interleaved so that the slow
+ * phases of a shared, noisy machine hit every kernel alike. Ratios use the fastest single
+ * call by default (--stat min: other jobs only ever add time; an OpenMP barrier waiting on
+ * a descheduled thread adds whole milliseconds) or the median of the sample means; the
+ * CSV has both. */
 #include "../common/args.h"
 #include "../common/check.h"
 #include "../engine/alloc.h"
@@ -161,7 +162,7 @@ static float *rand_floats(size_t n, float scale, uint64_t seed) {
 static const char *kernel_desc(bb_precision p, char *buf, size_t cap) {
     const bb_gemm_kernels *k = p == BB_PREC_FP16 ? bb_fp16_kernels() : p == BB_PREC_BF16 ? bb_bf16_kernels()
                                : p == BB_PREC_INT8 ? bb_int8_kernels() : p == BB_PREC_INT4 ? bb_int4_kernels()
-                               : p == BB_PREC_B158 ? bb_b158_kernels() : NULL;
+                               : p == BB_PREC_B158 ? bb_b158_kernels() : p == BB_PREC_NF4 ? bb_nf4_kernels() : NULL;
     if (!k) snprintf(buf, cap, "openblas");
     else snprintf(buf, cap, "%s %dx%d", k->name, k->mr, 16 * k->nv);
     return buf;
@@ -309,7 +310,7 @@ int bb_cmd_bench_gemm(int argc, char **argv) {
     const char *prec = "all", *shapes = "all", *out = NULL, *stat = "min";
     long samples = 7;
     const bb_arg args[] = {
-        {"precision", BB_ARG_STR, &prec, "P", "all, or one of fp16 bf16 int8 int4 b158", 0, -1},
+        {"precision", BB_ARG_STR, &prec, "P", "all, or one of fp16 bf16 int8 int4 b158 nf4", 0, -1},
         {"shapes", BB_ARG_STR, &shapes, "SET", "small (training GEMMs), llama7b-gemv, or all", 0, -1},
         {"samples", BB_ARG_INT, &samples, "N", "timed samples per kernel", 1, 31},
         {"stat", BB_ARG_STR, &stat, "S", "min (fastest call) or median (of the sample means) for the ratios", 0, -1},
@@ -329,7 +330,7 @@ int bb_cmd_bench_gemm(int argc, char **argv) {
         for (int p = 1; p < BB_PREC_COUNT; p++) want[p] = true;
     } else {
         int p = bb_precision_parse(prec);
-        if (p <= 0) bb_usage_error("bench gemm", "--precision must be all or one of fp16 bf16 int8 int4 b158, not '%s'", prec);
+        if (p <= 0) bb_usage_error("bench gemm", "--precision must be all or one of fp16 bf16 int8 int4 b158 nf4, not '%s'", prec);
         want[p] = true;
     }
     if (strcmp(stat, "min") != 0 && strcmp(stat, "median") != 0)

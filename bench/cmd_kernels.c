@@ -4,8 +4,9 @@
  *               "context" extended with bitbench_* keys (ISA path, threads, commit, CPU,
  *               settings) and "bitbench_env" (the whole `bitbench env` object);
  *   <out>.csv   one row per kernel x shape x precision: median, mean, stddev, cv of the
- *               real time per iteration, GFLOP/s or GB/s at the median, and the ratio
- *               to the in-run reference of its kind.
+ *               real time per iteration, GFLOP/s or GB/s at the median, the ratio to the
+ *               in-run reference of its kind, the other kind's throughput where the row
+ *               reports both (packed kernels), and the speed-up over its fp32 peer.
  * Times are wall-clock (UseRealTime): the kernels run on every OpenMP thread, so the
  * main thread's CPU time would undercount. Each row's setup runs once per row (not per
  * repetition) and is kept until the next row starts.
@@ -58,6 +59,12 @@ static void release_current(void) {
     current.state = NULL;
 }
 
+/* Google Benchmark's counters: "flops" as a rate for compute, bytes_per_second for memory. */
+static void report_work(gb_state *st, bb_kernel_kind kind, double total) {
+    if (kind == BB_KERNEL_COMPUTE) gb_set_counter(st, "flops", total, GB_COUNTER_RATE);
+    else gb_set_bytes_processed(st, (int64_t)total);
+}
+
 static void bench_row(gb_state *st, void *user) {
     const reg_row *r = user;
     const bb_kernel *k = r->k;
@@ -75,9 +82,8 @@ static void bench_row(gb_state *st, void *user) {
         if (slow) nanosleep(&pause, NULL);
         gb_clobber_memory();
     }
-    double total = k->work(args) * (double)gb_iterations(st);
-    if (k->kind == BB_KERNEL_COMPUTE) gb_set_counter(st, "flops", total, GB_COUNTER_RATE);
-    else gb_set_bytes_processed(st, (int64_t)total);
+    report_work(st, k->kind, k->work(args) * (double)gb_iterations(st));
+    if (k->other_work) report_work(st, bb_kernel_other_kind(k->kind), k->other_work(args) * (double)gb_iterations(st));
     if (r->label[0]) gb_set_label(st, r->label);
 }
 
@@ -133,11 +139,13 @@ typedef struct {
     double median, mean, stddev, cv;  /* seconds; cv a fraction */
     double throughput;                /* GFLOP/s or GB/s at the median */
     double ratio;
+    double other;                     /* the other kind's throughput (other_work), or NaN */
+    double speedup;                   /* fp32 peer's median / this median, or NaN */
 } row_stats;
 
 /* Google Benchmark's statistics (src/statistics.cc): sample standard deviation. */
 static row_stats stats_of(const bb_gb_run *run, const reg_row *r) {
-    row_stats s = {0, NAN, NAN, NAN, NAN, NAN, NAN};
+    row_stats s = {0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     double *t = bb_alloc(BB_MEM_WORKSPACE, (size_t)(run->n + 1) * sizeof *t);
     for (int i = 0; i < run->n; i++) {
         const bb_gb_entry *e = &run->e[i];
@@ -152,6 +160,7 @@ static row_stats stats_of(const bb_gb_run *run, const reg_row *r) {
         s.cv = s.stddev / s.mean;
         s.median = bb_median(t, s.reps);
         s.throughput = r->k->work(r->k->args) / s.median / 1e9;
+        if (r->k->other_work) s.other = r->k->other_work(r->k->args) / s.median / 1e9;
     }
     bb_free(t);
     return s;
@@ -176,18 +185,25 @@ static void write_csv(const char *path, const reg_row *rows, const row_stats *st
     bb_atomic_file af;
     FILE *f = bb_atomic_open(&af, path);
     if (!f) bb_user_error("cannot write %s: %s", path, strerror(errno));
-    char cpu[256], args[128];
+    char cpu[256], args[128], other[32], peer[256], speedup[32];
     bb_csv_clean(cpu, sizeof cpu, env->cpu_model);
     fprintf(f, "name,op,precision,kind,shape,args,repetitions,median_s,mean_s,stddev_s,cv,work_per_iter,throughput,"
-               "throughput_unit,reference,ratio_to_reference,isa,threads,cpu,commit\n");
+               "throughput_unit,reference,ratio_to_reference,other_throughput,other_throughput_unit,fp32_peer,"
+               "speedup_vs_fp32,isa,threads,cpu,commit\n");
     for (int i = 0; i < n; i++) {
         const bb_kernel *k = rows[i].k;
+        const bb_kernel *p = bb_kernel_fp32_peer(k);
         args_text(k, args, sizeof args);
-        fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%.6e,%.6e,%.6e,%.6f,%.6e,%.4f,%s,%s,%.4f,%s,%ld,%s,%s\n", rows[i].name, k->op,
-                k->precision, bb_kernel_kind_name(k->kind), k->shape, args, st[i].reps, st[i].median, st[i].mean,
-                st[i].stddev, st[i].cv, k->work(k->args), st[i].throughput, bb_kernel_kind_unit(k->kind),
-                rows[i].label[0] ? rows[i].label : rows[i].name, st[i].ratio, env->simd_path, threads, cpu,
-                env->git_commit);
+        other[0] = peer[0] = speedup[0] = '\0';
+        if (k->other_work) snprintf(other, sizeof other, "%.6g", st[i].other);
+        if (p) bb_kernel_name(p, peer, sizeof peer);
+        if (p) snprintf(speedup, sizeof speedup, "%.4f", st[i].speedup);
+        fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%.6e,%.6e,%.6e,%.6f,%.6e,%.4f,%s,%s,%.4f,%s,%s,%s,%s,%s,%ld,%s,%s\n",
+                rows[i].name, k->op, k->precision, bb_kernel_kind_name(k->kind), k->shape, args, st[i].reps,
+                st[i].median, st[i].mean, st[i].stddev, st[i].cv, k->work(k->args), st[i].throughput,
+                bb_kernel_kind_unit(k->kind), rows[i].label[0] ? rows[i].label : rows[i].name, st[i].ratio, other,
+                k->other_work ? bb_kernel_kind_unit(bb_kernel_other_kind(k->kind)) : "", peer, speedup,
+                env->simd_path, threads, cpu, env->git_commit);
     }
     if (bb_atomic_commit(&af) != 0) bb_user_error("cannot write %s: %s", path, strerror(errno));
 }
@@ -239,11 +255,13 @@ int bb_cmd_bench_kernels(int argc, char **argv) {
     const bb_cmd_spec spec = {
         CMD,
         "Measure the registered kernels (sgemm at the small and gpt2-124m training shapes, norms,\n"
-        "activations, softmax, attention, AdamW, cross-entropy) with Google Benchmark, next to\n"
-        "in-run references (OpenBLAS sgemm, STREAM triad and copy).",
+        "activations, softmax, attention, AdamW, cross-entropy; the packed forward of every\n"
+        "precision as GEMM at small's training shapes and GEMV at Llama-7B's) with Google\n"
+        "Benchmark, next to in-run references (OpenBLAS sgemm, STREAM triad and copy).",
         "[--filter REGEX] [--repetitions N] [--min-time S] [--threads N] [--out FILE.json]", args,
         (int)(sizeof args / sizeof args[0]), 0, 0,
-        "Names are <op>/<precision>/<shape>/<arg>:<value>.../real_time. The references always run.\n"
+        "Names are <op>/<precision>/<shape>/<arg>:<value>.../real_time. The references always run;\n"
+        "a kernel of another precision than fp32 runs with the fp32 kernel of its op and shape.\n"
         "Compare two runs with 'bitbench bench compare BASE.json NEW.json'."};
     bb_args_parse(&spec, argc, argv, NULL);
     if (!(min_time > 0 && min_time <= 60)) bb_usage_error(CMD, "--min-time must be in (0, 60] seconds, got %g", min_time);
@@ -259,28 +277,42 @@ int bb_cmd_bench_kernels(int argc, char **argv) {
     }
     slowdown_us = slowdown_from_env();
 
-    /* The rows to register: every reference, plus the filter's matches. */
+    /* The rows to register, in table order: every reference, the filter's matches, and the
+     * fp32 peer of each match (kernels.h). */
     int total = 0;
     for (int t = 0; t < bb_n_kernel_tables; t++) total += bb_kernel_tables[t]->n;
     reg_row *rows = bb_alloc(BB_MEM_OTHER, (size_t)total * sizeof *rows);
-    int n = 0, matched = 0;
-    for (int t = 0; t < bb_n_kernel_tables; t++)
-        for (int i = 0; i < bb_kernel_tables[t]->n; i++) {
-            reg_row *r = &rows[n];
-            r->k = &bb_kernel_tables[t]->rows[i];
-            bb_kernel_name(r->k, r->name, sizeof r->name);
-            bool hit = !filter || regexec(&re, r->name, 0, NULL, 0) == 0;
-            matched += hit;
-            if (list && (hit || r->k->reference))
-                printf("%s%s\n", r->name, r->k->reference ? "   (reference, always runs)" : "");
-            if (!hit && !r->k->reference) continue;
-            const bb_kernel *base = bb_kernel_ratio_base(r->k->kind);
-            BB_CHECK(base != NULL);
-            r->label[0] = '\0';
-            if (base != r->k) bb_kernel_name(base, r->label, sizeof r->label);
-            n++;
+    enum { SKIP, HIT, PEER } *why = bb_alloc(BB_MEM_OTHER, (size_t)total * sizeof *why);
+    for (int t = 0, a = 0; t < bb_n_kernel_tables; t++)
+        for (int i = 0; i < bb_kernel_tables[t]->n; i++, a++) {
+            rows[a].k = &bb_kernel_tables[t]->rows[i];
+            bb_kernel_name(rows[a].k, rows[a].name, sizeof rows[a].name);
+            why[a] = !filter || regexec(&re, rows[a].name, 0, NULL, 0) == 0 ? HIT : SKIP;
         }
     if (filter) regfree(&re);
+    int matched = 0;
+    for (int a = 0; a < total; a++) {
+        if (why[a] != HIT) continue;
+        matched++;
+        const bb_kernel *p = bb_kernel_fp32_peer(rows[a].k);
+        for (int b = 0; p && b < total; b++)
+            if (rows[b].k == p && why[b] == SKIP) why[b] = PEER;
+    }
+    int n = 0;
+    for (int a = 0; a < total; a++) {
+        const bb_kernel *k = rows[a].k;
+        if (why[a] == SKIP && !k->reference) continue;
+        if (list)
+            printf("%s%s\n", rows[a].name, k->reference ? "   (reference, always runs)"
+                                           : why[a] == PEER ? "   (fp32 peer, runs with a match)" : "");
+        rows[n] = rows[a];
+        const bb_kernel *base = bb_kernel_ratio_base(k->kind);
+        BB_CHECK(base != NULL);
+        rows[n].label[0] = '\0';
+        if (base != k) bb_kernel_name(base, rows[n].label, sizeof rows[n].label);
+        n++;
+    }
+    bb_free(why);
     if (list) { bb_free(rows); return 0; }
     if (matched == 0) bb_usage_error(CMD, "--filter '%s' matches no kernel (see --list)", filter);
 
@@ -375,23 +407,31 @@ int bb_cmd_bench_kernels(int argc, char **argv) {
         if (st[i].reps == 0) bb_fatal(__FILE__, __LINE__, "no result named %s in the JSON", rows[i].name);
     }
     for (int i = 0; i < n; i++) {
-        const bb_kernel *base = bb_kernel_ratio_base(rows[i].k->kind);
-        for (int j = 0; j < n; j++)
+        const bb_kernel *base = bb_kernel_ratio_base(rows[i].k->kind), *peer = bb_kernel_fp32_peer(rows[i].k);
+        for (int j = 0; j < n; j++) {
             if (rows[j].k == base) st[i].ratio = st[i].throughput / st[j].throughput;
+            if (rows[j].k == peer) st[i].speedup = st[j].median / st[i].median;
+        }
     }
     write_csv(csv_path, rows, st, n, &env, nthreads);
 
     int width = 0;
     for (int i = 0; i < n; i++) width = (int)strlen(rows[i].name) > width ? (int)strlen(rows[i].name) : width;
-    printf("\n%-*s %12s %7s %16s %9s\n", width, "kernel (real time per iteration)", "median", "cv", "throughput",
-           "ratio");
+    printf("\n%-*s %12s %7s %16s %9s %16s %8s\n", width, "kernel (real time per iteration)", "median", "cv",
+           "throughput", "ratio", "other", "x fp32");
     for (int i = 0; i < n; i++) {
-        char t[32], thr[32];
+        const bb_kernel *k = rows[i].k;
+        char t[32], thr[32], other[32] = "", speedup[32] = "";
         fmt_time(t, sizeof t, st[i].median);
-        snprintf(thr, sizeof thr, "%.2f %s", st[i].throughput, bb_kernel_kind_unit(rows[i].k->kind));
-        printf("%-*s %12s %6.2f%% %16s %9.3f\n", width, rows[i].name, t, 100 * st[i].cv, thr, st[i].ratio);
+        snprintf(thr, sizeof thr, "%.2f %s", st[i].throughput, bb_kernel_kind_unit(k->kind));
+        if (k->other_work)
+            snprintf(other, sizeof other, "%.2f %s", st[i].other, bb_kernel_kind_unit(bb_kernel_other_kind(k->kind)));
+        if (bb_kernel_fp32_peer(k)) snprintf(speedup, sizeof speedup, "%.3f", st[i].speedup);
+        printf("%-*s %12s %6.2f%% %16s %9.3f %16s %8s\n", width, rows[i].name, t, 100 * st[i].cv, thr, st[i].ratio,
+               other, speedup);
     }
-    printf("\nratio = throughput / the in-run reference of the same kind (%s for compute, %s for memory)\n",
+    printf("\nratio = throughput / the in-run reference of the same kind (%s for compute, %s for memory)\n"
+           "x fp32 = the fp32 kernel's median time at the same op and shape / this kernel's (speed-up)\n",
            bb_kernel_ratio_base(BB_KERNEL_COMPUTE)->op, bb_kernel_ratio_base(BB_KERNEL_MEMORY)->op);
     printf("json: %s\ncsv:  %s\n", json_path, csv_path);
     bb_gb_run_free(&run);

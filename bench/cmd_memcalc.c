@@ -9,6 +9,7 @@
 #include "schemas.h"
 #include "cli.h"
 #include "model_args.h"
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +61,19 @@ static void write_fit_csv(const char *dir, long batch, long seq) {
         for (int p = 0; p < BB_PREC_COUNT; p++) {
             double train, infer, np;
             long T = seq;
-            fit_row(fit_models[mi], p, batch, &T, &train, &infer, &np);
+            if (bb_precisions[p].base_only) {  /* a frozen-base format: weights only, no training row */
+                bb_config c;
+                char e2[200];
+                bb_config_from_preset(&c, fit_models[mi], e2, sizeof e2);
+                bb_config_set_precision(&c, bb_precisions[p].name, e2, sizeof e2);
+                bb_memcalc_weights w;
+                bb_memcalc_weights_of(&c, &w);
+                train = NAN;
+                infer = w.engine_bytes / (1u << 30);
+                np = w.linear_params + w.other_params;
+            } else {
+                fit_row(fit_models[mi], p, batch, &T, &train, &infer, &np);
+            }
             const char *smallest = "none";
             double best = 1e30;
             for (int d = 0; d < N_DEVICES; d++)
@@ -69,7 +82,7 @@ static void write_fit_csv(const char *dir, long batch, long seq) {
             bb_csv_row_init(&r, &bb_schema_fit);
             bb_csv_row_str(&r, "model", fit_models[mi]);
             bb_csv_row_str(&r, "precision", bb_precisions[p].name);
-            bb_csv_row_str(&r, "method", "full");
+            bb_csv_row_str(&r, "method", bb_precisions[p].base_only ? "frozen-base" : "full");
             bb_csv_row_fmt(&r, "n_params", "%.0f", np);
             bb_csv_row_fmt(&r, "batch", "%ld", batch);
             bb_csv_row_fmt(&r, "seq", "%ld", T);
@@ -127,6 +140,23 @@ static void print_fit(long batch, long seq) {
     printf("\n");
     for (int mi = 0; mi < N_FIT_MODELS; mi++)
         for (int p = 0; p < BB_PREC_COUNT; p++) {
+            if (bb_precisions[p].base_only) { /* frozen base only: no full training row */
+                bb_config c;
+                char err[200];
+                bb_config_from_preset(&c, models[mi], err, sizeof err);
+                bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+                bb_memcalc_weights w;
+                bb_memcalc_weights_of(&c, &w);
+                double infer = w.engine_bytes / (1u << 30);
+                printf("%-10s %-5s %12s %12.2f", models[mi], bb_precisions[p].name, "base-only", infer);
+                for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) {
+                    char cell[16];
+                    snprintf(cell, sizeof cell, "%s%+.0f", devices[d].gib >= infer ? "I" : "-", devices[d].gib - infer);
+                    printf("  %-8s", cell);
+                }
+                printf("\n");
+                continue;
+            }
             double train, infer, np;
             long T = seq;
             fit_row(models[mi], p, batch, &T, &train, &infer, &np);
@@ -140,19 +170,45 @@ static void print_fit(long batch, long seq) {
             printf("\n");
         }
     printf("\nT = trains (headroom in GiB after training), I = only inference fits, - = neither.\n"
+           "nf4 is a base-only format (a frozen QLoRA base): its row is the base weights alone, headroom after them.\n"
            "Predictions for this engine's `full` method (validated against the tracked allocator at tiny and\n"
            "small, tests/test_memcalc.c); LoRA and KD are not implemented yet, so they are not predicted.\n");
 }
 
+/* A base-only precision (nf4): the frozen base weights. Full training at it is not a thing;
+ * LoRA over it (adapters, their optimizer states, activations) is predicted with LoRA. */
+static void print_base_weights(const bb_config *c, const char *model) {
+    bb_memcalc_weights w;
+    bb_memcalc_weights_of(c, &w);
+    char desc[256];
+    bb_config_describe(c, desc, sizeof desc);
+    printf("memcalc: %s (%s), %.4g parameters: the frozen base weights (%s is a base-only format)\n", model, desc,
+           w.linear_params + w.other_params, bb_precisions[c->precision].name);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "quantized linears (qkv, attn proj, fc, fc proj)", w.linear_bytes / 1e9,
+           w.linear_bytes / 1048576.0);
+    printf("    %.4g weights at %.4f bits/weight (packed format, constants included)\n", w.linear_params,
+           w.bits_per_weight);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "embeddings, head, norms (FP32 in bitbench)", 4 * w.other_params / 1e9,
+           4 * w.other_params / 1048576.0);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "base weights as bitbench holds them", w.engine_bytes / 1e9,
+           w.engine_bytes / 1048576.0);
+    printf("  %-52s %10.3f GB  %10.1f MiB\n", "every parameter at that rate (precisions.md 5.2)", w.all_at_bits_bytes / 1e9,
+           w.all_at_bits_bytes / 1048576.0);
+    printf("Full training at %s is not predicted: it is a frozen-base format (QLoRA trains LoRA adapters over it).\n",
+           bb_precisions[c->precision].name);
+}
+
 int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
-    const char *precision = "fp32", *method = "full", *ckpt = "none";
+    const char *precision = "fp32", *method = "full", *ckpt = "none", *nf4_dq = NULL;
     long batch = 8, seq = 0;
     bool fit = false, quiet = false;
     const char *out = NULL;
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
-        {"precision", BB_ARG_STR, &precision, "P", "fp32, fp16, bf16, int8, int4 or b158", 0, -1},
+        {"precision", BB_ARG_STR, &precision, "P",
+         "fp32, fp16, bf16, int8, int4 or b158; nf4 (base-only): the frozen base weights", 0, -1},
+        BB_NF4_DQ_ARG(nf4_dq),
         {"method", BB_ARG_STR, &method, "M", "full (LoRA and KD are not implemented yet)", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 1 << 20},
         {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
@@ -179,7 +235,12 @@ int bb_cmd_memcalc(int argc, char **argv) {
     bb_model_args_resolve(&ma, "memcalc", &c);
     char err[200];
     if (bb_config_set_precision(&c, precision, err, sizeof err) != 0) bb_usage_error("memcalc", "%s", err);
+    bb_nf4_dq_apply(nf4_dq, "memcalc", &c);
     if (seq == 0) seq = c.max_seq;
+    if (bb_precisions[c.precision].base_only) {
+        print_base_weights(&c, ma.model);
+        return 0;
+    }
     bb_memcalc m;
     bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
     char desc[256];

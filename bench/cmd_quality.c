@@ -164,7 +164,7 @@ static int run_config(const q_config *c, const q_args *a, q_data *d, const char 
     long steps = mt ? a->mt_steps : a->lm_steps;
     if (!mt && T > cfg.max_seq) bb_usage_error("bench quality", "--lm-seq %d exceeds max_seq %d", T, cfg.max_seq);
     if (d->tok.vocab_size > cfg.vocab_size) bb_user_error("the tokenizer has more tokens than the model's vocabulary");
-    bb_method_setup setup = {&cfg, base_ckpt, (uint64_t)a->seed, false, bb_method_default_opt((float)a->lr)};
+    bb_method_setup setup = {&cfg, &bb_backend_cpu, base_ckpt, (uint64_t)a->seed, false, bb_method_default_opt((float)a->lr)};
     bb_method_run r;
     if (c->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);
     int *in = bb_alloc(BB_MEM_DATA, (size_t)B * cfg.max_seq * sizeof(int)), *tg = bb_alloc(BB_MEM_DATA, (size_t)B * cfg.max_seq * sizeof(int));
@@ -441,6 +441,7 @@ int bb_cmd_bench_quality(int argc, char **argv) {
         char base_hash[17] = "";
         for (int mi = 0; mi < n_meth; mi++)
             for (int k = 0; k < n_prec; k++) {
+                if (bb_precisions[prec[k]].base_only && !meth[mi]->frozen_base) continue;  /* nf4: a base only */
                 q_config *c = &cfgs[n++];
                 c->task = t;
                 c->prec = prec[k];

@@ -127,9 +127,9 @@ int bb_cmd_suite(int argc, char **argv) {
     if (tiny + quick + full > 1) bb_usage_error("suite", "--tiny, --quick and --full are mutually exclusive");
     const suite_mode *m = &modes[tiny ? 0 : full ? 2 : 1];
     /* validate the lists here, so a typo fails before any stage runs */
-    int prec[8];
+    int prec[BB_PREC_COUNT];
     bb_parse_precisions(precisions, "suite", prec);
-    const bb_method *meth[8];
+    const bb_method *meth[16];
     bb_parse_methods(methods, "suite", meth);
     bb_stop_install();
 

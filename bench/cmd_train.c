@@ -16,6 +16,8 @@
 #include "../eval/perplexity.h"
 #include "bb_version.h"
 #include "cli.h"
+#include "device_arg.h"
+#include "../engine/cuda_backend.h"
 #include "model_args.h"
 #include "progress.h"
 #include "train_data.h"
@@ -26,7 +28,7 @@
 
 typedef struct {
     bb_model_args ma;
-    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing;
+    const char *data, *schedule, *save, *resume, *csv, *tok, *precision, *act_quant, *task, *checkpointing, *nf4_dq, *device;
     long steps, batch, seq, accum, warmup, seed, eval_every, eval_windows, save_every, log_every, stop_at;
     long group, lambda_warmup, scaler_interval;
     bool two_stage;
@@ -72,13 +74,16 @@ int bb_cmd_train(int argc, char **argv) {
                     .seq = 0, .accum = 1, .warmup = 10, .seed = 1337, .eval_every = 0, .eval_windows = 16,
                     .save_every = 0, .log_every = 10, .stop_at = 0, .lr = 3e-4, .min_lr_frac = 0.1, .wd = 0.1, .beta1 = 0.9,
                     .beta2 = 0.95, .eps = 1e-8, .clip = 1.0,
-                    .precision = NULL, .act_quant = NULL, .task = "lm", .checkpointing = "none", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
+                    .precision = NULL, .act_quant = NULL, .task = "lm", .checkpointing = "none", .device = "cpu", .group = 32, .lambda_warmup = 0, .scaler_interval = 2000};
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(a.ma),
+        BB_DEVICE_ARG_ENTRY(a.device),
         {"task", BB_ARG_STR, &a.task, "NAME", "lm (causal LM on --data) or mt (Greek->English pairs, loss on English)",
          0, -1},
         {"data", BB_ARG_STR, &a.data, "NAME", "LM corpus: kjv (the LM train split)", 0, -1},
-        {"precision", BB_ARG_STR, &a.precision, "P", "fp32, fp16, bf16, int8, int4 or b158 (quantized linears)", 0, -1},
+        {"precision", BB_ARG_STR, &a.precision, "P",
+         "fp32, fp16, bf16, int8, int4 or b158 (quantized linears); nf4 is a base-only format (LoRA)", 0, -1},
+        BB_NF4_DQ_ARG(a.nf4_dq),
         {"checkpointing", BB_ARG_STR, &a.checkpointing, "MODE",
          "none or block: keep only block outputs and recompute the rest in backward", 0, -1},
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
@@ -129,13 +134,14 @@ int bb_cmd_train(int argc, char **argv) {
         a.beta2 < 0 || a.beta2 >= 1 || !(a.eps > 0) || a.clip < 0)
         bb_usage_error("train", "optimizer settings out of range (lr > 0, 0 <= beta < 1, eps > 0, clip >= 0)");
 
+    const bb_backend *be = bb_device_backend("train", a.device);
     char err[700];
     bb_model m;
     bb_config cfg;
     if (a.resume) {
         bb_set_threads(a.ma.threads);
         bb_ckpt_info info;
-        if (bb_checkpoint_load(&m, a.resume, &bb_backend_cpu, true, &info, err, sizeof err) != 0)
+        if (bb_checkpoint_load(&m, a.resume, be, true, &info, err, sizeof err) != 0)
             bb_user_error("%s", err);
         if (a.precision && bb_precision_parse(a.precision) != (int)m.cfg.precision)
             bb_usage_error("train", "--precision %s differs from the checkpoint's %s", a.precision,
@@ -149,13 +155,18 @@ int bb_cmd_train(int argc, char **argv) {
         bb_model_args_resolve(&a.ma, "train", &cfg);
         if (a.precision && bb_config_set_precision(&cfg, a.precision, err, sizeof err) != 0)
             bb_usage_error("train", "%s", err);
+        bb_nf4_dq_apply(a.nf4_dq, "train", &cfg);
+        /* a frozen-base format: full training (QAT) of it is not a thing (QLoRA trains
+         * adapters over it) */
+        if (bb_precisions[cfg.precision].base_only)
+            bb_usage_error("train", "%s is a base-only format: use it with --lora", bb_precisions[cfg.precision].name);
         cfg.group = (int)a.group;
         if (a.act_quant) {
             if (strcmp(a.act_quant, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
             else if (strcmp(a.act_quant, "token") != 0) bb_usage_error("train", "--act-quant must be token or block");
         }
         if (bb_config_validate(&cfg, err, sizeof err) != 0) bb_usage_error("train", "%s", err);
-        if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) bb_user_error("%s", err);
+        if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
     m.checkpointing = strcmp(a.checkpointing, "block") == 0;
@@ -280,6 +291,7 @@ int bb_cmd_train(int argc, char **argv) {
            last_loss, m.step, tokens_done / t_train, end_step - start_step,
            tokens_done / t_train * bb_model_flops_per_token(&cfg, T) / 1e9);
     bb_mem_print(stdout);
+    if (be != &bb_backend_cpu) bb_cuda_mem_print(stdout);
     bb_free(inputs);
     bb_free(targets);
     if (mt) {

@@ -52,6 +52,7 @@ static void detect_isa(bb_env *e) {
     e->avx512_vnni = e->avx512f && (c & (1u << 11));
     if (max_sub >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d))
         e->avx512_bf16 = e->avx512f && (a & (1u << 5));
+    e->amx_bf16 = (bb_cpu_features() & BB_CPU_AMX_BF16) != 0;
 }
 
 static const char *openblas_threading_name(int p) {
@@ -86,9 +87,9 @@ static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
 void bb_env_print_text(const bb_env *e, FILE *f) {
     fprintf(f, "cpu            %s\n", e->cpu_model);
-    fprintf(f, "isa            AVX2 %s, AVX-512F %s, AVX-512 VNNI %s, AVX-512 BF16 %s, FMA %s, F16C %s\n",
+    fprintf(f, "isa            AVX2 %s, AVX-512F %s, AVX-512 VNNI %s, AVX-512 BF16 %s, AMX-BF16 %s, FMA %s, F16C %s\n",
             yes_no(e->avx2), yes_no(e->avx512f), yes_no(e->avx512_vnni), yes_no(e->avx512_bf16),
-            yes_no(e->fma), yes_no(e->f16c));
+            yes_no(e->amx_bf16), yes_no(e->fma), yes_no(e->f16c));
     fprintf(f, "simd path      %s (BITBENCH_ISA=scalar|avx2|avx512 forces one)\n", e->simd_path);
     fprintf(f, "cores          %d logical CPUs, OpenMP max threads %d\n", e->logical_cpus, e->omp_max_threads);
     fprintf(f, "memory         %.1f GiB\n", e->memory_gib);
@@ -122,6 +123,7 @@ void bb_env_write_json(const bb_env *e, bb_json *j) {
     bb_json_key(j, "avx512f"); bb_json_bool(j, e->avx512f);
     bb_json_key(j, "avx512_vnni"); bb_json_bool(j, e->avx512_vnni);
     bb_json_key(j, "avx512_bf16"); bb_json_bool(j, e->avx512_bf16);
+    bb_json_key(j, "amx_bf16"); bb_json_bool(j, e->amx_bf16);
     bb_json_key(j, "fma"); bb_json_bool(j, e->fma);
     bb_json_key(j, "f16c"); bb_json_bool(j, e->f16c);
     bb_json_obj_end(j);

@@ -10,6 +10,7 @@
 typedef struct {
     char cpu_model[256];
     bool avx2, avx512f, avx512_vnni, avx512_bf16, fma, f16c;
+    bool amx_bf16; /* usable: CPU, OS and kernel permission (engine/cpu/isa.h BB_CPU_AMX_BF16) */
     int logical_cpus;
     int omp_max_threads;
     double memory_gib;

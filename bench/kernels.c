@@ -1,4 +1,4 @@
-/* kernels.c — the list of kernel tables (see kernels.h). A new precision adds its table
+/* kernels.c — the list of kernel tables (see kernels.h). A new kernel file adds its table
  * here and its file to meson.build; the driver does not change. */
 #include "kernels.h"
 #include <stdio.h>
@@ -7,6 +7,7 @@
 const bb_kernel_table *const bb_kernel_tables[] = {
     &bb_kernels_ref,
     &bb_kernels_fp32,
+    &bb_kernels_packed,
 };
 const int bb_n_kernel_tables = (int)(sizeof bb_kernel_tables / sizeof bb_kernel_tables[0]);
 
@@ -32,6 +33,17 @@ const bb_kernel *bb_kernel_ratio_base(bb_kernel_kind kind) {
         for (int i = 0; i < bb_kernel_tables[t]->n; i++) {
             const bb_kernel *k = &bb_kernel_tables[t]->rows[i];
             if (k->ratio_base && k->kind == kind) return k;
+        }
+    return NULL;
+}
+
+const bb_kernel *bb_kernel_fp32_peer(const bb_kernel *k) {
+    if (strcmp(k->precision, "fp32") == 0) return NULL;
+    for (int t = 0; t < bb_n_kernel_tables; t++)
+        for (int i = 0; i < bb_kernel_tables[t]->n; i++) {
+            const bb_kernel *p = &bb_kernel_tables[t]->rows[i];
+            if (strcmp(p->precision, "fp32") == 0 && strcmp(p->op, k->op) == 0 && strcmp(p->shape, k->shape) == 0)
+                return p;
         }
     return NULL;
 }

@@ -294,13 +294,13 @@ static double bytes_crossentropy_backward(const int64_t *a) { return 4.0 * (2.0 
 #define C_ BB_KERNEL_COMPUTE
 #define M_ BB_KERNEL_MEMORY
 #define GEMM(op, shape, M, N, K) \
-    {"sgemm_" #op, "fp32", C_, shape, 3, {"M", "N", "K"}, {M, N, K}, setup_gemm, run_gemm_##op, teardown, flops_gemm, false, false}
+    {"sgemm_" #op, "fp32", C_, shape, 3, {"M", "N", "K"}, {M, N, K}, setup_gemm, run_gemm_##op, teardown, flops_gemm, false, false, NULL}
 /* The three products of a linear layer inp (NT, CI) -> (NT, OC). */
 #define LINEAR(shape, NT, CI, OC) \
     GEMM(forward, shape, NT, OC, CI), GEMM(backward_input, shape, NT, CI, OC), GEMM(backward_weight, shape, OC, CI, NT)
 /* ROW(op, kind, shape, work, setup, <n_args, names, values>) */
 #define ROW(op, kind, shape, work, setup, ...) \
-    {#op, "fp32", kind, shape, __VA_ARGS__, setup, run_##op, teardown, work, false, false}
+    {#op, "fp32", kind, shape, __VA_ARGS__, setup, run_##op, teardown, work, false, false, NULL}
 #define NC(N, C) 2, {"N", "C"}, {N, C}
 #define NF(N, F) 2, {"N", "F"}, {N, F}
 #define RT(R, T) 2, {"R", "T"}, {R, T}

@@ -83,11 +83,11 @@ static void teardown(void *p) {
 
 static const bb_kernel rows[] = {
     {"ref_sgemm", "fp32", BB_KERNEL_COMPUTE, "square", 1, {"n"}, {2048}, setup_sgemm, run_sgemm, teardown,
-     flops_sgemm, true, true},
+     flops_sgemm, true, true, NULL},
     {"ref_triad", "fp32", BB_KERNEL_MEMORY, "stream", 1, {"n"}, {STREAM_N}, setup_stream, run_triad, teardown,
-     bytes_triad, true, true},
+     bytes_triad, true, true, NULL},
     {"ref_copy", "fp32", BB_KERNEL_MEMORY, "stream", 1, {"n"}, {STREAM_N}, setup_stream, run_copy, teardown,
-     bytes_copy, true, false},
+     bytes_copy, true, false, NULL},
 };
 
 const bb_kernel_table bb_kernels_ref = BB_KERNEL_TABLE("fp32", rows);

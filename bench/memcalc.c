@@ -6,6 +6,26 @@
 #include "../engine/model.h"
 #include <string.h>
 
+void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *o) {
+    memset(o, 0, sizeof *o);
+    bb_tensor_spec s[BB_N_PARAMS];
+    bb_param_specs(c, s);
+    const int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts po = bb_config_prec_opts(c);
+    double all = 0;
+    for (int i = 0; i < BB_N_PARAMS; i++) all += (double)s[i].numel;
+    for (int k = 0; k < 4; k++) {
+        int OC = (int)s[q[k]].shape[1], Cin = (int)s[q[k]].shape[2];
+        o->linear_params += (double)s[q[k]].numel;
+        o->linear_bytes += (double)c->n_layer * (double)pt->packed_size(OC, Cin, &po);
+    }
+    o->other_params = all - o->linear_params;
+    o->bits_per_weight = 8 * o->linear_bytes / o->linear_params;
+    o->engine_bytes = o->linear_bytes + 4 * o->other_params;
+    o->all_at_bits_bytes = all * o->bits_per_weight / 8;
+}
+
 void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o) {
     memset(o, 0, sizeof *o);
     bb_tensor_spec s[BB_N_PARAMS];
@@ -22,7 +42,7 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
     double FF1 = swiglu ? 2 * F : F;
     if (c->precision != BB_PREC_FP32) {
         const bb_precision_traits *pt = &bb_precisions[c->precision];
-        bb_prec_opts po = {.group = c->group, .act = c->act_quant};
+        bb_prec_opts po = bb_config_prec_opts(c);
         int q[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
         double fake = 0, packed = 0, exportb = 0;
         for (int k = 0; k < 4; k++) {
@@ -37,12 +57,16 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
     /* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with
      * block checkpointing; block outputs always for L layers */
     double Lk = ckpt ? 1 : L;
-    double per_layer = BT * C /*ln1*/ + 2 * BT /*mean, rstd*/ + BT * QKV + BT * C /*atty*/ + B * NH * T * T +
-                       BT * C /*residual2*/ + BT * C /*ln2*/ + 2 * BT + BT * FF1 + BT * F;
+    /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
+     * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
+    bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
+    double lin_in = 3 * BT * C + BT * F, lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
+    double per_layer = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT +
+                       BT * FF1;
     if (subln) per_layer += BT * C + BT + BT * F + BT;
     double acts = Lk * per_layer + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ +
                   2 * BT * V /*logits, probs*/ + BT /*losses*/;
-    o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/;
+    o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     double scratch = 2 * BT * C + BT * QKV + BT * C + BT * FF1 + BT * F + (subln ? BT * (C > F ? C : F) : 0);
     double rope = swiglu ? 2.0 * c->max_seq * (hd / 2) : 0;
     o->workspace = 4 * (scratch + rope);

@@ -18,3 +18,17 @@ typedef struct {
 } bb_memcalc;
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
+
+/* The weights alone at the config's precision (a frozen base, e.g. nf4 under LoRA, or an
+ * inference export): the quantized linears in their packed format (packed_size, exact, as
+ * `bitbench export` writes them), everything else FP32 as the engine keeps it. */
+typedef struct {
+    double linear_params, other_params;  /* quantized linears; embeddings, head, norms, biases */
+    double linear_bytes;                 /* the linears packed */
+    double bits_per_weight;              /* 8 linear_bytes / linear_params */
+    double engine_bytes;                 /* linear_bytes + 4 other_params */
+    double all_at_bits_bytes;            /* every parameter at bits_per_weight: the convention of
+                                          * specs/precisions.md §5.2's "weights only" table */
+} bb_memcalc_weights;
+
+void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *out);

@@ -7,7 +7,7 @@
 
 static int full_init(bb_method_run *r, const bb_method_setup *s, char *err, size_t err_len) {
     memset(r, 0, sizeof *r);
-    if (bb_model_init(&r->model, s->cfg, &bb_backend_cpu, true, err, err_len) != 0) return -1;
+    if (bb_model_init(&r->model, s->cfg, s->be ? s->be : &bb_backend_cpu, true, err, err_len) != 0) return -1;
     bb_model_init_weights(&r->model, s->seed);
     r->model.checkpointing = s->checkpointing;
     r->scaler = bb_grad_scaler_default(bb_precisions[s->cfg->precision].loss_scaling);
@@ -26,11 +26,11 @@ static float full_step(bb_method_run *r, const int *inputs, const int *targets, 
 static void full_free(bb_method_run *r) { bb_model_free(&r->model); }
 
 const bb_method bb_methods[] = {
-    {"full", "every parameter trained (QAT with FP32 masters for the quantized precisions)", false, NULL, full_init,
-     full_step, full_free, bb_memcalc_full},
-    {"lora", "LoRA adapters on the FP32 base frozen in the precision (base: the fp32 full model)", true,
+    {"full", "every parameter trained (QAT with FP32 masters for the quantized precisions)", false, false, NULL,
+     full_init, full_step, full_free, bb_memcalc_full},
+    {"lora", "LoRA adapters on the FP32 base frozen in the precision (base: the fp32 full model)", true, true,
      "needs the LoRA engine of issue #7: bitbench train --lora, --base", NULL, NULL, NULL, NULL},
-    {"kd", "knowledge distillation of a student in the precision from the fp32 full model as teacher", true,
+    {"kd", "knowledge distillation of a student in the precision from the fp32 full model as teacher", true, false,
      "needs the distillation loss of issue #7: bitbench train --teacher --kd", NULL, NULL, NULL, NULL},
 };
 const int bb_n_methods = (int)(sizeof bb_methods / sizeof bb_methods[0]);

@@ -16,6 +16,7 @@
 
 typedef struct {
     const bb_config *cfg;   /* the preset with the precision set */
+    const bb_backend *be;   /* the device's backend (bench/sweep.h; cpu for quality) */
     const char *base_ckpt;  /* FP32 checkpoint of the same preset: LoRA base, KD teacher (needs_base) */
     uint64_t seed;
     bool checkpointing;     /* block gradient checkpointing of the trained model */
@@ -34,6 +35,7 @@ typedef struct {
     const char *summary;
     bool needs_base;        /* wants base_ckpt: the drivers make one (random FP32 for speed and memory,
                                the trained FP32 full model for quality) */
+    bool frozen_base;       /* trains over a frozen base: base-only precisions (nf4) pair with it */
     const char *missing;    /* NULL: available in this build */
     /* Builds the run; returns 0 or -1 with a reason. */
     int (*init)(bb_method_run *r, const bb_method_setup *s, char *err, size_t err_len);

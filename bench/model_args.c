@@ -29,6 +29,15 @@ void bb_model_args_resolve(const bb_model_args *ma, const char *command, bb_conf
     bb_set_threads(ma->threads);
 }
 
+void bb_nf4_dq_apply(const char *value, const char *command, bb_config *cfg) {
+    if (!value) return;
+    if (cfg->precision != BB_PREC_NF4)
+        bb_usage_error(command, "--nf4-double-quant applies to --precision nf4, not %s", bb_precisions[cfg->precision].name);
+    if (strcmp(value, "on") == 0) cfg->nf4_no_double_quant = false;
+    else if (strcmp(value, "off") == 0) cfg->nf4_no_double_quant = true;
+    else bb_usage_error(command, "--nf4-double-quant must be on or off, not '%s'", value);
+}
+
 void bb_open_for_inference(bb_model *m, bb_ckpt_info *info, bb_tokenizer *tok, const char *ckpt, const char *tok_path) {
     char err[700];
     if (bb_checkpoint_load(m, ckpt, &bb_backend_cpu, false, info, err, sizeof err) != 0) bb_user_error("%s", err);

@@ -17,6 +17,15 @@ typedef struct {
     {"family", BB_ARG_STR, &(ma).family, "NAME", "gpt2 or llama (default: the preset's)", 0, -1},                 \
     {"threads", BB_ARG_INT, &(ma).threads, "N", "threads for OpenMP and OpenBLAS (0: all cores)", 0, 1024}
 
+/* --nf4-double-quant on|off (QLoRA's double quantization of nf4's absmax constants, on by
+ * default): the option entry, and its application to a config whose precision is set (a
+ * usage error for a bad value or a precision other than nf4; NULL = not given). */
+#define BB_NF4_DQ_ARG(var)                                                                                          \
+    {"nf4-double-quant", BB_ARG_STR, &(var), "on|off",                                                              \
+     "nf4: 8-bit double quantization of the block absmax constants (on: 4.127 bits/weight, QLoRA's default; "       \
+     "off: fp32 constants, 4.5)", 0, -1}
+void bb_nf4_dq_apply(const char *value, const char *command, bb_config *cfg);
+
 /* Resolves the config (exits with a usage error on a bad preset/override) and applies
  * --threads to OpenMP and OpenBLAS. */
 void bb_model_args_resolve(const bb_model_args *ma, const char *command, bb_config *cfg);

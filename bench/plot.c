@@ -22,7 +22,7 @@
 #define BB_SOURCE_ROOT "."
 #endif
 
-static const char *const all_precs[] = {"fp32", "fp16", "bf16", "int8", "int4", "b158"};
+static const char *const all_precs[] = {"fp32", "fp16", "bf16", "int8", "int4", "b158", "nf4"};
 static const char *const all_methods[] = {"full", "lora", "kd"};
 
 /* The words of `all` that occur in column col of d, in the order of `all`. */
@@ -39,7 +39,7 @@ static void present(const bb_csv_doc *d, const char *col, const char *const *all
 /* precs, methods and the first row's configuration as gnuplot assignments */
 static void params_sweep(const bb_csv_doc *d, char *out, size_t cap) {
     char precs[128], methods[64];
-    present(d, "precision", all_precs, 6, precs, sizeof precs);
+    present(d, "precision", all_precs, 7, precs, sizeof precs);
     present(d, "method", all_methods, 3, methods, sizeof methods);
     int n = snprintf(out, cap, "precs='%s'; methods='%s'; f_preset='%s'", precs, methods, bb_csv_cell(d, 0, "preset"));
     const char *nums[] = {"batch", "seq", "threads"};
@@ -50,14 +50,14 @@ static void params_sweep(const bb_csv_doc *d, char *out, size_t cap) {
 
 static void params_quality(const bb_csv_doc *d, char *out, size_t cap) {
     char precs[128], methods[64];
-    present(d, "precision", all_precs, 6, precs, sizeof precs);
+    present(d, "precision", all_precs, 7, precs, sizeof precs);
     present(d, "method", all_methods, 3, methods, sizeof methods);
     snprintf(out, cap, "precs='%s'; methods='%s'; f_preset='%s'", precs, methods, bb_csv_cell(d, 0, "preset"));
 }
 
 static void params_loss(const bb_csv_doc *d, char *out, size_t cap) {
     char precs[128], methods[64];
-    present(d, "precision", all_precs, 6, precs, sizeof precs);
+    present(d, "precision", all_precs, 7, precs, sizeof precs);
     present(d, "method", all_methods, 3, methods, sizeof methods);
     snprintf(out, cap, "precs='%s'; methods='%s'", precs, methods);
 }
@@ -78,7 +78,7 @@ static void params_fit(const bb_csv_doc *d, char *out, size_t cap) {
                                          "gptj-6b",    "llama-7b",  "llama-13b",   "llama-70b"};
     char m[256], precs[128];
     present(d, "model", models, 8, m, sizeof m);
-    present(d, "precision", all_precs, 6, precs, sizeof precs);
+    present(d, "precision", all_precs, 7, precs, sizeof precs);
     int n = snprintf(out, cap, "models='%s'; precs='%s'; f_seq=%d", m, precs, atoi(bb_csv_cell(d, 0, "seq")));
     /* the device names for the key, from fit_devices.csv beside fit.csv */
     bb_csv_doc dd;

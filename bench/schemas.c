@@ -16,9 +16,9 @@
     {"finished_utc", "when the row was written, UTC (ISO 8601)"}
 
 static const bb_csv_col throughput_cols[] = {
-    {"device", "cpu or cuda"},
+    {"device", "cpu, or cuda (the engine's CUDA ops on host buffers, PCIe-bound: engine/cuda_backend.h)"},
     {"preset", "model preset (bitbench train --model)"},
-    {"precision", "precision of the quantized linears: fp32 fp16 bf16 int8 int4 b158"},
+    {"precision", "precision of the quantized linears: fp32 fp16 bf16 int8 int4 b158 (nf4: only as a LoRA base)"},
     {"method", "training method: full (QAT for quantized precisions), lora, kd (bench/methods.c)"},
     {"batch", "sequences per training step"},
     {"seq", "tokens per training sequence"},
@@ -57,7 +57,7 @@ const bb_csv_schema bb_schema_throughput = {
     throughput_cols, N(throughput_cols), 8};
 
 static const bb_csv_col memory_cols[] = {
-    {"device", "cpu or cuda"},
+    {"device", "cpu, or cuda (host-side tracked bytes; the staged CUDA backend mirrors them on the GPU)"},
     {"preset", "model preset"},
     {"precision", "precision of the quantized linears"},
     {"method", "training method: full, lora, kd"},
@@ -173,7 +173,7 @@ const bb_csv_schema bb_schema_kernels = {
 static const bb_csv_col fit_cols[] = {
     {"model", "model preset (shapes only for the large ones)"},
     {"precision", "precision of the quantized linears"},
-    {"method", "full (the calculator's methods; lora and kd once they exist)"},
+    {"method", "full; frozen-base for a base-only format (nf4): its weights only, train_gib empty"},
     {"n_params", "parameters (count)"},
     {"batch", "sequences per step"},
     {"seq", "tokens per sequence"},

@@ -2,13 +2,15 @@
 #include "sweep.h"
 #include "../common/args.h"
 #include "../engine/alloc.h"
+#include "../engine/cuda_backend.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* cuda: the engine's CUDA backend is issue #9; until it exists a CUDA machine still lacks
- * a training backend here. */
-const bb_device bb_devices[] = {{"cpu", &bb_backend_cpu}, {"cuda", NULL}};
+/* cuda: the engine's CUDA ops on its host buffers (engine/cuda_backend.h, the staged
+ * backend): correct on the GPU, but every op crosses PCIe, so its tokens/s describe that
+ * path, not what a device-resident engine would reach. */
+const bb_device bb_devices[] = {{"cpu", &bb_backend_cpu}, {"cuda", &bb_backend_cuda_staged}};
 const int bb_n_devices = (int)(sizeof bb_devices / sizeof bb_devices[0]);
 
 int bb_device_find(const char *name) {
@@ -23,10 +25,11 @@ const char *bb_device_unavailable(int d, const bb_env *env, char *buf, size_t ca
             snprintf(buf, cap, "this bitbench was built without CUDA (bitbench env: %s)", env->cuda.status);
         else if (env->cuda.n_devices == 0)
             snprintf(buf, cap, "this machine has no CUDA device (bitbench env: %s)", env->cuda.status);
-        else if (!bb_devices[d].backend)
-            snprintf(buf, cap, "%s found, but this build has no CUDA training backend yet (issue #9)", env->cuda.status);
-        else
-            return NULL;
+        else {
+            char err[256];
+            if (bb_cuda_init(err, sizeof err) == 0) return NULL;
+            snprintf(buf, cap, "%s", err);
+        }
         return buf;
     }
     return NULL;
@@ -122,6 +125,13 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
         }
         meth[n_meth++] = meth[i];
     }
+    /* a base-only precision (nf4) is only ever a frozen base: it pairs with methods that train
+     * over one, and with no other */
+    for (int k = 0; k < n_prec; k++)
+        for (int mi = 0; mi < n_meth; mi++)
+            if (bb_precisions[prec[k]].base_only && !meth[mi]->frozen_base)
+                fprintf(stderr, "%s: %s with method %s skipped: %s is a frozen-base format (LoRA/QLoRA base only)\n",
+                        command, bb_precisions[prec[k]].name, meth[mi]->name, bb_precisions[prec[k]].name);
     int batches[32], seqs[32], threads[32];
     int nb = parse_ints(a->batches, "batch", command, 1, 65536, batches, 32);
     int ns = parse_ints(a->seqs, "seq", command, 0, 1 << 20, seqs, 32);
@@ -149,6 +159,7 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
     for (int ti = 0; ti < nt; ti++)
     for (int ci = 0; ci < nc; ci++)
     for (int k = 0; k < n_prec; k++) {
+        if (bb_precisions[prec[k]].base_only && !meth[mi]->frozen_base) continue;
         bb_sweep_point *p = &pts[n++];
         p->device = devs[d];
         p->preset = bb_presets[0].name;

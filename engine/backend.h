@@ -9,6 +9,7 @@
  * tensors (tied embeddings, grouped KV heads) need no special cases. qkv rows are
  * [q: NH*hd | k: NKV*hd | v: NKV*hd]. */
 #pragma once
+#include "../precisions/precision.h"
 #include <stddef.h>
 
 typedef struct {
@@ -64,6 +65,11 @@ typedef struct {
      * any thread count). */
     double (*sum_squares)(const float *x, size_t n);
     void (*scale)(float *x, float s, size_t n);
+    /* Optional (NULL: the precision's own CPU kernel, bb_precision_traits.forward): the
+     * packed forward of a quantized linear on this backend, same contract as that forward
+     * (packed in the CPU layout of blocks.h). */
+    void (*packed_forward)(bb_precision p, float *out, const float *x, const void *packed, int N, int C, int OC,
+                           const bb_prec_opts *o, int accumulate);
 } bb_backend;
 
 extern const bb_backend bb_backend_cpu;

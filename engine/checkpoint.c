@@ -12,13 +12,16 @@
 #define FORMAT "bitbench-checkpoint/1"
 
 void bb_config_to_json(const bb_config *c, char *out, size_t cap) {
-    snprintf(out, cap,
+    int n = snprintf(out, cap,
              "{\"family\": \"%s\", \"n_layer\": %d, \"n_embd\": %d, \"n_head\": %d, \"n_kv_head\": %d, "
              "\"vocab_size\": %d, \"max_seq\": %d, \"ffn_hidden\": %d, \"norm_eps\": %.9g, \"rope_theta\": %.9g, "
              "\"precision\": \"%s\", \"group\": %d, \"act_quant\": \"%s\"}",
              bb_family_name(c->family), c->n_layer, c->n_embd, c->n_head, c->n_kv_head, c->vocab_size, c->max_seq,
              c->ffn_hidden, (double)c->norm_eps, (double)c->rope_theta, bb_precisions[c->precision].name, c->group,
              c->act_quant == BB_ACTQ_INT8_BLOCK ? "block" : "token");
+    /* nf4 only, so the other precisions' configs stay as they were */
+    if (c->precision == BB_PREC_NF4 && n > 1 && (size_t)n < cap)
+        snprintf(out + n - 1, cap - (size_t)n + 1, ", \"nf4_double_quant\": %s}", c->nf4_no_double_quant ? "false" : "true");
 }
 
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len) {
@@ -62,6 +65,8 @@ int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, s
         goto done;
     if (group && group->type == BB_JSON_NUMBER && group->is_int) c->group = (int)group->integer;
     if (actq && actq->type == BB_JSON_STRING && strcmp(actq->str, "block") == 0) c->act_quant = BB_ACTQ_INT8_BLOCK;
+    const bb_json_node *dq = bb_json_get(root, "nf4_double_quant");
+    if (dq && dq->type == BB_JSON_BOOL && !dq->boolean) c->nf4_no_double_quant = true;
     rc = bb_config_validate(c, err, err_len);
 done:
     bb_json_doc_free(doc);

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GPT2(L, C, H, V, T) {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE}
-#define LLAMA(L, C, H, KV, V, T, F) {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE}
+#define GPT2(L, C, H, V, T) \
+    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false}
+#define LLAMA(L, C, H, KV, V, T, F) \
+    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false}
 
 const bb_preset bb_presets[] = {
     {"tiny", GPT2(2, 64, 4, 4096, 64), true},
@@ -87,6 +89,12 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
             else { snprintf(err, err_len, "act_quant must be token or block, got '%s'", val); return -1; }
             continue;
         }
+        if (strcmp(key, "nf4_double_quant") == 0) {
+            if (strcmp(val, "on") == 0) cfg->nf4_no_double_quant = false;
+            else if (strcmp(val, "off") == 0) cfg->nf4_no_double_quant = true;
+            else { snprintf(err, err_len, "nf4_double_quant must be on or off, got '%s'", val); return -1; }
+            continue;
+        }
         if (strcmp(key, "family") == 0) {
             int f = -1;
             for (int i = 0; i < BB_FAMILY_COUNT; i++)
@@ -130,7 +138,7 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
 int bb_config_set_precision(bb_config *c, const char *name, char *err, size_t err_len) {
     int p = bb_precision_parse(name);
     if (p < 0) {
-        snprintf(err, err_len, "unknown precision '%s' (fp32, fp16, bf16, int8, int4, b158)", name);
+        snprintf(err, err_len, "unknown precision '%s' (fp32, fp16, bf16, int8, int4, b158, nf4)", name);
         return -1;
     }
     c->precision = (bb_precision)p;
@@ -172,4 +180,10 @@ void bb_config_describe(const bb_config *c, char *out, size_t cap) {
                      c->vocab_size, c->max_seq, bb_precisions[c->precision].name);
     if (c->precision == BB_PREC_INT4 && n > 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, " g%d%s", c->group, c->act_quant == BB_ACTQ_INT8_BLOCK ? " act-block" : "");
+    if (c->precision == BB_PREC_NF4 && n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, "%s", c->nf4_no_double_quant ? " fp32-absmax" : " double-quant");
+}
+
+bb_prec_opts bb_config_prec_opts(const bb_config *c) {
+    return (bb_prec_opts){.group = c->group, .act = c->act_quant, .nf4_no_double_quant = c->nf4_no_double_quant};
 }

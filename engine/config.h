@@ -26,6 +26,7 @@ typedef struct {
     bb_precision precision;
     int group;               /* int4 group size */
     bb_act_quant act_quant;  /* activation quantization before quantized linears */
+    bool nf4_no_double_quant; /* nf4: fp32 absmax constants (default false: QLoRA's double quantization) */
 } bb_config;
 
 typedef struct {
@@ -42,7 +43,7 @@ const char *bb_family_name(bb_family f);
 int bb_config_from_preset(bb_config *cfg, const char *name, char *err, size_t err_len);
 /* Applies "key=value[,key=value...]" overrides (keys: family, n_layer, n_embd, n_head,
  * n_kv_head, vocab_size, max_seq, ffn_hidden, norm_eps, rope_theta, precision, group,
- * act_quant = token|block). When family or
+ * act_quant = token|block, nf4_double_quant = on|off). When family or
  * n_embd changes and ffn_hidden was not given, ffn_hidden follows the family rule. */
 int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_len);
 /* Sets precision and its default activation quantization; -1 for an unknown name. */
@@ -52,3 +53,5 @@ int bb_config_validate(const bb_config *cfg, char *err, size_t err_len);
 /* The family's default F: gpt2 4C; llama 256 * ceil(8C/3 / 256) (Llama-2 rule). */
 int bb_config_default_ffn(bb_family f, int n_embd);
 void bb_config_describe(const bb_config *cfg, char *out, size_t cap);
+/* The options of the precision's kernels (precision.h) that the config holds. */
+bb_prec_opts bb_config_prec_opts(const bb_config *cfg);

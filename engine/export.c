@@ -1,5 +1,6 @@
 /* export.c — see export.h. */
 #include "export.h"
+#include "../precisions/formats.h"
 #include "alloc.h"
 #include "model_internal.h"
 #include "safetensors.h"
@@ -25,7 +26,7 @@ static size_t layer_bytes(const bb_model *m, int i) {
     const bb_config *c = &m->cfg;
     const bb_precision_traits *pt = &bb_precisions[c->precision];
     int OC = (int)m->specs[i].shape[1], C = (int)m->specs[i].shape[2];
-    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    bb_prec_opts o = bb_config_prec_opts(c);
     return pt->storage_size ? pt->storage_size(OC, C) : pt->packed_size(OC, C, &o);
 }
 
@@ -41,7 +42,7 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
         return -1;
     }
     const bb_precision_traits *pt = &bb_precisions[c->precision];
-    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    bb_prec_opts o = bb_config_prec_opts(c);
     int L = c->n_layer, n = 0;
     bb_st_tensor *t = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L) * sizeof *t);
     char (*names)[64] = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L) * 64);
@@ -72,9 +73,18 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
     bb_config_to_json(c, config, sizeof config);
     snprintf(step, sizeof step, "%ld", info ? info->step : (long)m->step);
     snprintf(packing, sizeof packing, "%s/%s", pt->name, pt->storage_pack ? "tq1-trits-v1" : "compute-v1");
-    const char *keys[] = {"format", "config", "packing", "tokenizer", "step", "producer"};
-    const char *vals[] = {FORMAT, config, packing, info ? info->tokenizer : "", step, info ? info->producer : "bitbench"};
-    int rc = bb_safetensors_write(path, t, n, keys, vals, 6, err, err_len);
+    const char *keys[8] = {"format", "config", "packing", "tokenizer", "step", "producer"};
+    const char *vals[8] = {FORMAT, config, packing, info ? info->tokenizer : "", step, info ? info->producer : "bitbench"};
+    int nkeys = 6;
+    char code[400];
+    if (c->precision == BB_PREC_NF4) { /* self-describing: the layout and the code book */
+        int k = 0;
+        for (int i = 0; i < 16 && k >= 0 && (size_t)k < sizeof code; i++)
+            k += snprintf(code + k, sizeof code - (size_t)k, "%s%.9g", i ? "," : "", (double)bb_nf4_values[i]);
+        keys[nkeys] = "nf4_layout", vals[nkeys++] = bb_nf4_layout_doc;
+        keys[nkeys] = "nf4_code", vals[nkeys++] = code;
+    }
+    int rc = bb_safetensors_write(path, t, n, keys, vals, nkeys, err, err_len);
     if (rc == 0 && bytes_written) {
         FILE *f = fopen(path, "rb");
         *bytes_written = 0;
@@ -114,7 +124,7 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
         return -1;
     }
     m->frozen_quant = true;
-    bb_prec_opts o = {.group = cfg.group, .act = cfg.act_quant};
+    bb_prec_opts o = bb_config_prec_opts(&cfg);
     int L = cfg.n_layer;
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];

@@ -6,6 +6,9 @@
  *   config     the model config JSON (with precision, group, act_quant)
  *   packing    for each precision, the layout: "<precision>/compute-v1" (precisions/<p>.c)
  *              or, for b158, "b158/tq1-trits-v1" (5 trits per byte + fp32 scale, b158.c)
+ *   nf4_layout, nf4_code   (nf4 only) the layout of its compute format in words, with the
+ *              double quantization flag in config ("nf4_double_quant"), and the 16 NF4
+ *              values (precisions/nf4.c)
  *   tokenizer, step, producer as in checkpoints.
  * Loading (bb_checkpoint_load detects the format) restores the fake-quant weights bit for
  * bit, so a packed model computes what its QAT model computed; the masters are not kept

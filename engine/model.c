@@ -95,7 +95,7 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
         carve(&m->wq, m->wq_mem, qs);
         /* the packed compute format of every quantized matrix, one per layer */
         const bb_precision_traits *pt = &bb_precisions[cfg->precision];
-        bb_prec_opts o = {.group = cfg->group, .act = cfg->act_quant};
+        bb_prec_opts o = bb_config_prec_opts(cfg);
         int L = cfg->n_layer;
         m->packed_off = bb_alloc(BB_MEM_PACKED, (size_t)N_QUANTIZED * L * sizeof(size_t));
         size_t total = 0;
@@ -124,6 +124,9 @@ int bb_model_init(bb_model *m, const bb_config *cfg, const bb_backend *be, bool 
 
 static void free_acts(bb_model *m) {
     bb_free(m->acts_mem); bb_free(m->scratch_mem); bb_free(m->inputs); bb_free(m->targets);
+    bb_free(m->acts_half_mem);
+    m->acts_half_mem = NULL;
+    m->acts_half_cap = 0;
     m->acts_mem = m->scratch_mem = NULL;
     m->inputs = m->targets = NULL;
     m->B = m->T = 0;
@@ -173,22 +176,25 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
 void bb_model_requantize(bb_model *m) {
     if (!m->wq_mem || m->frozen_quant) return;
     const bb_config *c = &m->cfg;
-    bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+    bb_prec_opts o = bb_config_prec_opts(c);
     int L = c->n_layer;
     if (m->quant_lambda >= 1.0f) {
         /* pack the masters, and unpack for the fake-quant weights of backward: the two are
          * the same numbers (precision.h contract: unpack(pack(W)) == fake_weights(W)) */
         const bb_precision_traits *pt = &bb_precisions[c->precision];
-        for (int k = 0; k < N_QUANTIZED; k++) {
-            int i = quantized_params[k];
+        /* one matrix per thread: per-tensor scales (b158's absmean) are sequential sums,
+         * so splitting the rows of one matrix would leave a core idle during them */
+        size_t total = 0;
+        for (int k = 0; k < N_QUANTIZED; k++) total += m->specs[quantized_params[k]].numel;
+#pragma omp parallel for schedule(dynamic, 1) if (total >= BB_PAR_MIN_WORK)
+        for (int j = 0; j < N_QUANTIZED * L; j++) {
+            int k = j / L, l = j % L, i = quantized_params[k];
             const bb_tensor_spec *s = &m->specs[i];
             int OC = (int)s->shape[1], C = (int)s->shape[2];
             size_t per = s->numel / (size_t)L;
-            for (int l = 0; l < L; l++) {
-                uint8_t *packed = m->packed_mem + m->packed_off[k * L + l];
-                pt->pack(packed, m->params.t[i] + per * l, OC, C, &o);
-                pt->unpack(m->wq.t[i] + per * l, packed, OC, C, &o);
-            }
+            uint8_t *packed = m->packed_mem + m->packed_off[k * L + l];
+            pt->pack(packed, m->params.t[i] + per * l, OC, C, &o);
+            pt->unpack(m->wq.t[i] + per * l, packed, OC, C, &o);
         }
         return;
     }
@@ -222,8 +228,10 @@ static void ensure_acts(bb_model *m, int B, int T) {
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
     size_t sub = bb_precisions[c->precision].subln ? 1 : 0, Lk = m->checkpointing ? 1 : L;  /* kept layers */
-    size_t sizes[] = {BT * C,     Lk * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lk * BT * C, Lk * B * NH * T * T,
-                      Lk * BT * C, Lk * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lk * BT * F, L * BT * C,
+    bool half = bb_model_half_acts(c) && !m->fp32_acts && Lk >= 3;  /* the fp32 slot costs 2 layers' worth */
+    size_t Lf = half ? 1 : Lk;  /* layers of fp32 linear inputs: one working slot with 16-bit storage */
+    size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lf * BT * C, Lk * B * NH * T * T,
+                      Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lf * BT * F, L * BT * C,
                       BT * C,     BT,         BT,     BT * V,     BT * V,       BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
@@ -240,6 +248,16 @@ static void ensure_acts(bb_model *m, int B, int T) {
     }
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
+    size_t hsizes[] = {Lk * BT * C, Lk * BT * C, Lk * BT * C, Lk * BT * F}, htotal = 0;
+    uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_act_h};
+    for (size_t i = 0; i < 4; i++) htotal += half ? hsizes[i] : 0;
+    if (htotal > m->acts_half_cap) {
+        bb_free(m->acts_half_mem);
+        m->acts_half_mem = bb_alloc(BB_MEM_ACTS, htotal * sizeof(uint16_t));
+        m->acts_half_cap = htotal;
+    }
+    uint16_t *h = m->acts_half_mem;
+    for (size_t i = 0; i < 4; i++) { *hptrs[i] = half ? h : NULL; h += half ? hsizes[i] : 0; }
     if (m->grads_mem) {
         size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
         float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
@@ -268,7 +286,12 @@ static void ensure_acts(bb_model *m, int B, int T) {
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
         *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
+    uint16_t *ln1_h, *atty_h, *ln2_h, *fch_act_h;  /* NULL unless bb_model_half_acts */
 } layer_acts;
+
+bool bb_model_half_acts(const bb_config *c) {
+    return (c->act_quant == BB_ACTQ_FP16 || c->act_quant == BB_ACTQ_BF16) && !bb_precisions[c->precision].subln;
+}
 
 /* With block checkpointing every layer's buffers share slot 0 except residual3 (the
  * block outputs, kept per layer); backward recomputes a block before differentiating it. */
@@ -279,12 +302,36 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
-    return (layer_acts){a->ln1 + l * BT * C,       a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
-                        a->qkv + l * BT * QKV,     a->atty + l * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
-                        a->residual2 + l * BT * C, a->ln2 + l * BT * C,  a->ln2_mean + l * BT,
-                        a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + l * BT * F,
+    size_t lf = a->ln1_h ? 0 : (size_t)l;  /* fp32 linear inputs: one working slot with 16-bit storage */
+    return (layer_acts){a->ln1 + lf * BT * C,      a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
+                        a->qkv + l * BT * QKV,     a->atty + lf * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
+                        a->residual2 + l * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
+                        a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + lf * BT * F,
                         a->residual3 + layer * BT * C, bb_at(a->atty_n, BT * C, l), bb_at(a->atty_rstd, BT, l),
-                        bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l)};
+                        bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l),
+                        a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->atty_h + l * BT * C : NULL,
+                        a->ln1_h ? a->ln2_h + l * BT * C : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};
+}
+
+/* Copies the layer's four linear inputs between the fp32 working slot and their 16-bit
+ * storage (to_half after the layer's forward, back before its backward). */
+static void half_acts_copy(const bb_model *m, const layer_acts *a, bool to_half) {
+    if (!a->ln1_h) return;
+    const bb_eltwise_kernels *k = bb_eltwise();
+    size_t BT = (size_t)m->B * m->T, C = (size_t)m->cfg.n_embd, F = (size_t)m->cfg.ffn_hidden;
+    int bf16 = m->cfg.act_quant == BB_ACTQ_BF16;
+    float *f[4] = {a->ln1, a->atty, a->ln2, a->fch_act};
+    uint16_t *h[4] = {a->ln1_h, a->atty_h, a->ln2_h, a->fch_act_h};
+    size_t n[4] = {BT * C, BT * C, BT * C, BT * F};
+    for (int t = 0; t < 4; t++) {
+        size_t chunks = (n[t] + 16383) / 16384;
+#pragma omp parallel for schedule(static) if (n[t] >= 2 * BB_PAR_MIN_WORK)
+        for (size_t j = 0; j < chunks; j++) {
+            size_t lo = j * 16384, len = n[t] - lo < 16384 ? n[t] - lo : 16384;
+            if (to_half) k->to_half(h[t] + lo, f[t] + lo, len, bf16);
+            else k->from_half(f[t] + lo, h[t] + lo, len, bf16);
+        }
+    }
 }
 
 void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
@@ -343,11 +390,13 @@ void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, co
     int L = c->n_layer;
     if (c->precision != BB_PREC_FP32 && m->use_kernels && m->quant_lambda >= 1.0f) {
         const bb_precision_traits *pt = &bb_precisions[c->precision];
-        bb_prec_opts o = {.group = c->group, .act = c->act_quant};
+        bb_prec_opts o = bb_config_prec_opts(c);
         if (bias && accumulate) m->be->residual_bias_forward(out, out, bias, N, OC);
         else if (bias)
             for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
-        pt->forward(out, x, m->packed_mem + m->packed_off[k * L + l], N, C, OC, &o, accumulate || bias != NULL);
+        const void *packed = m->packed_mem + m->packed_off[k * L + l];
+        if (m->be->packed_forward) m->be->packed_forward(c->precision, out, x, packed, N, C, OC, &o, accumulate || bias != NULL);
+        else pt->forward(out, x, packed, N, C, OC, &o, accumulate || bias != NULL);
         bb_model_quantize_input(m, x, N, C);
         return;
     }
@@ -392,6 +441,7 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     }
     be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
     bb_model_linear_forward(m, 3, l, a.residual3, fc_in, NULL, N, F, C, 1);
+    half_acts_copy(m, &a, true);
 }
 
 float bb_model_forward(bb_model *m, const int *inputs, const int *targets, int B, int T) {
@@ -466,6 +516,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         layer_acts a = layer_acts_at(m, l);
         const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
         if (m->checkpointing) layer_forward(m, l, residual);  /* the same ops on the same input: same bits */
+        half_acts_copy(m, &a, false);
         /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
          * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
         memset(g->dfch_act, 0, BT * F * sizeof(float));

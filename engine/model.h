@@ -73,6 +73,15 @@ typedef struct {
     float *logits;     /* (B,T,V) */
     float *probs;      /* (B,T,V); becomes dlogits in backward */
     float *losses;     /* (B,T) */
+    /* fp16/bf16 (bb_model_half_acts): the four quantized-linear inputs kept for backward
+     * live here as 16-bit copies, and ln1, atty, ln2, fch_act above are one layer's
+     * working buffers (slot 0), written back from these at the start of each layer's
+     * backward. The values are exact in 16 bits (the linears fake-quantized them), so
+     * training is bit-identical to FP32 storage at half the bytes for these tensors. */
+    uint16_t *ln1_h;     /* (L,B,T,C) */
+    uint16_t *atty_h;    /* (L,B,T,C) */
+    uint16_t *ln2_h;     /* (L,B,T,C) */
+    uint16_t *fch_act_h; /* (L,B,T,F) */
 } bb_acts;
 
 /* Gradient scratch for one layer at a time (backward walks the layers downwards). */
@@ -105,12 +114,16 @@ typedef struct {
     bool use_kernels;           /* forward through the packed kernels (default); false: sgemm on the
                                    fake-quant values, the reference path */
     bool frozen_quant;          /* packed weights loaded from an export: never requantized */
+    bool fp32_acts;             /* keep every activation in fp32 even where bb_model_half_acts (tests:
+                                   16-bit storage must not change a bit); set before the first forward */
     bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
                                    set before the first forward */
     int step;                  /* optimizer steps taken */
     /* activations, sized for (B, T) at first forward */
     int B, T;
     float *acts_mem, *scratch_mem;
+    uint16_t *acts_half_mem;    /* the 16-bit saved activations (bb_acts ln1_h ...) */
+    size_t acts_half_cap;       /* in elements */
     size_t acts_cap, scratch_cap, io_cap;  /* capacities in elements (ensure_acts only grows) */
     bb_acts acts;
     bb_grad_scratch gs;
@@ -128,6 +141,12 @@ void bb_model_free(bb_model *m);
  * projections N(0, 0.02/sqrt(2L)), norm gains 1, biases 0. Deterministic from seed. */
 void bb_model_init_weights(bb_model *m, uint64_t seed);
 void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
+
+/* Whether the precision keeps the quantized linears' inputs for backward in 16 bits
+ * (fp16, bf16: autocast keeps the fp16 copy of a matmul input). Their SubLN-free block
+ * has four such inputs: ln1, atty, ln2, fch_act. The model uses it when it keeps 3 or more
+ * layers (not with block checkpointing): the one fp32 working slot costs 2 layers' worth. */
+bool bb_model_half_acts(const bb_config *cfg);
 
 /* Recomputes wq from the masters (after init, load and every optimizer step). */
 void bb_model_requantize(bb_model *m);

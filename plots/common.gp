@@ -41,8 +41,8 @@ wordidx(list, s) = (wi_p = strstrt(" ".list." ", " ".s." "), wi_p == 0 ? NaN : w
 pidx(s) = wordidx(precs, s)
 midx(s) = wordidx(methods, s)
 # colours: one per precision (fixed, so a precision keeps its colour in every chart) and per method
-prec_colour(s) = word("#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #000000", \
-    (c_i = wordidx("fp32 fp16 bf16 int8 int4 b158", s), c_i == c_i ? c_i + 1 : 7))
+prec_colour(s) = word("#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #000000 #999999", \
+    (c_i = wordidx("fp32 fp16 bf16 int8 int4 b158 nf4", s), c_i == c_i ? c_i + 1 : 8))
 method_colour(m) = word("#0072B2 #D55E00 #009E73", m)
 method_dash(m) = m == 1 ? 1 : m == 2 ? 2 : 3
 # ticks at 0..n-1 labelled with the words of a list

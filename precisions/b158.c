@@ -96,13 +96,33 @@ void bb_b158_pack_ref(void *packed, const float *w, int OC, int C, const bb_prec
     for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C, 1.0f / g);
 }
 
+/* b158_trit without libm calls, so the loop vectorizes: for every non-NaN x,
+ * clamp(roundf(x), -1, 1) is +1 iff x >= 0.5 and -1 iff x <= -0.5 (roundf rounds half away
+ * from zero); a NaN gives -1 as fmaxf(-1, NaN) = -1 does. Returns the code q + 1. */
+static inline int b158_code_fast(float x) { return 1 + (x >= 0.5f) - !(x > -0.5f); }
+
+/* Row o a 16-input block at a time: byte j of a block row holds inputs j, j+4, j+8, j+12
+ * at shifts 0, 2, 4, 6 (blocks.h). Writes every byte of the row, padding with code 1. */
+static void pack_row_fast(void *pk, const t2_layout *l, const float *w, int o, int C, float inv) {
+    const float *row = w + (size_t)o * C;
+    for (int kb = 0; kb < l->KB; kb++) {
+        uint8_t code[16];
+        int c0 = kb * 16, n = C - c0 < 16 ? C - c0 : 16;
+        for (int i = 0; i < 16; i++) code[i] = 1;
+        for (int i = 0; i < n; i++) code[i] = (uint8_t)b158_code_fast(row[c0 + i] * inv);
+        bb_block_t2x16 *b = (bb_block_t2x16 *)pk + (size_t)(o / BB_PANEL) * l->KB + kb;
+        for (int j = 0; j < 4; j++)
+            b->qs[o % BB_PANEL][j] = (uint8_t)(code[j] | code[j + 4] << 2 | code[j + 8] << 4 | code[j + 12] << 6);
+    }
+}
+
 void bb_b158_pack(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
     (void)o;
     t2_layout l = t2_layout_of(OC, C);
     float g = b158_gamma(w, (size_t)OC * C); /* sequential: the double sum's order is the contract */
     pack_begin(packed, &l, g);
 #pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
-    for (int r = 0; r < OC; r++) pack_row(packed, &l, w, r, C, 1.0f / g);
+    for (int r = 0; r < OC; r++) pack_row_fast(packed, &l, w, r, C, 1.0f / g);
 }
 
 static float t2_gamma(const void *pk, const t2_layout *l) {
@@ -115,8 +135,14 @@ void bb_b158_unpack(float *w, const void *packed, int OC, int C, const bb_prec_o
     (void)o;
     t2_layout l = t2_layout_of(OC, C);
     float g = t2_gamma(packed, &l);
-    for (int r = 0; r < OC; r++)
-        for (int c = 0; c < C; c++) w[(size_t)r * C + c] = (float)(t2_code(packed, &l, r, c) - 1) * g;
+    for (int r = 0; r < OC; r++) {
+        float *row = w + (size_t)r * C;
+        for (int kb = 0; kb < l.KB; kb++) { /* a block row at a time (layout in pack_row_fast) */
+            const uint8_t *q = ((const bb_block_t2x16 *)packed + (size_t)(r / BB_PANEL) * l.KB + kb)->qs[r % BB_PANEL];
+            int c0 = kb * 16, n = C - c0 < 16 ? C - c0 : 16;
+            for (int i = 0; i < n; i++) row[c0 + i] = (float)((q[i % 4] >> (2 * (i / 4)) & 3) - 1) * g;
+        }
+    }
 }
 
 void bb_b158_forward_ref(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,

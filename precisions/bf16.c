@@ -16,6 +16,8 @@
  *     Sapphire Rapids-class machine of results/baselines vdpbf16ps retires about one every
  *     two cycles (32 multiply-adds) against two 16-wide FMAs a cycle, so the FMA kernel is
  *     the faster and the dispatched one; bench gemm measures both (BF16_PREFER_DP flips it).
+ *   amx (bf16_amx.c): tdpbf16ps tiles, 32 tokens x 2 panels; dispatched from 16 tokens
+ *     where the CPU and kernel grant AMX (about 5x sgemm at the small shapes there).
  *   avx2: FMA with ymm, 4 tokens x 1 panel.   scalar: plain C. */
 #include "../common/parallel.h"
 #include "blocks.h"
@@ -91,15 +93,28 @@ static const bb_gemm_kernels *const bf16_kernels[BB_ISA_COUNT] = {&bb_bf16_kerne
 static const bb_gemm_kernels *const bf16_kernels_dp[BB_ISA_COUNT] = {&bb_bf16_kernels_scalar, &bb_bf16_kernels_avx2,
                                                                      &bb_bf16_kernels_avx512_dp};
 
+#if BB_HAVE_AMX
+extern const bb_gemm_kernels bb_bf16_kernels_amx_table;
+#endif
+const bb_gemm_kernels *bb_bf16_kernels_amx(void) {
+#if BB_HAVE_AMX
+    if (bb_isa_active() == BB_ISA_AVX512 && (bb_cpu_features() & BB_CPU_AMX_BF16)) return &bb_bf16_kernels_amx_table;
+#endif
+    return NULL;
+}
+const bb_gemm_kernels *bb_bf16_kernels_fma(void) { return bb_gemm_pick(bf16_kernels, 0, 0); }
+
 const bb_gemm_kernels *bb_bf16_kernels(void) {
-    return BF16_PREFER_DP ? bb_bf16_kernels_vdpbf16ps() : bb_gemm_pick(bf16_kernels, 0, 0);
+    const bb_gemm_kernels *amx = bb_bf16_kernels_amx();
+    return amx ? amx : BF16_PREFER_DP ? bb_bf16_kernels_vdpbf16ps() : bb_bf16_kernels_fma();
 }
 const bb_gemm_kernels *bb_bf16_kernels_vdpbf16ps(void) { return bb_gemm_pick(bf16_kernels_dp, BB_CPU_AVX512_BF16, 0); }
 
 void bb_bf16_forward(float *out, const float *x, const void *packed, int N, int C, int OC, const bb_prec_opts *o,
                      int accumulate) {
     BB_CHECK(bb_prec_opts_error(BB_PREC_BF16, o) == NULL);
-    bb_gemm_run(bb_bf16_kernels(), out, x, packed, N, C, OC, o, accumulate);
+    /* AMX computes 16 tokens a tile: below that (decoding) the FMA kernel wastes less */
+    bb_gemm_run(N >= 16 ? bb_bf16_kernels() : bb_bf16_kernels_fma(), out, x, packed, N, C, OC, o, accumulate);
 }
 #endif
 

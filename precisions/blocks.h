@@ -11,6 +11,13 @@
 #pragma once
 #include <stdint.h>
 
+/* C11 _Static_assert is static_assert in C++ (the CUDA files include this header). */
+#if defined(__cplusplus)
+#define BB_STATIC_ASSERT static_assert
+#else
+#define BB_STATIC_ASSERT _Static_assert
+#endif
+
 #define BB_PANEL 16 /* output rows per panel: the 16 int32/fp32 lanes of a zmm */
 
 /* int8: row r, inputs 4k..4k+3 (k-th block of the panel). */
@@ -40,6 +47,19 @@ typedef struct {
     uint16_t h[BB_PANEL];
 } bb_block_fp16x1;
 
+/* NF4 (QLoRA 4-bit NormalFloat, precisions/nf4.c): 8 consecutive inputs of 16 rows, row r's
+ * 32-bit lane holding the codes of inputs c0 + k (k = 0..7) in nibble k (bits 4k..4k+3; byte
+ * k/2, the even input in the low nibble), so vpermps with the lane as index decodes input
+ * c0 + k of all 16 rows after a shift by 4k. Eight of them are one NF4 block of 64 inputs
+ * (bitsandbytes' default 4-bit blocksize, specs §3.2) of a panel. */
+typedef struct {
+    uint8_t qs[BB_PANEL][4];
+} bb_block_nf4x8;
+#define BB_NF4_BLOCK 64
+typedef struct {
+    bb_block_nf4x8 chunk[BB_NF4_BLOCK / 8];
+} bb_block_nf4x64;
+
 /* Ternary storage (export) block, TQ1_0's 256 trits without its fp16 d (the scale is per
  * tensor): qs[m] (m < 32) packs elements m + 32n, qs[32 + m] (m < 16) packs 160 + m + 16n
  * (n = 0..4, first trit most significant), qh[j] packs 240 + j + 4n (n = 0..3, then x3);
@@ -51,9 +71,11 @@ typedef struct {
     uint8_t qh[4];
 } bb_block_tq1;
 
-_Static_assert(sizeof(bb_block_i8x4) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_i4x8) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_t2x16) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_bf16x2) == 64, "one zmm");
-_Static_assert(sizeof(bb_block_fp16x1) == 32, "one ymm, 16 floats once converted");
-_Static_assert(sizeof(bb_block_tq1) == 52, "TQ1_0 (54 bytes) less its fp16 scale: 1.625 bits per weight");
+BB_STATIC_ASSERT(sizeof(bb_block_i8x4) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_i4x8) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_t2x16) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_bf16x2) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_fp16x1) == 32, "one ymm, 16 floats once converted");
+BB_STATIC_ASSERT(sizeof(bb_block_nf4x8) == 64, "one zmm");
+BB_STATIC_ASSERT(sizeof(bb_block_nf4x64) == BB_PANEL * BB_NF4_BLOCK / 2, "16 rows x 64 codes of 4 bits");
+BB_STATIC_ASSERT(sizeof(bb_block_tq1) == 52, "TQ1_0 (54 bytes) less its fp16 scale: 1.625 bits per weight");

@@ -180,6 +180,10 @@ const bb_precision_traits bb_precisions[BB_PREC_COUNT] = {
                       "int8, per-token absmax", BB_ACTQ_INT8_TOKEN, true, false, 2.0, fake_weights_b158,
                       BB_PACKED_FNS(b158), bb_b158_storage_size, bb_b158_storage_pack, bb_b158_storage_unpack,
                       bb_b158_storage_to_packed},
+    [BB_PREC_NF4] = {BB_PREC_NF4, "nf4", "NF4 (QLoRA NormalFloat4), blocks of 64, absmax double-quantized (8-bit, blocks of 256)",
+                     "IEEE single (not quantized)", BB_ACTQ_NONE, false, false, 4.127, bb_nf4_fake_weights,
+                     BB_PACKED_FNS(nf4), .backward_input = bb_nf4_backward_input,
+                     .backward_input_ref = bb_nf4_backward_input_ref, .base_only = true},
 };
 
 const bb_precision_traits *bb_precision_get(bb_precision p) { return &bb_precisions[p]; }
@@ -202,6 +206,8 @@ const char *bb_prec_opts_error(bb_precision p, const bb_prec_opts *o) {
             return "int4 activations must be int8 per token or per block of the group size";
         return NULL;
     }
+    if (p == BB_PREC_NF4 && o->act != BB_ACTQ_NONE)
+        return "nf4 takes FP32 activations (QLoRA's compute dtype): no activation quantization";
     if (o->act != bb_precisions[p].default_act) return "this precision supports only its own activation format";
     return NULL;
 }

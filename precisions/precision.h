@@ -16,6 +16,13 @@
  *   b158  W: per tensor absmean, g = max(mean|W|, 1e-5), q = clamp(round(W/g), -1, 1)
  *         x: int8 per token as int8. An RMSNorm (SubLN) precedes every quantized linear
  *            input (BitNet b1.58, specs §1.3-1.4).
+ *   nf4   W: QLoRA NormalFloat4 (specs §3.2): blocks of 64 inputs of a row, a = max|W_block|,
+ *            code = the nearest of the 16 NF4 values to W/a (bucketized against their 15
+ *            midpoints), value = NF4[code] * a', where a' = a, or with double quantization
+ *            (the default) a' = dynamic8[q] * a2 + mean(a), the absmax constants themselves
+ *            8-bit quantized in blocks of 256 (precisions/nf4.c).
+ *         x: FP32, not quantized (QLoRA's compute dtype). A base-only format: frozen bases
+ *            under LoRA; full training at nf4 is refused (base_only).
  * round() is round-half-away-from-zero (C roundf), as torch.round is not: torch rounds
  * half to even. The difference only matters on exact .5 ties, which absmax scaling makes
  * rare; the reference tests state it.
@@ -29,7 +36,7 @@
 #include <stdint.h>
 
 typedef enum {
-    BB_PREC_FP32, BB_PREC_FP16, BB_PREC_BF16, BB_PREC_INT8, BB_PREC_INT4, BB_PREC_B158, BB_PREC_COUNT
+    BB_PREC_FP32, BB_PREC_FP16, BB_PREC_BF16, BB_PREC_INT8, BB_PREC_INT4, BB_PREC_B158, BB_PREC_NF4, BB_PREC_COUNT
 } bb_precision;
 
 typedef enum { BB_ACTQ_NONE, BB_ACTQ_FP16, BB_ACTQ_BF16, BB_ACTQ_INT8_TOKEN, BB_ACTQ_INT8_BLOCK } bb_act_quant;
@@ -37,6 +44,10 @@ typedef enum { BB_ACTQ_NONE, BB_ACTQ_FP16, BB_ACTQ_BF16, BB_ACTQ_INT8_TOKEN, BB_
 typedef struct {
     int group;                /* int4 group size along the input dim: 32, 64 or 128 */
     bb_act_quant act;         /* how activations are quantized before the matmul */
+    /* nf4: keep the block absmax constants in fp32 (4.5 bits/weight) instead of QLoRA's
+     * double quantization (4.127). Negative so that zero-initialized options, e.g.
+     * {.group = ..., .act = ...}, get QLoRA's default (bnb_4bit_use_double_quant). */
+    bool nf4_no_double_quant;
 } bb_prec_opts;
 
 typedef struct {
@@ -79,6 +90,12 @@ typedef struct {
     void (*storage_unpack)(float *w, const void *src, int OC, int C);
     /* The compute format straight from the storage bytes (codes and scale kept exactly). */
     void (*storage_to_packed)(void *packed, const void *src, int OC, int C);
+    /* dx (N, C) (+)= dy (N, OC) @ unpack(packed) (OC, C), reading packed a panel of rows at a time (never the whole matrix dequantized): the input gradient through a frozen base (STE through the activation quantizer). */
+    void (*backward_input)(float *dx, const float *dy, const void *packed, int N, int C, int OC, const bb_prec_opts *o, int accumulate);
+    void (*backward_input_ref)(float *dx, const float *dy, const void *packed, int N, int C, int OC, const bb_prec_opts *o, int accumulate);
+    /* A format only for frozen bases (nf4): full training at it is refused; it is used
+     * under LoRA, for export and for inference. */
+    bool base_only;
 } bb_precision_traits;
 
 extern const bb_precision_traits bb_precisions[BB_PREC_COUNT];

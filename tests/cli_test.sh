@@ -18,7 +18,7 @@ expect 0 "Usage: bitbench <command>" -- "$BB"
 expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
-         "eval mt" "bench train-vs-torch" "bench gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export \
+         "eval mt" "bench train-vs-torch" "bench gemm" "bench cuda-gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export \
          "bench throughput" "bench memory" "bench quality" "bench schema" plot report; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
@@ -39,11 +39,33 @@ expect 2 "exactly one of --text or --in" -- "$BB" tokenizer encode
 expect 2 "unexpected argument 'extra'" -- "$BB" env extra
 expect 2 "mutually exclusive" -- "$BB" data prepare --src a --deb b
 expect 2 "unknown model preset 'huge'" -- "$BB" train --model huge
+# --device (issue #9): a bad name is a usage error; cuda without a device is one
+# "no CUDA device" line and exit 2, checked only where env finds none.
+expect 2 "--device must be cpu or cuda, not 'gpu'" -- "$BB" train --model tiny --device gpu
+if "$BB" env 2>/dev/null | grep -q "cuda devices *no CUDA device"; then
+    for c in "train --model tiny --steps 1" "bench precisions --model tiny" "bench infer --model tiny" "eval ppl --ckpt none.st" \
+             "bench cuda-gemm --model tiny"; do
+        # shellcheck disable=SC2086
+        case $c in
+        *cuda-gemm*) expect 2 "no CUDA device .*needs a GPU" -- "$BB" $c ;;
+        *) expect 2 "no CUDA device .*; run with --device cpu" -- "$BB" $c --device cuda ;;
+        esac
+    done
+fi
 expect 2 "unknown --schedule 'zigzag'" -- "$BB" train --schedule zigzag
 expect 2 "n_embd 64 is not divisible by n_head 5" -- "$BB" train --model tiny --set n_head=5
 expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_layers=3
 expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65
 expect 2 "--precision must be all or one of" -- "$BB" bench gemm --precision fp8
+# nf4 is a base-only format (QLoRA's frozen base): no full training, no full-training benchmark
+expect 2 "nf4 is a base-only format: use it with --lora" -- "$BB" train --model tiny --precision nf4
+expect 2 "nf4 is a base-only format" -- "$BB" bench precisions --precisions fp32,nf4
+expect 2 "--nf4-double-quant applies to --precision nf4, not int4" -- "$BB" memcalc --precision int4 --nf4-double-quant on
+expect 2 "--nf4-double-quant must be on or off, not 'maybe'" -- "$BB" memcalc --precision nf4 --nf4-double-quant maybe
+expect 2 "--nf4-double-quant applies to --precision nf4" -- "$BB" export --ckpt x --out y --precision int8 --nf4-double-quant off
+expect 0 "every parameter at that rate .* 3\.476 GB" -- "$BB" memcalc --model llama-7b --precision nf4
+expect 0 "at 4\.5000 bits/weight" -- "$BB" memcalc --model llama-7b --precision nf4 --nf4-double-quant off
+expect 0 "llama-7b +nf4 +base-only" -- "$BB" memcalc --fit
 expect 2 "--shapes must be small, llama7b-gemv or all" -- "$BB" bench gemm --shapes huge
 expect 2 "--stat must be min or median" -- "$BB" bench gemm --stat mean
 expect 2 "--ckpt is required" -- "$BB" generate

@@ -1,8 +1,12 @@
 /* gbench_check.c — checks a `bitbench bench kernels` JSON file for tests/kernels_test.sh:
  * it parses (after the NaN/Infinity rewrite), its context has the bitbench keys and the
  * env object, and each named kernel has REPS iteration rows with the right counter
- * (flops for compute, bytes_per_second for memory), positive times in us, the label of
- * its in-run reference, and the mean/median/stddev/cv aggregates when REPS >= 2.
+ * (flops for compute, bytes_per_second for memory; both for the packed kernels
+ * gemm_forward* and gemv_forward*, bench/kernels_packed.c), positive times in us, the
+ * label of its in-run reference, and the mean/median/stddev/cv aggregates when REPS >= 2.
+ * The kind comes from the name, independently of the table: sgemm, attention, ref_sgemm
+ * and gemm_forward are compute; everything else memory. For the packed kernels the flops
+ * counter must be 2*N*C*OC (from the name) per real time, and the fp32 ones' bytes 4*C*OC.
  * Usage: gbench_check FILE.json REPS THREADS NAME...   (exit 0 ok, 1 with reasons) */
 #include "../bench/gbench_json.h"
 #include "../common/io.h"
@@ -20,6 +24,16 @@ static int fails;
 static const char *const ctx_keys[] = {"bitbench_git_commit", "bitbench_cpu_model", "bitbench_isa", "bitbench_threads",
                                        "bitbench_repetitions", "bitbench_min_time_s", "library_build_type"};
 static const char *const aggregates[] = {"mean", "median", "stddev", "cv"};
+
+/* The value of "/<key>:<v>" in a benchmark name, or -1. */
+static double name_arg(const char *name, const char *key) {
+    char pat[32];
+    snprintf(pat, sizeof pat, "/%s:", key);
+    const char *p = strstr(name, pat);
+    return p ? atof(p + strlen(pat)) : -1;
+}
+
+static bool near(double a, double b) { return fabs(a - b) <= 1e-6 * fabs(b); }
 
 int main(int argc, char **argv) {
     if (argc < 5) { fprintf(stderr, "usage: gbench_check FILE.json REPS THREADS NAME...\n"); return 2; }
@@ -60,11 +74,23 @@ int main(int argc, char **argv) {
             }
             if (strcmp(e->name, name) != 0 || e->aggregate) continue;
             iters++;
+            bool packed = strncmp(name, "gemm_forward", 12) == 0 || strncmp(name, "gemv_forward", 12) == 0;
             bool compute = strncmp(name, "sgemm", 5) == 0 || strncmp(name, "attention", 9) == 0 ||
-                           strncmp(name, "ref_sgemm", 9) == 0;
+                           strncmp(name, "ref_sgemm", 9) == 0 || strncmp(name, "gemm_forward", 12) == 0;
             EXPECT(e->has_times && e->real_time > 0 && e->cpu_time > 0 && strcmp(e->time_unit, "us") == 0,
                    "%s: times %g/%g %s", name, e->real_time, e->cpu_time, e->time_unit);
-            if (compute) EXPECT(e->flops > 0 && isnan(e->bytes_per_second), "%s: flops counter %g", name, e->flops);
+            if (packed) {
+                EXPECT(e->flops > 0 && e->bytes_per_second > 0, "%s: flops %g and bytes_per_second %g", name, e->flops,
+                       e->bytes_per_second);
+                double N = name_arg(name, "N"), C = name_arg(name, "C"), OC = name_arg(name, "OC"),
+                       secs = e->real_time * bb_gb_unit_seconds(e->time_unit);
+                EXPECT(N > 0 && C > 0 && OC > 0 && near(e->flops, 2 * N * C * OC / secs),
+                       "%s: flops %g, want 2*N*C*OC / real time = %g", name, e->flops, 2 * N * C * OC / secs);
+                if (strstr(name, "/fp32/"))
+                    EXPECT(near(e->bytes_per_second, 4 * C * OC / secs), "%s: bytes_per_second %g, want 4*C*OC / %g s",
+                           name, e->bytes_per_second, secs);
+            }
+            else if (compute) EXPECT(e->flops > 0 && isnan(e->bytes_per_second), "%s: flops counter %g", name, e->flops);
             else EXPECT(e->bytes_per_second > 0 && isnan(e->flops), "%s: bytes_per_second %g", name, e->bytes_per_second);
             bool base = strncmp(name, "ref_sgemm/", 10) == 0 || strncmp(name, "ref_triad/", 10) == 0;
             if (base) EXPECT(e->label == NULL, "%s: a ratio base has no label", name);

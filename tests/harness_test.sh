@@ -11,7 +11,7 @@
 #   4. every chart exists as a non-empty PNG and SVG;
 #   5. REPORT.md gives every row of every claims table a verdict; REPORT.html embeds the
 #      charts;
-#   6. --device cuda on a machine without a CUDA training backend is refused with a clear
+#   6. --device cuda on a machine without a usable CUDA device is refused with a clear
 #      message and the rest still runs;
 #   7. rerunning bench quality into a new folder copies the cached rows.
 # Usage: harness_test.sh BITBENCH_BINARY
@@ -129,7 +129,7 @@ if grep -q "refusing --device cuda" "$TMP/s3.out"; then
         ok "--device cuda refused with a reason ($(grep -m1 'refusing --device cuda' "$TMP/s3.out" | cut -c1-90)...); the rest ran" ||
         { tail -5 "$TMP/s3.out"; fail "--device cuda: the rest did not run (exit $st)"; }
 else
-    echo "skip: this machine and build can train on CUDA; nothing to refuse"
+    echo "skip: this machine and build have a usable CUDA device; nothing to refuse"
 fi
 expect_usage=$("$BB" suite --tiny --device tpu 2>&1)
 [ $? -eq 2 ] && grep -q "unknown device 'tpu'" <<<"$expect_usage" && ok "--device tpu is a usage error" || fail "--device tpu: $expect_usage"

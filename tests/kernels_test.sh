@@ -5,6 +5,11 @@
 #     CSV has one row per kernel with a throughput and a ratio;
 #  2. planted regression: the same kernel with BITBENCH_BENCH_SLOWDOWN_US (a sleep inside
 #     the timed loop) is flagged (exit 1), raw and --ratio; an identical run is not (exit 0).
+#  3. packed kernels (bench/kernels_packed.c): --list shows, for every packed precision, a
+#     GEMM at each small linear and a GEMV at each Llama-7B shape, and pulls in the fp32
+#     peers of a filter's matches; one packed GEMM and one packed GEMV run (2 repetitions,
+#     tiny min time) with their fp32 peers, and the JSON (both counters, gbench_check) and
+#     the CSV (other throughput, peer, speed-up) carry them.
 #
 # Robustness on a busy shared machine (2 cores, other jobs, +-30% and worse): everything
 # runs with --threads 1, because an OpenMP region on 2 threads waits for whichever thread
@@ -86,6 +91,43 @@ echo '{"benchmarks": [{"name": "other", "real_time": 1, "cpu_time": 1, "time_uni
 compare 2 base other
 compare 2 base slow --threshold 5
 compare 2 base slow --alpha 2
+
+# --- 3. packed kernels ------------------------------------------------------------------
+"$BB" bench kernels --list >"$TMP/list.txt" 2>&1 || fail "--list exited $?"
+for p in fp16 bf16 int8 int4 b158; do
+    g=$(grep -Ec "^gemm_forward/$p/small\.(qkv|attproj|fc|fcproj)/N:2048/" "$TMP/list.txt")
+    v=$(grep -Ec "^gemv_forward/$p/llama-7b\.(attn|up|down)/N:1/" "$TMP/list.txt")
+    [ "$g" -eq 4 ] && [ "$v" -eq 3 ] || fail "$p: $g GEMM rows at small (want 4), $v GEMV rows at llama-7b (want 3)"
+done
+grep -q '^gemm_forward/int4/small\.qkv/N:2048/C:384/OC:1152/G:32/real_time$' "$TMP/list.txt" || fail "int4 GEMM name"
+"$BB" bench kernels --list --filter '^gemv_forward/int8/' >"$TMP/list8.txt" 2>&1 || fail "--list --filter exited $?"
+[ "$(grep -c 'fp32 peer' "$TMP/list8.txt")" -eq 3 ] && grep -q '^gemv_forward/fp32/llama-7b\.up/.*(fp32 peer' \
+    "$TMP/list8.txt" || fail "--list does not show the 3 fp32 peers of the int8 GEMVs"
+
+PG='gemm_forward/int4/small.fc/N:2048/C:384/OC:1536/G:32/real_time'
+PV='gemv_forward/b158/llama-7b.attn/N:1/C:4096/OC:4096/real_time'
+FG='gemm_forward/fp32/small.fc/N:2048/C:384/OC:1536/real_time'
+FV='gemv_forward/fp32/llama-7b.attn/N:1/C:4096/OC:4096/real_time'
+if "$BB" bench kernels --filter '^(gemm_forward/int4/small\.fc|gemv_forward/b158/llama-7b\.attn)/' --repetitions 2 \
+        --min-time 0.005 --threads 1 --out "$TMP/packed.json" >"$TMP/packed.log" 2>&1; then
+    # shellcheck disable=SC2086
+    "$CHECK" "$TMP/packed.json" 2 1 "$PG" "$PV" "$FG" "$FV" $REFS || fail "packed JSON"
+    rows=$(tail -n +2 "$TMP/packed.csv" | wc -l)
+    [ "$rows" -eq 7 ] || fail "packed CSV has $rows rows, want 7 (2 kernels, 2 fp32 peers, 3 references)"
+    head -1 "$TMP/packed.csv" | grep -q ',ratio_to_reference,other_throughput,other_throughput_unit,fp32_peer,speedup_vs_fp32,' ||
+        fail "packed CSV header: $(head -1 "$TMP/packed.csv")"
+    awk -F, -v pg="$PG" -v pv="$PV" -v fg="$FG" -v fv="$FV" '
+        $1 == pg { ok += ($4 == "compute" && $14 == "GFLOP/s" && $17 > 0 && $18 == "GB/s" && $19 == fg && $20 > 0) }
+        $1 == pv { ok += ($4 == "memory" && $14 == "GB/s" && $17 > 0 && $18 == "GFLOP/s" && $19 == fv && $20 > 0) }
+        $1 == fg || $1 == fv { ok += ($17 > 0 && $19 == "" && $20 == "") }
+        END { exit ok != 4 }' "$TMP/packed.csv" || fail "packed CSV rows: $(grep -E '^(gemm|gemv)_' "$TMP/packed.csv")"
+    # the summary table: name, median, unit, cv, GB/s, ratio, GFLOP/s ("other"), speed-up over fp32
+    awk -v n="$PV" '$1 == n && $6 == "GB/s" && $9 == "GFLOP/s" && $10 > 0 { ok = 1 } END { exit !ok }' \
+        "$TMP/packed.log" || fail "the console table lacks the GEMV's GB/s, GFLOP/s and speed-up"
+    echo "ok   packed kernels"
+else
+    fail "packed run exited $?"; sed 's/^/    | /' "$TMP/packed.log" | tail -20
+fi
 
 if [ "$fails" -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
 echo "all kernel benchmark checks passed"

@@ -15,6 +15,7 @@
  * precision adds what the forward of every step computed with: the fake-quant weights
  * (train_wq.<name>, (S, L, OC, C)) and the quantized inputs of the four linears
  * (train_qacts.<site>, (S, L, B, T, C or F); sites qkv, attproj, fc, fcproj). */
+#include "../engine/cpu/isa.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
 #include "../engine/model.h"
@@ -124,7 +125,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     bb_family fam = strcmp(argv[1], "gpt2") == 0 ? BB_FAMILY_GPT2 : BB_FAMILY_LLAMA;
-    bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
+    bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false};
     cfg.ffn_hidden = bb_config_default_ffn(fam, cfg.n_embd);
     char err[400];
     if (argc >= 5 && bb_config_set_precision(&cfg, argv[4], err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 2; }
@@ -204,7 +205,12 @@ int main(int argc, char **argv) {
                               : k == 2 ? m.acts.ln2
                                        : (subln ? m.acts.fch_n : m.acts.fch_act);
             memcpy(traj_wq[k] + s * nw, m.wq.t[qparam[k]], nw * sizeof(float));
-            memcpy(traj_qa[k] + s * na, qa, na * sizeof(float));
+            if (m.acts.ln1_h) { /* fp16/bf16 keep these inputs in 16 bits (model.h) */
+                const uint16_t *h = k == 0 ? m.acts.ln1_h : k == 1 ? m.acts.atty_h : k == 2 ? m.acts.ln2_h : m.acts.fch_act_h;
+                bb_eltwise()->from_half(traj_qa[k] + s * na, h, na, cfg.act_quant == BB_ACTQ_BF16);
+            } else {
+                memcpy(traj_qa[k] + s * na, qa, na * sizeof(float));
+            }
         }
         bb_model_zero_grad(&m);
         bb_model_backward(&m, 1.0f);

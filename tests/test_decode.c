@@ -11,7 +11,7 @@
 
 static bb_model make_model(bb_family f, const char *precision) {
     bb_config c = {f, 2, 32, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 53, 40, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32,
-                   BB_ACTQ_NONE};
+                   BB_ACTQ_NONE, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     char err[200];
     bb_config_set_precision(&c, precision, err, sizeof err);

@@ -4,6 +4,7 @@
  * (bit-identical where both run the same kernels). Also: bad packed files are refused. */
 #include "../engine/alloc.h"
 #include "../engine/export.h"
+#include "../engine/safetensors.h"
 #include "compare.h"
 #include "tolerances.h"
 #include <math.h>
@@ -12,20 +13,37 @@
 
 static void test_round_trip(void) {
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
-        for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
+        for (int pv = BB_PREC_FP16; pv <= BB_PREC_COUNT; pv++) {
+            /* the last round: nf4 without double quantization */
+            int p = pv < BB_PREC_COUNT ? pv : BB_PREC_NF4;
             bb_config c = {(bb_family)f, 2, 64, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 97, 16, 0, 1e-5f, 10000.0f,
-                           BB_PREC_FP32, 32, BB_ACTQ_NONE};
+                           BB_PREC_FP32, 32, BB_ACTQ_NONE, false};
             c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
             char err[400], path[64];
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            c.nf4_no_double_quant = pv == BB_PREC_COUNT;
             bb_model a, b;
             CHECK(bb_model_init(&a, &c, &bb_backend_cpu, false, err, sizeof err) == 0, "%s", err);
             bb_model_init_weights(&a, 31);
-            snprintf(path, sizeof path, "test_export_%d_%d.packed", f, p);
+            snprintf(path, sizeof path, "test_export_%d_%d.packed", f, pv);
             size_t bytes;
             CHECK(bb_export_packed(&a, path, NULL, &bytes, err, sizeof err) == 0, "export: %s", err);
             bb_ckpt_info info;
             CHECK(bb_checkpoint_load(&b, path, &bb_backend_cpu, false, &info, err, sizeof err) == 0, "load: %s", err);
+            CHECK(b.cfg.precision == c.precision && b.cfg.nf4_no_double_quant == c.nf4_no_double_quant,
+                  "%s: loaded as %s, nf4_no_double_quant %d", bb_precisions[p].name, bb_precisions[b.cfg.precision].name,
+                  b.cfg.nf4_no_double_quant);
+            if (p == BB_PREC_NF4) { /* the layout is documented in the metadata */
+                bb_safetensors st;
+                CHECK(bb_safetensors_open(&st, path, err, sizeof err) == 0, "%s", err);
+                const char *lay = bb_safetensors_meta(&st, "nf4_layout"), *code = bb_safetensors_meta(&st, "nf4_code");
+                const char *cfg = bb_safetensors_meta(&st, "config");
+                CHECK(lay && strstr(lay, "qabsmax") && code && strncmp(code, "-1,-0.69619", 11) == 0,
+                      "nf4 export metadata: layout '%.40s', code '%.40s'", lay ? lay : "(none)", code ? code : "(none)");
+                CHECK(cfg && strstr(cfg, c.nf4_no_double_quant ? "\"nf4_double_quant\": false" : "\"nf4_double_quant\": true"),
+                      "nf4 export config: %s", cfg ? cfg : "(none)");
+                bb_safetensors_close(&st);
+            }
             size_t wrong = 0;
             for (int i = 0; i < BB_N_PARAMS; i++) {
                 if (!a.specs[i].numel) continue;
@@ -48,7 +66,7 @@ static void test_round_trip(void) {
 }
 
 static void test_bad_files(void) {
-    bb_config c = {BB_FAMILY_GPT2, 1, 32, 2, 2, 50, 8, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
+    bb_config c = {BB_FAMILY_GPT2, 1, 32, 2, 2, 50, 8, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false};
     c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
     char err[400];
     bb_config_set_precision(&c, "int8", err, sizeof err);

@@ -1,6 +1,7 @@
 /* test_gbench.c — the C face of Google Benchmark (bench/gbench.h) against the library
  * itself: arguments and their names, fixed iterations, manual time, counters and their
- * flags (rates divide by the manual time), bytes/items processed, labels, errors, custom
+ * flags (rates divide by the manual time), bytes/items processed (next to a "flops" rate,
+ * both read back by gbench_json.h, as the packed kernels report them), labels, errors, custom
  * context, the barriers, and the JSON the shim hands back (read with gbench_json.h). */
 #include "../bench/gbench.h"
 #include "../bench/gbench_json.h"
@@ -27,6 +28,8 @@ static void bm_manual(gb_state *st, void *user) {
     gb_set_counter(st, "secs_per_item", 10.0 * (double)it, GB_COUNTER_RATE | GB_COUNTER_INVERT);
     gb_set_items_processed(st, 10 * it);
     gb_set_bytes_processed(st, 1000 * it);
+    /* a packed kernel's row reports both (bench/kernels_packed.c): "flops" next to bytes */
+    gb_set_counter(st, "flops", 2e6 * (double)it, GB_COUNTER_RATE);
     gb_set_label(st, "hello");
 }
 
@@ -119,6 +122,7 @@ static void test_shim(void) {
               m->time_unit);
         CHECK(m->label && strcmp(m->label, "hello") == 0, "label");
         CHECK(fabs(m->bytes_per_second - 1e6) < 1e-3, "bytes/s over manual time: %g", m->bytes_per_second);
+        CHECK(fabs(m->flops - 2e9) < 1e-3, "flops rate next to bytes/s: %g", m->flops);
         CHECK(fabs(number(out.text, out.len, mn, "items_per_second") - 1e4) < 1e-6, "items/s");
         CHECK(number(out.text, out.len, mn, "answer") == 42, "plain counter");
         CHECK(fabs(number(out.text, out.len, mn, "per_iter") - 3) < 1e-12, "avg-iterations counter");

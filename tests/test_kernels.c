@@ -1,14 +1,18 @@
 /* test_kernels.c — the kernel benchmark table (bench/kernels.h): every row is well formed
  * and uniquely named, each kind has exactly one ratio base, the shapes are the training
  * shapes of the presets they name (engine/config.c: small at B=8, gpt2-124m at B=1,
- * T = max_seq), work() counts what the comments say, and every row of the small preset
- * and the references runs setup/run/teardown once without leaking (under ASan in the
- * sanitizer build). The gpt2-124m rows share those code paths at bigger sizes and are only
- * checked, not run, to keep the suite fast. */
+ * T = max_seq; the packed GEMVs one token of llama-7b), work() counts what the comments
+ * say, every precision of the traits table has its packed rows (GEMM at the four small
+ * linears, GEMV at the three Llama-7B shapes, the scalar GEMV) and every non-fp32 row its
+ * fp32 peer, and every row of the small preset, the references and the packed GEMVs at
+ * llama-7b.attn (run_gemv) runs setup/run/teardown once without leaking (under ASan in the
+ * sanitizer build). The gpt2-124m rows and the other Llama-7B GEMVs share those code paths
+ * at bigger sizes and are only checked, not run, to keep the suite fast. */
 #include "../bench/kernels.h"
 #include "../engine/alloc.h"
 #include "../engine/config.h"
 #include "../engine/model.h"
+#include "../precisions/precision.h"
 #include "test.h"
 #include <math.h>
 
@@ -31,8 +35,12 @@ static void check_well_formed(const bb_kernel *k) {
     for (int i = 0; i < k->n_args; i++) CHECK(k->arg_names[i] && k->args[i] > 0, "%s: arg %d", k->op, i);
     CHECK(k->kind == BB_KERNEL_COMPUTE || k->kind == BB_KERNEL_MEMORY, "%s: kind %d", k->op, k->kind);
     CHECK(!k->ratio_base || k->reference, "%s: a ratio base must be a reference", k->op);
-    CHECK(strcmp(k->precision, "fp32") == 0, "%s: precision %s", k->op, k->precision);
+    CHECK(bb_precision_parse(k->precision) >= 0, "%s: precision %s", k->op, k->precision);
     CHECK(k->work(k->args) > 0, "%s/%s: work %g", k->op, k->shape, k->work(k->args));
+    CHECK(!k->other_work || k->other_work(k->args) > 0, "%s/%s: other work", k->op, k->shape);
+    const bb_kernel *p = bb_kernel_fp32_peer(k);
+    if (p) CHECK(p->kind == k->kind && p->n_args <= k->n_args && memcmp(p->args, k->args, (size_t)p->n_args * 8) == 0,
+                 "%s/%s/%s: its fp32 peer has another kind or shape", k->op, k->precision, k->shape);
 }
 
 static void test_table(void) {
@@ -49,7 +57,8 @@ static void test_table(void) {
                     CHECK(strcmp(a, b) != 0, "duplicate name %s", a);
                 }
         }
-    CHECK(n == 61, "%d rows (3 references + 2 presets x 29)", n);
+    CHECK(n == 3 + 2 * 29 + BB_PREC_COUNT * 8, "%d rows (3 references + 2 presets x 29 + %d precisions x 8 packed)", n,
+          (int)BB_PREC_COUNT);
     for (int kind = 0; kind < BB_KERNEL_KIND_COUNT; kind++) {
         int bases = 0;
         for (int t = 0; t < bb_n_kernel_tables; t++)
@@ -67,8 +76,63 @@ static void test_table(void) {
 
 static bool starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
+/* The (inputs, outputs) of the linear a shape's layer names ("small.fc" -> fc), from the
+ * preset's config; false for an unknown layer. */
+static bool layer_io(const bb_config *c, const char *shape, int64_t *in, int64_t *out) {
+    static const struct {
+        const char *layer;
+        char in, out; /* C: n_embd, F: ffn_hidden, 3: 3C, V: vocab */
+    } layers[] = {{"qkv", 'C', '3'}, {"attproj", 'C', 'C'}, {"fc", 'C', 'F'}, {"fcproj", 'F', 'C'},
+                  {"lmhead", 'C', 'V'}, {"attn", 'C', 'C'}, {"up", 'C', 'F'}, {"down", 'F', 'C'}};
+    const char *dot = strchr(shape, '.');
+    for (size_t i = 0; dot && i < sizeof layers / sizeof layers[0]; i++)
+        if (strcmp(dot + 1, layers[i].layer) == 0) {
+            char d[2] = {layers[i].in, layers[i].out};
+            int64_t v[2];
+            for (int j = 0; j < 2; j++)
+                v[j] = d[j] == 'C' ? c->n_embd : d[j] == 'F' ? c->ffn_hidden : d[j] == '3' ? 3 * c->n_embd : c->vocab_size;
+            *in = v[0], *out = v[1];
+            return true;
+        }
+    return false;
+}
+
+/* gemm_forward / gemv_forward[_ref] (kernels_packed.c): args N, C, OC [, G]. The GEMMs
+ * are small's linears at B=8, T=max_seq; the GEMVs one token of llama-7b. */
+static void check_packed_shape(const bb_kernel *k) {
+    bool gemv = starts(k->op, "gemv_forward");
+    const char *preset = gemv ? "llama-7b" : "small";
+    CHECK(starts(k->shape, preset) && k->shape[strlen(preset)] == '.', "%s/%s: shape %s, want %s.<layer>", k->op,
+          k->precision, k->shape, preset);
+    bb_config c;
+    char err[200];
+    CHECK(bb_config_from_preset(&c, preset, err, sizeof err) == 0, "%s", err);
+    int64_t in = 0, out = 0, N = gemv ? 1 : 8 * (int64_t)c.max_seq;
+    CHECK(layer_io(&c, k->shape, &in, &out), "%s: unknown layer in %s", k->op, k->shape);
+    const int64_t *a = k->args;
+    CHECK(a[0] == N && a[1] == in && a[2] == out, "%s/%s/%s: N,C,OC %lld,%lld,%lld want %lld,%lld,%lld", k->op,
+          k->precision, k->shape, (long long)a[0], (long long)a[1], (long long)a[2], (long long)N, (long long)in,
+          (long long)out);
+    int p = bb_precision_parse(k->precision);
+    if (p < 0) return;
+    CHECK(k->n_args == (p == BB_PREC_INT4 ? 4 : 3) && (p != BB_PREC_INT4 || a[3] == 32), "%s/%s: int4 runs group 32",
+          k->op, k->precision);
+    bb_prec_opts o = bb_prec_default_opts((bb_precision)p);
+    double flops = 2.0 * a[0] * a[1] * a[2], bytes = (double)bb_precisions[p].packed_size((int)a[2], (int)a[1], &o);
+    CHECK(k->kind == (gemv ? BB_KERNEL_MEMORY : BB_KERNEL_COMPUTE) && k->other_work, "%s/%s: kind", k->op, k->shape);
+    if (!k->other_work) return;
+    double want_work = gemv ? bytes : flops, want_other = gemv ? flops : bytes;
+    CHECK(k->work(a) == want_work && k->other_work(a) == want_other,
+          "%s/%s/%s: work %g other %g, want %g (2*N*C*OC ops or packed weight bytes) and %g", k->op, k->precision,
+          k->shape, k->work(a), k->other_work(a), want_work, want_other);
+}
+
 static void check_shape(const bb_kernel *k) {
     if (k->reference) return;
+    if (starts(k->op, "gemm_forward") || starts(k->op, "gemv_forward")) {
+        check_packed_shape(k);
+        return;
+    }
     const preset_batch *pb = NULL;
     for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++)
         if (starts(k->shape, batches[i].preset) &&
@@ -124,12 +188,64 @@ static void check_shape(const bb_kernel *k) {
 
 static void test_shapes(void) { for_each_row(check_shape); }
 
+/* ---- the packed rows of every precision -------------------------------------------- */
+
+static int count_rows(const char *op, const char *precision, const char *shape) {
+    int n = 0;
+    for (int t = 0; t < bb_n_kernel_tables; t++)
+        for (int i = 0; i < bb_kernel_tables[t]->n; i++) {
+            const bb_kernel *k = &bb_kernel_tables[t]->rows[i];
+            n += strcmp(k->op, op) == 0 && strcmp(k->precision, precision) == 0 && strcmp(k->shape, shape) == 0;
+        }
+    return n;
+}
+
+static void test_packed_rows(void) {
+    static const struct {
+        const char *op, *shape;
+    } want[] = {{"gemm_forward", "small.qkv"},        {"gemm_forward", "small.attproj"},
+                {"gemm_forward", "small.fc"},         {"gemm_forward", "small.fcproj"},
+                {"gemv_forward", "llama-7b.attn"},    {"gemv_forward", "llama-7b.up"},
+                {"gemv_forward", "llama-7b.down"},    {"gemv_forward_ref", "llama-7b.attn"}};
+    for (int p = 0; p < BB_PREC_COUNT; p++)
+        for (size_t w = 0; w < sizeof want / sizeof want[0]; w++)
+            CHECK(count_rows(want[w].op, bb_precisions[p].name, want[w].shape) == 1, "%s/%s/%s: %d rows, want 1",
+                  want[w].op, bb_precisions[p].name, want[w].shape,
+                  count_rows(want[w].op, bb_precisions[p].name, want[w].shape));
+    /* every row of another precision has its fp32 peer (it runs with it: the speed-up) */
+    int peers = 0;
+    for (int t = 0; t < bb_n_kernel_tables; t++)
+        for (int i = 0; i < bb_kernel_tables[t]->n; i++) {
+            const bb_kernel *k = &bb_kernel_tables[t]->rows[i], *p = bb_kernel_fp32_peer(k);
+            bool fp32 = strcmp(k->precision, "fp32") == 0;
+            CHECK(fp32 == (p == NULL), "%s/%s/%s: peer %s", k->op, k->precision, k->shape, p ? p->precision : "none");
+            if (p) CHECK(strcmp(p->op, k->op) == 0 && strcmp(p->shape, k->shape) == 0 && strcmp(p->precision, "fp32") == 0,
+                         "%s/%s/%s: wrong peer", k->op, k->precision, k->shape);
+            peers += p != NULL;
+        }
+    CHECK(peers == (BB_PREC_COUNT - 1) * 8, "%d rows with an fp32 peer, want %d precisions x 8", peers,
+          (int)BB_PREC_COUNT - 1);
+}
+
 /* ---- run once ------------------------------------------------------------------------ */
 
+/* The packed GEMVs (SIMD and scalar) at llama-7b.attn of the precisions with the fewest and
+ * the most copies of their cold weights (each cold setup fills 512 MiB; the code paths of
+ * the others are the same, and their kernels are checked by test_precisions). */
+static bool run_gemv(const bb_kernel *k) {
+    return strcmp(k->shape, "llama-7b.attn") == 0 &&
+           (strcmp(k->precision, "fp32") == 0 || strcmp(k->precision, "b158") == 0);
+}
+
 static void run_once(const bb_kernel *k) {
-    if (!k->reference && !starts(k->shape, "small")) return;
+    bool gemv = run_gemv(k), cold = gemv && strcmp(k->op, "gemv_forward") == 0;
+    if (!k->reference && !starts(k->shape, "small") && !gemv) return;
     size_t before = bb_mem_stats_get().current_total;
     void *s = k->setup(k->args);
+    /* cold GEMV weights: copies of the packed matrix cover 512 MiB (kernels_packed.c) */
+    if (cold)
+        CHECK(bb_mem_stats_get().current_total - before >= ((size_t)512 << 20), "%s/%s: %zu bytes of weight copies",
+              k->op, k->precision, bb_mem_stats_get().current_total - before);
     k->run(s, k->args);
     k->run(s, k->args);
     k->teardown(s);
@@ -157,6 +273,7 @@ static void test_fill(void) {
 static const bb_test_case cases[] = {
     {"table", test_table},
     {"shapes", test_shapes},
+    {"packed_rows", test_packed_rows},
     {"fill", test_fill},
     {"run_small", test_run_small},
 };

@@ -1,7 +1,8 @@
 /* test_memcalc.c — the memory calculator against the tracked allocator: for tiny and
  * small, every precision, with and without checkpointing, each category within 5 % and
  * the total within 10 % (issue 7), after a training step allocated everything. Also the
- * spec's arithmetic: FP32 Llama-7B weights = 26.95 GB (precisions.md §5.2). */
+ * spec's arithmetic: FP32 Llama-7B weights = 26.95 GB, NF4 + double quant 4.127 bits/weight
+ * = 3.48 GB (precisions.md §5.2). */
 #include "../bench/memcalc.h"
 #include "../engine/alloc.h"
 #include "../engine/model.h"
@@ -70,7 +71,33 @@ static void test_llama7b_arithmetic(void) {
     CHECK(fabs(p.parameters / 1e9 - 26.95) < 0.01, "FP32 llama-7b weights %.3f GB, expected 26.95", p.parameters / 1e9);
 }
 
+/* NF4 base weights of Llama-7B from packed_size: with double quantization 4.127 bits/weight
+ * and, every parameter at that rate, 3.48 GB (the §5.2 table row "NF4 + double quant");
+ * without it 4.5 bits/weight. The linears' packed bytes equal what export writes. */
+static void test_llama7b_nf4(void) {
+    bb_config c;
+    char err[200];
+    bb_config_from_preset(&c, "llama-7b", err, sizeof err);
+    CHECK(bb_config_set_precision(&c, "nf4", err, sizeof err) == 0, "%s", err);
+    bb_memcalc_weights w;
+    bb_memcalc_weights_of(&c, &w);
+    printf("    llama-7b nf4: %.4f bits/weight, all parameters %.3f GB, as bitbench holds it %.3f GB\n",
+           w.bits_per_weight, w.all_at_bits_bytes / 1e9, w.engine_bytes / 1e9);
+    CHECK(fabs(w.bits_per_weight - 4.127) < 5e-4, "nf4 llama-7b: %.5f bits/weight, expected 4.127", w.bits_per_weight);
+    CHECK(fabs(w.all_at_bits_bytes / 1e9 - 3.48) < 0.005, "nf4 llama-7b weights %.3f GB, expected 3.48",
+          w.all_at_bits_bytes / 1e9);
+    bb_memcalc full;
+    bb_memcalc_full(&c, 1, 1, false, &full);
+    CHECK(fabs(full.packed_export - w.linear_bytes) < 0.5, "export bytes %.0f vs %.0f", full.packed_export, w.linear_bytes);
+    CHECK(w.engine_bytes == w.linear_bytes + 4 * w.other_params && w.linear_params + w.other_params == full.n_params,
+          "nf4 llama-7b: parameter split %.6g + %.6g vs %.6g", w.linear_params, w.other_params, full.n_params);
+    c.nf4_no_double_quant = true;
+    bb_memcalc_weights_of(&c, &w);
+    CHECK(w.bits_per_weight == 4.5, "nf4 without double quantization: %.6f bits/weight, expected 4.5", w.bits_per_weight);
+}
+
 static const bb_test_case cases[] = {
+    {"llama7b_nf4", test_llama7b_nf4},
     {"against_allocator", test_against_allocator},
     {"llama7b_arithmetic", test_llama7b_arithmetic},
 };

@@ -11,7 +11,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
@@ -272,7 +272,7 @@ static void test_qat_weights(void) {
         const bb_tensor_spec *s = &m.specs[BB_P_FCW];
         size_t per = s->numel / (size_t)c.n_layer;
         float *want = bb_alloc(BB_MEM_OTHER, per * sizeof(float));
-        bb_prec_opts o = {.group = c.group, .act = c.act_quant};
+        bb_prec_opts o = bb_config_prec_opts(&c);
         bb_precisions[p].fake_weights(want, m.params.fcw + per, (int)s->shape[1], (int)s->shape[2], &o);
         size_t differ = 0;  /* == rather than memcmp: packed codes unpack -0.0 as +0.0 (precision.h) */
         for (size_t e = 0; e < per; e++) differ += want[e] != m.wq.fcw[per + e];
@@ -319,6 +319,53 @@ static void test_checkpointing_parity(void) {
         }
 }
 
+/* fp16/bf16 keep the quantized linears' inputs in 16 bits for backward (model.h): the
+ * values are exact there, so three training steps (with and without block checkpointing)
+ * give the bits of fp32 storage, in fewer activation bytes. */
+static void test_half_activations(void) {
+    const char *precisions[] = {"fp16", "bf16"};
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int pi = 0; pi < 2; pi++)
+            for (int ck = 0; ck < 2; ck++) {
+                bb_config c = tiny((bb_family)f);
+                c.n_layer = 4;  /* 16-bit storage saves bytes from 3 layers: it adds one fp32 slot */
+                char err[200], name[96];
+                bb_config_set_precision(&c, precisions[pi], err, sizeof err);
+                snprintf(name, sizeof name, "%s/%s%s", bb_family_name(c.family), precisions[pi], ck ? " checkpointed" : "");
+                CHECK(bb_model_half_acts(&c), "%s: expected 16-bit activation storage", name);
+                bb_model a, b;
+                init_model(&a, c, &bb_backend_cpu);
+                init_model(&b, c, &bb_backend_cpu);
+                a.fp32_acts = true;
+                a.checkpointing = b.checkpointing = ck;
+                bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+                int B = 2, T = 12, in[24], tg[24];
+                for (int s = 0; s < 3; s++) {
+                    batch(B, T, c.vocab_size, in, tg, 20 + s);
+                    bb_mem_stats before = bb_mem_stats_get();
+                    float la = bb_model_forward(&a, in, tg, B, T);
+                    bb_mem_stats mid = bb_mem_stats_get();
+                    float lb = bb_model_forward(&b, in, tg, B, T);
+                    bb_mem_stats after = bb_mem_stats_get();
+                    if (s == 0) {
+                        size_t acts_a = mid.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
+                        size_t acts_b = after.current[BB_MEM_ACTS] - mid.current[BB_MEM_ACTS];
+                        CHECK(ck || acts_b < acts_a, "%s: 16-bit storage kept %zu activation bytes, fp32 %zu", name,
+                              acts_b, acts_a);
+                    }
+                    bb_model_zero_grad(&a); bb_model_zero_grad(&b);
+                    bb_model_backward(&a, 1.0f); bb_model_backward(&b, 1.0f);
+                    CHECK(la == lb, "%s step %d: loss %.9g with 16-bit storage, %.9g with fp32", name, s, lb, la);
+                    CHECK(memcmp(a.grads_mem, b.grads_mem, a.n_params * sizeof(float)) == 0,
+                          "%s step %d: gradients differ with 16-bit storage", name, s);
+                    bb_model_step(&a, &opt, 1e-2f);
+                    bb_model_step(&b, &opt, 1e-2f);
+                }
+                bb_model_free(&a);
+                bb_model_free(&b);
+            }
+}
+
 /* The packed kernels (integer / half forward) against sgemm on the fake-quant values: the
  * same numbers up to float summation order, for logits and every gradient. */
 static void test_kernels_vs_fake_path(void) {
@@ -352,6 +399,7 @@ static void test_kernels_vs_fake_path(void) {
 static const bb_test_case cases[] = {
     {"kernels_vs_fake_path", test_kernels_vs_fake_path},
     {"checkpointing_parity", test_checkpointing_parity},
+    {"half_activations", test_half_activations},
     {"loss_scaling", test_loss_scaling},
     {"qat_weights", test_qat_weights},
     {"fast_vs_reference", test_fast_vs_reference},

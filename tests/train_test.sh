@@ -3,7 +3,8 @@
 #   1. a short run lowers the validation loss (initial vs final, same windows);
 #   2. stopping and resuming gives a byte-identical checkpoint and the same losses as an
 #      uninterrupted run;
-#   3. generate and eval ppl work on the checkpoint;
+#   3. generate and eval ppl work on the checkpoint; its nf4 exports (QLoRA's frozen-base
+#      format, with and without double quantization) evaluate close to it;
 #   4. truncated, corrupt, foreign and missing checkpoints give one clear error, exit 1.
 # Usage: train_test.sh BITBENCH_BINARY
 set -u
@@ -59,6 +60,22 @@ g2=$("$BB" generate --ckpt "$TMP/v.ckpt" --prompt "And God said" --tokens 12 --s
 [ "$out" = "$g2" ] && ok "generate is deterministic for a seed" || fail "generate differs for the same seed"
 "$BB" eval ppl --ckpt "$TMP/v.ckpt" --split test --windows 20 >"$TMP/e.out" 2>&1 && grep -q "perplexity" "$TMP/e.out" &&
     grep -q "bits per byte" "$TMP/e.out" && ok "eval ppl: $(grep perplexity "$TMP/e.out")" || { cat "$TMP/e.out"; fail "eval ppl"; }
+
+# 3a. nf4 export (post-training quantization to QLoRA's base format) and eval from the packed
+#     file: double quantization makes it smaller, and the perplexity stays within 5% of FP32's
+fp32_ppl=$(sed -n 's/^perplexity \([0-9.]*\).*/\1/p' "$TMP/e.out")
+for dq in on off; do
+    "$BB" export --ckpt "$TMP/v.ckpt" --precision nf4 --nf4-double-quant $dq --out "$TMP/v.nf4-$dq.packed" \
+        >"$TMP/x-$dq.out" 2>&1 || { cat "$TMP/x-$dq.out"; fail "export nf4 (double quant $dq)"; continue; }
+    ppl=$("$BB" eval ppl --ckpt "$TMP/v.nf4-$dq.packed" --split test --windows 20 2>&1 | sed -n 's/^perplexity \([0-9.]*\).*/\1/p')
+    if awk -v a="$fp32_ppl" -v b="$ppl" 'BEGIN {exit !(a != "" && b != "" && b < 1.05 * a && b > a / 1.05)}'; then
+        ok "nf4 export (double quant $dq): perplexity $ppl vs fp32 $fp32_ppl"
+    else fail "nf4 export (double quant $dq): perplexity '$ppl' vs fp32 '$fp32_ppl'"; fi
+done
+on=$(stat -c %s "$TMP/v.nf4-on.packed" 2>/dev/null || echo 0)
+off=$(stat -c %s "$TMP/v.nf4-off.packed" 2>/dev/null || echo 0)
+[ "$on" -gt 0 ] && [ "$on" -lt "$off" ] && ok "nf4 double quantization: $on < $off bytes" ||
+    fail "nf4 export sizes: double quant $on bytes, without $off"
 
 # 3b. the MT path end to end at tiny: train a few steps on the pairs, translate, score
 "$BB" train --model tiny --set max_seq=256 --task mt --steps 20 --batch 8 --lr 3e-3 --warmup 5 --threads 2 \

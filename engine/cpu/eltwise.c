@@ -73,6 +73,11 @@ static void FN(adamw)(float *params, const float *grads, float *m, float *v, siz
     }
 }
 
+/* fmaxf(acc, a) for an accumulator that is never NaN, without a libm call: a NaN a is
+ * ignored as fmaxf ignores it, and the compare vectorizes to vmaxps (fmaxf itself does
+ * not vectorize unless NaNs are assumed away, so it was a call per element). */
+static inline float max_ignoring_nan(float acc, float a) { return a > acc ? a : acc; }
+
 /* roundf (half away from zero) without a libm call: truncate through int32 (cvttps2dq,
  * vectorizes on every ISA), then step away from zero when the dropped fraction is >= 0.5.
  * Exact for |v| < 2^31, which the callers guarantee: their v = w / scale is bounded by
@@ -88,7 +93,7 @@ static void FN(fake_int8)(float *x, int C, int block) {
         int n = C - c0 < block ? C - c0 : block;
         float *v = x + c0, amax = 0.0f;
 #pragma omp simd reduction(max : amax)
-        for (int i = 0; i < n; i++) amax = __builtin_fmaxf(amax, __builtin_fabsf(v[i]));
+        for (int i = 0; i < n; i++) amax = max_ignoring_nan(amax, __builtin_fabsf(v[i]));
         float m = __builtin_fmaxf(amax, 1e-5f), s = m / 127.0f, inv = 127.0f / m;
 #pragma omp simd
         for (int i = 0; i < n; i++) {
@@ -123,10 +128,46 @@ static void FN(fake_bf16)(float *x, size_t n) {
     }
 }
 
+static void FN(to_half)(uint16_t *dst, const float *src, size_t n, int bf16) {
+    size_t i = 0;
+    if (bf16) {
+        typedef uint32_t __attribute__((may_alias)) u32_alias;
+        const u32_alias *u = (const u32_alias *)src;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) dst[j] = (uint16_t)(u[j] >> 16);
+        return;
+    }
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#elif defined(__AVX2__)
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; i++) dst[i] = bb_fp32_to_fp16(src[i]);
+}
+
+static void FN(from_half)(float *dst, const uint16_t *src, size_t n, int bf16) {
+    size_t i = 0;
+    if (bf16) {
+        typedef uint32_t __attribute__((may_alias)) u32_alias;
+        u32_alias *u = (u32_alias *)dst;
+#pragma omp simd
+        for (size_t j = 0; j < n; j++) u[j] = (uint32_t)src[j] << 16;
+        return;
+    }
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+#elif defined(__AVX2__)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+#endif
+    for (; i < n; i++) dst[i] = bb_fp16_to_fp32(src[i]);
+}
+
 static float FN(absmax)(const float *x, size_t n) {
     float m = 0.0f;
 #pragma omp simd reduction(max : m)
-    for (size_t i = 0; i < n; i++) m = __builtin_fmaxf(m, __builtin_fabsf(x[i]));
+    for (size_t i = 0; i < n; i++) m = max_ignoring_nan(m, __builtin_fabsf(x[i]));
     return m;
 }
 
@@ -160,6 +201,8 @@ const bb_eltwise_kernels FN(bb_eltwise) = {
     .fake_int8 = FN(fake_int8),
     .fake_fp16 = FN(fake_fp16),
     .fake_bf16 = FN(fake_bf16),
+    .to_half = FN(to_half),
+    .from_half = FN(from_half),
     .absmax = FN(absmax),
     .abssum = FN(abssum),
     .fake_block = FN(fake_block),

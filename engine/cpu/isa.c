@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 extern const bb_eltwise_kernels bb_eltwise_scalar, bb_eltwise_avx2, bb_eltwise_avx512;
 static const bb_eltwise_kernels *const tables[BB_ISA_COUNT] = {&bb_eltwise_scalar, &bb_eltwise_avx2,
@@ -30,6 +32,25 @@ bb_isa bb_isa_best_supported(void) {
     return avx512 ? BB_ISA_AVX512 : avx2 ? BB_ISA_AVX2 : BB_ISA_SCALAR;
 }
 
+/* AMX (Intel SDM vol. 1 ch. 18; Linux Documentation/arch/x86/xstate.rst): CPUID.(7,0)
+ * EDX bit 24 AMX-TILE and bit 22 AMX-BF16, XCR0 bits 17-18 (XTILECFG, XTILEDATA) set by the
+ * OS, then a per-process request for the XTILEDATA feature (18) before the first use. */
+static bool amx_bf16_usable(void) {
+    const char *env = getenv("BITBENCH_AMX");
+    if (env && strcmp(env, "0") == 0) return false;
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22))) return false;
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
+
 /* CPUID traps to the hypervisor in a VM (tens of microseconds): ask once. */
 static _Atomic int features = -1;
 
@@ -44,6 +65,7 @@ unsigned bb_cpu_features(void) {
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11))) f |= BB_CPU_AVX512_VNNI;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) f |= BB_CPU_AVX512_BF16;
+    if (amx_bf16_usable()) f |= BB_CPU_AMX_BF16;
     features = (int)f;
     return f;
 }

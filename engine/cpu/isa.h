@@ -4,6 +4,7 @@
  * ISA (eltwise.c) and are reached through the table of the selected ISA. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum { BB_ISA_SCALAR, BB_ISA_AVX2, BB_ISA_AVX512, BB_ISA_COUNT } bb_isa;
 
@@ -29,12 +30,19 @@ typedef struct {
     float (*absmax)(const float *x, size_t n);
     double (*abssum)(const float *x, size_t n);
     void (*fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi);
+    /* Half storage of values already rounded to fp16 / bf16 (the fake-quantized inputs of
+     * fp16/bf16 linears): exact both ways. bf16 keeps the upper 16 bits. */
+    void (*to_half)(uint16_t *dst, const float *src, size_t n, int bf16);
+    void (*from_half)(float *dst, const uint16_t *src, size_t n, int bf16);
 } bb_eltwise_kernels;
 
 bb_isa bb_isa_best_supported(void);
 /* Extensions some kernels need beyond their ISA level (precisions/: VNNI vpdpbusd,
  * AVX512_BF16 vdpbf16ps, F16C vcvtph2ps); bits of bb_cpu_features(). */
-enum { BB_CPU_AVX512_VNNI = 1u << 0, BB_CPU_AVX512_BF16 = 1u << 1, BB_CPU_F16C = 1u << 2 };
+enum { BB_CPU_AVX512_VNNI = 1u << 0, BB_CPU_AVX512_BF16 = 1u << 1, BB_CPU_F16C = 1u << 2, BB_CPU_AMX_BF16 = 1u << 3 };
+/* BB_CPU_AMX_BF16: AMX-TILE + AMX-BF16 in CPUID, tile state enabled in XCR0, and Linux
+ * granted this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once).
+ * BITBENCH_AMX=0 clears it (to measure or test the AVX-512 kernels on an AMX machine). */
 unsigned bb_cpu_features(void);
 /* The active ISA: BITBENCH_ISA if set (an unsupported or unknown value is an error),
  * else the best the CPU supports. Decided on first use. */
