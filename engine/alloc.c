@@ -106,6 +106,11 @@ bb_mem_stats bb_mem_stats_get(void) {
     return s;
 }
 
+void bb_mem_reset_peaks(void) {
+    for (int c = 0; c < BB_MEM_COUNT; c++) atomic_store(&peak[c], atomic_load(&current[c]));
+    atomic_store(&peak_total, atomic_load(&current_total));
+}
+
 void bb_mem_print(FILE *f) {
     bb_mem_stats s = bb_mem_stats_get();
     fprintf(f, "memory by category (MiB)     current        peak\n");
