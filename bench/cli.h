@@ -32,3 +32,9 @@ int bb_cmd_bench_gemm(int argc, char **argv); /* bench/cmd_gemm.c */
 int bb_cmd_bench_cuda_gemm(int argc, char **argv); /* bench/cmd_cuda_gemm.c */
 int bb_cmd_bench_kernels(int argc, char **argv);  /* cmd_kernels.c */
 int bb_cmd_bench_compare(int argc, char **argv);  /* cmd_compare.c */
+int bb_cmd_bench_throughput(int argc, char **argv); /* cmd_throughput.c */
+int bb_cmd_bench_memory(int argc, char **argv);     /* cmd_memory.c */
+int bb_cmd_bench_quality(int argc, char **argv);    /* cmd_quality.c */
+int bb_cmd_plot(int argc, char **argv);             /* cmd_plot.c */
+int bb_cmd_report(int argc, char **argv);           /* cmd_report.c */
+const char *bb_default_claims(void);                /* cmd_report.c */

@@ -22,6 +22,8 @@
 #include "model_args.h"
 #include "progress.h"
 #include "results.h"
+#include "schemas.h"
+#include "train_data.h"
 #include <cblas.h>
 #include <errno.h>
 #include <omp.h>
@@ -52,28 +54,6 @@ static double sgemm_gflops(int M, int N, int K, double min_s) {
     } while (dt < min_s);
     bb_free(a); bb_free(b); bb_free(c);
     return 2.0 * M * N * K * (double)reps / dt / 1e9;
-}
-
-/* S batches of B KJV training windows of T tokens (the same data for every engine or
- * precision a benchmark compares); exits if the model's vocabulary is smaller than the
- * tokenizer's. The caller frees *inputs and *targets. */
-static void kjv_batches(int vocab, int B, int T, int S, long seed, int **inputs, int **targets) {
-    bb_tokenizer tok;
-    bb_tokenizer_open(&tok, NULL, BB_TOK_DEFAULT_VOCAB, true);
-    if (tok.vocab_size > vocab) bb_user_error("model vocab %d < tokenizer %d", vocab, tok.vocab_size);
-    char text_path[4096];
-    bb_path_join(text_path, sizeof text_path, bb_data_dir(), "lm/train.txt");
-    bb_tokens tk;
-    bb_tokens_cached(&tok, text_path, "lm/train", &tk, false);
-    bb_lm_loader loader;
-    if (bb_lm_loader_init(&loader, tk.ids, tk.n, T, (uint64_t)seed) != 0) bb_user_error("training split too short");
-    *inputs = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
-    *targets = bb_alloc(BB_MEM_DATA, (size_t)S * B * T * sizeof(int));
-    for (int s = 0; s < S; s++)
-        bb_lm_loader_batch(&loader, s, B, *inputs + (size_t)s * B * T, *targets + (size_t)s * B * T);
-    bb_lm_loader_free(&loader);
-    bb_tokens_free(&tk);
-    bb_tokenizer_free(&tok);
 }
 
 typedef struct {
@@ -216,7 +196,7 @@ static int bench_train_vs_torch(int argc, char **argv) {
     if (bb_checkpoint_save(&init, model_path, &info, err, sizeof err) != 0) bb_user_error("%s", err);
     bb_model_free(&init);
     int *inputs, *targets;
-    kjv_batches(cfg.vocab_size, B, T, S, seed, &inputs, &targets);
+    bb_kjv_batches(cfg.vocab_size, B, T, S, seed, &inputs, &targets);
     snprintf(batches_path, sizeof batches_path, "%s/batches.safetensors", run.dir);
     bb_st_tensor bt[2] = {
         {.name = "inputs", .dtype = BB_DT_I32, .ndim = 3, .shape = {S, B, T}, .data = inputs},
@@ -334,7 +314,7 @@ static int bench_precisions(int argc, char **argv) {
     bb_run_create(&run, "precisions", out, argc, argv);
     int B = (int)batch, T = (int)seq, S = (int)steps;
     int *inputs, *targets;
-    kjv_batches(base.vocab_size, B, T, S, seed, &inputs, &targets);
+    bb_kjv_batches(base.vocab_size, B, T, S, seed, &inputs, &targets);
     bb_adamw opt = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
     bb_atomic_file af;
     FILE *csv = bb_run_open(&run, "precisions.csv", &af);
@@ -477,7 +457,35 @@ static int bench_infer(int argc, char **argv) {
     return 0;
 }
 
+/* `bench schema [FILE] [--header]`: the documented columns of the harness CSVs. */
+static int bench_schema(int argc, char **argv) {
+    bool header = false;
+    const bb_arg args[] = {{"header", BB_ARG_FLAG, &header, NULL, "print only FILE's header line", 0, -1}};
+    const bb_cmd_spec spec = {"bench schema", "The columns of the harness CSVs (bench/schemas.c) as markdown, or one header.",
+                              "[FILE.csv] [--header]", args, 1, 0, 1, NULL};
+    char *pos[1] = {NULL};
+    int n = bb_args_parse(&spec, argc, argv, pos);
+    if (header && n == 0) bb_usage_error("bench schema", "--header needs a FILE.csv");
+    for (int i = 0; i < bb_n_schemas; i++) {
+        const bb_csv_schema *s = bb_schemas[i];
+        if (n && strcmp(pos[0], s->file) != 0) continue;
+        if (header) {
+            for (int c = 0; c < s->n_cols; c++) printf("%s%s", c ? "," : "", s->cols[c].name);
+            printf("\n");
+        } else {
+            bb_csv_schema_print_md(s, stdout);
+        }
+        if (n) return 0;
+    }
+    if (n) bb_usage_error("bench schema", "no CSV named '%s' (bitbench bench schema lists them)", pos[0]);
+    return 0;
+}
+
 static const bb_command bench_commands[] = {
+    {"schema", bench_schema, "the documented columns of the harness CSVs"},
+    {"throughput", bb_cmd_bench_throughput, "training, prefill and decode tokens/s over precision x method x preset x ..."},
+    {"quality", bb_cmd_bench_quality, "perplexity, bits/byte, top-1 (KJV) and BLEU/chrF (MT) per precision x method"},
+    {"memory", bb_cmd_bench_memory, "measured memory by category beside the calculator's prediction, and peak RSS"},
     {"infer", bench_infer, "prefill and decode tokens/s with the KV cache"},
     {"precisions", bench_precisions, "training step time and memory of every precision vs fp32"},
     {"train-vs-torch", bench_train_vs_torch, "training tokens/s: bitbench vs PyTorch on the same model and data"},

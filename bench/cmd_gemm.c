@@ -20,6 +20,7 @@
 #include "../engine/alloc.h"
 #include "../precisions/formats.h"
 #include "cli.h"
+#include "cpushare.h"
 #include "progress.h"
 #include "results.h"
 #include <cblas.h>
@@ -108,37 +109,6 @@ static double sample_once(kernel *k) {
         if (dt < k->best) k->best = dt;
     }
     return total / k->reps;
-}
-
-/* Share of the machine's CPU time that other processes (or the hypervisor: steal) took
- * while a shape was measured, from /proc/stat and getrusage (Linux; -1 elsewhere). Every
- * row carries it: on a shared machine a busy neighbour makes short multi-threaded calls
- * wait on descheduled threads, and the load average lags by a minute. */
-typedef struct {
-    double machine, self, wall;
-} cpu_mark;
-
-static cpu_mark cpu_mark_now(void) {
-    cpu_mark m = {-1, 0, bb_now()};
-    unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    if (f) {
-        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                   &v[7]) == 8) /* user nice system idle iowait irq softirq steal */
-            m.machine = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
-        fclose(f);
-    }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    m.self = (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
-             1e-6 * ru.ru_stime.tv_usec;
-    return m;
-}
-
-static double other_share(cpu_mark a, cpu_mark b) {
-    if (a.machine < 0 || b.machine < 0) return -1;
-    double other = (b.machine - a.machine) - (b.self - a.self), cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
-    return other > 0 ? other / (cores * (b.wall - a.wall)) : 0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -242,9 +212,9 @@ static void bench_gemm_shapes(const bool *want, int samples, sink *out) {
                 nk++;
             }
         }
-        cpu_mark m0 = cpu_mark_now();
+        bb_cpu_mark m0 = bb_cpu_mark_now();
         measure(ks, nk, samples, 0.025);
-        double load = other_share(m0, cpu_mark_now());
+        double load = bb_cpu_other_share(m0, bb_cpu_mark_now());
         printf("  (other processes took %.1f%% of the CPUs meanwhile)\n", 100 * load);
         double flops = 2.0 * s->N * s->C * s->OC, ref = flops / stat_time(&ks[0]) / 1e9;
         for (int i = 0; i < nk; i++) {
@@ -300,9 +270,9 @@ static void bench_gemv_shapes(const bool *want, int samples, sink *out) {
                 else memcpy(k->packed[c], k->packed[0], k->bytes);
             }
         }
-        cpu_mark m0 = cpu_mark_now();
+        bb_cpu_mark m0 = bb_cpu_mark_now();
         measure(ks, nk, samples, 0.04);
-        double load = other_share(m0, cpu_mark_now());
+        double load = bb_cpu_other_share(m0, bb_cpu_mark_now());
         printf("  (other processes took %.1f%% of the CPUs meanwhile)\n", 100 * load);
         double tri = 12.0 * TRIAD_N / stat_time(&ks[0]) / 1e9, t_sgemv = 0;
         for (int i = 1; i < nk; i++)

@@ -2,9 +2,13 @@
  * a model, precision and batch, for full training, knowledge distillation (`--method kd`:
  * + the forward-only teacher) or LoRA on a frozen base (`--method lora`); `--fit` prints
  * which model and precision fits on which device, for full training, LoRA and packed
- * inference weights in this engine. */
+ * inference weights in this engine (fit.csv: full training and inference). */
 #include "../common/args.h"
+#include "../common/check.h"
+#include "../engine/alloc.h"
+#include "csv.h"
 #include "memcalc.h"
+#include "schemas.h"
 #include "cli.h"
 #include "model_args.h"
 #include <math.h>
@@ -18,39 +22,152 @@ typedef struct {
 
 static const device devices[] = {
     {"RTX 3060 8 GB", 8}, {"RTX 3090 24 GB", 24}, {"RTX 4090 24 GB", 24},
-    {"2x RTX 4090 (48 GB, not 96)", 48}, {"H100 80 GB", 80}, {"CPU 32 GB", 32},
+    {"2x RTX 4090 (48 GB; not 96)", 48}, {"H100 80 GB", 80}, {"CPU 32 GB", 32},
 };
 
+/* the models the claims name (claims.md Table D) and the presets between them */
+static const char *const fit_models[] = {"distilgpt2", "gpt2-124m", "gpt2-medium", "gpt2-large",
+                                         "gptj-6b",    "llama-7b",  "llama-13b",   "llama-70b"};
+#define N_FIT_MODELS ((int)(sizeof fit_models / sizeof fit_models[0]))
+#define N_DEVICES ((int)(sizeof devices / sizeof devices[0]))
+
+/* Predicted full-training and packed-inference GiB of a model at a precision. */
+static void fit_row(const char *model, int p, long batch, long *seq, double *train, double *infer, double *n_params) {
+    bb_config c;
+    char err[200];
+    BB_CHECK(bb_config_from_preset(&c, model, err, sizeof err) == 0);
+    if (*seq > c.max_seq) *seq = c.max_seq;  /* GPT-2 models have 1,024 positions */
+    bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+    bb_memcalc m;
+    bb_memcalc_full(&c, (int)batch, (int)*seq, true, &m);
+    *n_params = m.n_params;
+    *train = m.total / (1u << 30);
+    *infer = m.parameters / (1u << 30);
+    if (p != BB_PREC_FP32) {  /* packed linears + FP32 rest */
+        bb_tensor_spec s[BB_N_PARAMS];
+        bb_param_specs(&c, s);
+        double q = (double)(s[BB_P_QKVW].numel + s[BB_P_ATTPROJW].numel + s[BB_P_FCW].numel + s[BB_P_FCPROJW].numel);
+        *infer = (m.parameters - 4 * q + m.packed_export) / (1u << 30);
+    }
+}
+
+/* fit.csv and fit_devices.csv (bench/schemas.c) in dir, for the harness's chart. */
+static void write_fit_csv(const char *dir, long batch, long seq) {
+    char err[600], line[2048];
+    bb_csv_table t;
+    if (bb_csv_table_open(&t, dir, &bb_schema_fit, err, sizeof err) != 0) bb_user_error("%s", err);
+    bb_csv_table_truncate(&t);
+    char *rows[N_FIT_MODELS * BB_PREC_COUNT];
+    int n = 0;
+    for (int mi = 0; mi < N_FIT_MODELS; mi++)
+        for (int p = 0; p < BB_PREC_COUNT; p++) {
+            double train, infer, np;
+            long T = seq;
+            if (bb_precisions[p].base_only) {  /* a frozen-base format: weights only, no training row */
+                bb_config c;
+                char e2[200];
+                bb_config_from_preset(&c, fit_models[mi], e2, sizeof e2);
+                bb_config_set_precision(&c, bb_precisions[p].name, e2, sizeof e2);
+                bb_memcalc_weights w;
+                bb_memcalc_weights_of(&c, &w);
+                train = NAN;
+                infer = w.engine_bytes / (1u << 30);
+                np = w.linear_params + w.other_params;
+            } else {
+                fit_row(fit_models[mi], p, batch, &T, &train, &infer, &np);
+            }
+            const char *smallest = "none";
+            double best = 1e30;
+            for (int d = 0; d < N_DEVICES; d++)
+                if (devices[d].gib >= train && devices[d].gib < best) { best = devices[d].gib; smallest = devices[d].name; }
+            bb_csv_row r;
+            bb_csv_row_init(&r, &bb_schema_fit);
+            bb_csv_row_str(&r, "model", fit_models[mi]);
+            bb_csv_row_str(&r, "precision", bb_precisions[p].name);
+            bb_csv_row_str(&r, "method", bb_precisions[p].base_only ? "frozen-base" : "full");
+            bb_csv_row_fmt(&r, "n_params", "%.0f", np);
+            bb_csv_row_fmt(&r, "batch", "%ld", batch);
+            bb_csv_row_fmt(&r, "seq", "%ld", T);
+            bb_csv_row_str(&r, "checkpointing", "block");
+            bb_csv_row_num(&r, "train_gib", train, 4);
+            bb_csv_row_num(&r, "infer_gib", infer, 4);
+            bb_csv_row_str(&r, "smallest_device_for_training", smallest);
+            if (bb_csv_row_finish(&r, line, sizeof line, err, sizeof err) != 0) bb_fatal(__FILE__, __LINE__, "%s", err);
+            rows[n++] = bb_strdup(line);
+        }
+    if (bb_csv_table_append(&t, (const char *const *)rows, n, NULL, err, sizeof err) != 0) bb_user_error("%s", err);
+    for (int i = 0; i < n; i++) bb_free(rows[i]);
+    bb_csv_table_close(&t);
+    /* devices, those with equal memory on one line (one reference line in the chart) */
+    if (bb_csv_table_open(&t, dir, &bb_schema_fit_devices, err, sizeof err) != 0) bb_user_error("%s", err);
+    bb_csv_table_truncate(&t);
+    char *drows[N_DEVICES];
+    int nd = 0;
+    for (int d = 0; d < N_DEVICES; d++) {
+        bool first = true;
+        for (int e = 0; e < d; e++) first &= devices[e].gib != devices[d].gib;
+        if (!first) continue;
+        char names[256] = "", suffix[32];
+        int group = 0;
+        for (int e = d; e < N_DEVICES; e++) group += devices[e].gib == devices[d].gib;
+        /* "RTX 3090 24 GB" + "RTX 4090 24 GB" -> "RTX 3090 / RTX 4090 24 GB" */
+        snprintf(suffix, sizeof suffix, " %g GB", devices[d].gib);
+        for (int e = d; e < N_DEVICES; e++) {
+            if (devices[e].gib != devices[d].gib) continue;
+            size_t l = strlen(devices[e].name), sl = strlen(suffix);
+            bool strip = group > 1 && l > sl && strcmp(devices[e].name + l - sl, suffix) == 0;
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%.*s", names[0] ? " / " : "",
+                     (int)(strip ? l - sl : l), devices[e].name);
+        }
+        if (group > 1 && strlen(names) + strlen(suffix) < sizeof names) strcat(names, suffix);
+        bb_csv_row r;
+        bb_csv_row_init(&r, &bb_schema_fit_devices);
+        bb_csv_row_str(&r, "device", names);
+        bb_csv_row_num(&r, "memory_gib", devices[d].gib, 1);
+        if (bb_csv_row_finish(&r, line, sizeof line, err, sizeof err) != 0) bb_fatal(__FILE__, __LINE__, "%s", err);
+        drows[nd++] = bb_strdup(line);
+    }
+    if (bb_csv_table_append(&t, (const char *const *)drows, nd, NULL, err, sizeof err) != 0) bb_user_error("%s", err);
+    for (int i = 0; i < nd; i++) bb_free(drows[i]);
+    bb_csv_table_close(&t);
+    printf("fit: %s/fit.csv, %s/fit_devices.csv\n", dir, dir);
+}
+
 static void print_fit(long batch, long seq, const bb_lora_config *lc) {
-    const char *models[] = {"gpt2-124m", "llama-7b", "llama-13b", "llama-70b"};
     char targets[64];
     bb_lora_targets_name(lc->targets, targets, sizeof targets);
     printf("what fits where: full training in bitbench (FP32 masters + grads + Adam, QAT copies), LoRA on a frozen\n"
-           "base packed at the precision (r=%d, targets %s, FP32 adapters + grads + Adam), both B=%ld T=%ld with\n"
-           "block checkpointing, and packed inference weights; each cell: what fits, and the device's headroom\n"
-           "in GiB after it (after inference weights when nothing fits)\n\n",
+           "base packed at the precision (r=%d, targets %s, FP32 adapters + grads + Adam), both B=%ld T=%ld (or\n"
+           "the model's context if shorter) with block checkpointing, and packed inference weights; each cell:\n"
+           "what fits, and the device's headroom in GiB after it (after inference weights when nothing fits)\n\n",
            lc->r, targets, batch, seq);
     printf("%-10s %-5s %12s %12s %12s", "model", "prec", "train GiB", "lora GiB", "infer GiB");
     for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) printf("  %-8.8s", devices[d].name);
     printf("\n");
-    for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++)
+    for (int mi = 0; mi < N_FIT_MODELS; mi++)
         for (int p = 0; p < BB_PREC_COUNT; p++) {
             bb_config c;
             char err[200];
-            bb_config_from_preset(&c, models[mi], err, sizeof err);
+            BB_CHECK(bb_config_from_preset(&c, fit_models[mi], err, sizeof err) == 0);
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            long T = seq > c.max_seq ? c.max_seq : seq;  /* GPT-2 models have 1,024 positions */
+            double train = INFINITY, infer, np;
             bool base_only = bb_precisions[p].base_only;  /* nf4: a frozen base only, no full training */
-            bb_memcalc m, ml;
-            bb_memcalc_full(&c, (int)batch, (int)seq, true, &m);
-            bb_memcalc_lora(&c, lc, (int)batch, (int)seq, true, &ml);
-            double train = base_only ? INFINITY : m.total / (1u << 30), lora = ml.total / (1u << 30);
-            bb_memcalc_weights w;
-            bb_memcalc_weights_of(&c, &w);  /* packed linears + FP32 rest */
-            double infer = w.engine_bytes / (1u << 30);
+            if (base_only) {
+                bb_memcalc_weights w;
+                bb_memcalc_weights_of(&c, &w);
+                infer = w.engine_bytes / (1u << 30);
+            } else {
+                long Tf = seq;
+                fit_row(fit_models[mi], p, batch, &Tf, &train, &infer, &np);
+            }
+            bb_memcalc ml;
+            bb_memcalc_lora(&c, lc, (int)batch, (int)T, true, &ml);
+            double lora = ml.total / (1u << 30);
             char tcol[16];
             if (base_only) snprintf(tcol, sizeof tcol, "base-only");
             else snprintf(tcol, sizeof tcol, "%.2f", train);
-            printf("%-10s %-5s %12s %12.2f %12.2f", models[mi], bb_precisions[p].name, tcol, lora, infer);
+            printf("%-10s %-5s %12s %12.2f %12.2f", fit_models[mi], bb_precisions[p].name, tcol, lora, infer);
             for (size_t d = 0; d < sizeof devices / sizeof devices[0]; d++) {
                 char cell[16];
                 double g = devices[d].gib, need = g >= train ? train : g >= lora ? lora : infer;
@@ -61,7 +178,7 @@ static void print_fit(long batch, long seq, const bb_lora_config *lc) {
             printf("\n");
         }
     printf("\nT = full training fits, L = only LoRA training fits, I = only inference fits, - = none.\n"
-           "nf4 is a base-only format (a frozen QLoRA base): no full training row.\n"
+           "nf4 is a base-only format (a frozen QLoRA base): no full training.\n"
            "Predictions for this engine's `full` and `lora` methods (validated against the tracked allocator at\n"
            "tiny and small, tests/test_memcalc.c); `--method kd` adds a teacher.\n");
 }
@@ -94,7 +211,8 @@ int bb_cmd_memcalc(int argc, char **argv) {
     const char *precision = "fp32", *method = "full", *ckpt = "none", *nf4_dq = NULL, *lora = NULL;
     const char *teacher_model = NULL, *teacher_set = NULL, *teacher_precision = NULL;
     long batch = 8, seq = 0;
-    bool fit = false;
+    bool fit = false, quiet = false;
+    const char *out = NULL;
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
         {"precision", BB_ARG_STR, &precision, "P",
@@ -114,6 +232,8 @@ int bb_cmd_memcalc(int argc, char **argv) {
         {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
         {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
         {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
+        {"out", BB_ARG_STR, &out, "DIR", "with --fit: also write fit.csv and fit_devices.csv into DIR", 0, -1},
+        {"quiet", BB_ARG_FLAG, &quiet, NULL, "with --fit --out: only write the CSVs", 0, -1},
     };
     const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
                               "[--model P] [--precision P] [--method full|kd|lora] [--lora K=V,...] [--batch B] "
@@ -136,8 +256,10 @@ int bb_cmd_memcalc(int argc, char **argv) {
         bb_usage_error("memcalc", "--teacher-model, --teacher-set and --teacher-precision need --method kd");
     if (strcmp(ckpt, "none") != 0 && strcmp(ckpt, "block") != 0)
         bb_usage_error("memcalc", "--checkpointing must be none or block");
+    if (out && !fit) bb_usage_error("memcalc", "--out goes with --fit");
     if (fit) {
-        print_fit(1, seq ? seq : 2048, &lc);
+        if (!quiet || !out) print_fit(1, seq ? seq : 2048, &lc);
+        if (out) write_fit_csv(out, 1, seq ? seq : 2048);
         return 0;
     }
     bb_config c;

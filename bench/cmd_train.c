@@ -24,6 +24,7 @@
 #include "../engine/cuda_backend.h"
 #include "model_args.h"
 #include "progress.h"
+#include "train_data.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -59,17 +60,7 @@ static double validate(bb_model *m, bb_tokenizer *tok, bool mt, const bb_tokens 
         bb_eval_lm(m, tok, valid->ids, valid->n, B, T, windows, &ps);
         return ps.mean_loss;
     }
-    double sum = 0;
-    long n = 0;
-    for (int e0 = 0; e0 < dev->n; e0 += B) {
-        int rows = dev->n - e0 < B ? dev->n - e0 : B, Tb = 0;
-        for (int r = 0; r < rows; r++) Tb = bb_mt_row_len(dev, e0 + r) > Tb ? bb_mt_row_len(dev, e0 + r) : Tb;
-        for (int r = 0; r < rows; r++) bb_mt_fill_row(dev, e0 + r, Tb, inputs + (size_t)r * Tb, targets + (size_t)r * Tb);
-        float loss = bb_model_forward(m, inputs, targets, rows, Tb);
-        sum += (double)loss * m->n_valid_targets;
-        n += m->n_valid_targets;
-    }
-    return n ? sum / (double)n : NAN;
+    return bb_mt_eval_loss(m, dev, B, inputs, targets);
 }
 
 static void save_checkpoint(const bb_model *m, const char *path, const train_args *a, const bb_tokenizer *tok,

@@ -1,6 +1,7 @@
 /* main.c — the `bitbench` binary: one table of top-level commands. */
 #include "../common/check.h"
 #include "cli.h"
+#include "results.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -15,11 +16,14 @@ static const bb_command commands[] = {
     {"memcalc", bb_cmd_memcalc, "predicted training memory by category; --fit: what fits where"},
     {"export", bb_cmd_export, "write packed inference weights (int8, int4, 1.6-bit ternary, ...)"},
     {"bench", bb_cmd_bench, "benchmarks: training throughput against PyTorch, kernels, regression gate"},
+    {"plot", bb_cmd_plot, "render a results folder's charts (PNG and SVG) with gnuplot"},
+    {"report", bb_cmd_report, "write REPORT.md/.html: the claims tables with measured values and verdicts"},
     {"suite", bb_cmd_suite, "run the default suite on the shipped data"},
 };
 
 int main(int argc, char **argv) {
     bb_set_program_name("bitbench");
+    bb_cli_set_command_line(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         extern const char *bb_version_string(void);
         printf("%s\n", bb_version_string());

@@ -16,3 +16,5 @@ void bb_progress_init(bb_progress *p, long total);
  * line each call, so call it only every log interval there. */
 void bb_progress_update(bb_progress *p, long done, const char *text);
 void bb_progress_finish(bb_progress *p);
+/* Erases the bar on a terminal (before printing other lines); it is redrawn by the next update. */
+void bb_progress_clear(bb_progress *p);

@@ -37,7 +37,8 @@ char *bb_strdup(const char *s);
 
 const char *bb_mem_category_name(bb_mem_category cat);
 bb_mem_stats bb_mem_stats_get(void);
-/* Sets every peak to the current value, so a test can measure the peak of one call. */
+/* Sets every peak to the current value, so the next peaks describe what follows (the
+ * harness measures one configuration after another in one process). */
 void bb_mem_reset_peaks(void);
 void bb_mem_print(FILE *f);
 /* Peak resident set size of this process in bytes (from getrusage). */

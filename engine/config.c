@@ -16,6 +16,15 @@ const bb_preset bb_presets[] = {
     {"tiny", GPT2(2, 64, 4, 4096, 64), true},
     {"small", GPT2(6, 384, 6, 4096, 256), true},
     {"gpt2-124m", GPT2(12, 768, 12, 50257, 1024), true},
+    /* shapes of the models the claims name (../shared/specs/claims.md Table D), for the
+     * calculator: DistilGPT-2 (Sanh et al. 2019: 6 layers of GPT-2 small), GPT-2 Medium and
+     * Large (Radford et al. 2019, Table 2), GPT-J 6B approximated in the gpt2 family
+     * (28 layers, 4096 wide, 16 heads, vocab 50400, context 2048; its head is untied and
+     * its attention and MLP are parallel, so this shape has 5.84e9 of its 6.05e9 params) */
+    {"distilgpt2", GPT2(6, 768, 12, 50257, 1024), false},
+    {"gpt2-medium", GPT2(24, 1024, 16, 50257, 1024), false},
+    {"gpt2-large", GPT2(36, 1280, 20, 50257, 1024), false},
+    {"gptj-6b", GPT2(28, 4096, 16, 50400, 2048), false},
     {"llama-7b", LLAMA(32, 4096, 32, 32, 32000, 4096, 11008), false},
     {"llama-13b", LLAMA(40, 5120, 40, 40, 32000, 4096, 13824), false},
     {"llama-70b", LLAMA(80, 8192, 64, 8, 32000, 4096, 28672), false},

@@ -19,6 +19,7 @@ expect 0 "Commands:" -- "$BB" --help
 for c in env suite "data prepare" "data verify" "data stats" "tokenizer train" "tokenizer check" \
          "tokenizer encode" "tokenizer decode" "tokenizer bench" train generate "eval ppl" "eval bleu" \
          "eval mt" "bench train-vs-torch" "bench gemm" "bench cuda-gemm" "bench precisions" "bench infer" "bench kernels" "bench compare" export \
+         "bench throughput" "bench memory" "bench quality" "bench schema" plot report \
          memcalc "lora merge"; do
     # shellcheck disable=SC2086
     expect 0 "Usage: bitbench $c" -- "$BB" $c --help
@@ -97,6 +98,19 @@ expect 2 "is ambiguous: write 5% or 0.05" -- "$BB" bench compare a.json b.json -
 expect 2 "percentage like 5%" -- "$BB" bench compare a.json b.json --threshold five
 expect 2 "go together" -- "$BB" bench compare a.json b.json --filter-base x
 expect 2 "cannot read /nonexistent/a.json" -- "$BB" bench compare /nonexistent/a.json /nonexistent/b.json
+expect 2 "unknown precision 'fp8'" -- "$BB" bench throughput --precisions fp8
+expect 2 "unknown method 'qlora'" -- "$BB" bench memory --methods qlora
+expect 2 "unknown device 'tpu'" -- "$BB" bench memory --device tpu
+expect 2 "exceeds the max_seq 64 of preset tiny" -- "$BB" bench throughput --preset tiny --seq 65
+expect 2 "shape for the calculator" -- "$BB" bench quality --preset llama-7b
+expect 2 "unknown task 'qa'" -- "$BB" bench quality --tasks qa
+expect 2 "mutually exclusive" -- "$BB" suite --tiny --full
+expect 0 "bitbench bench quality --out /tmp/x --preset tiny" -- "$BB" suite --tiny --dry-run --out /tmp/x
+expect 2 "needs a FILE.csv" -- "$BB" bench schema --header
+expect 2 "no CSV named 'x.csv'" -- "$BB" bench schema x.csv
+expect 1 "is not a results folder" -- "$BB" plot /nonexistent
+expect 1 "is not a results folder" -- "$BB" report /nonexistent --claims "$0"
+expect 2 "unknown chart 'pie'" -- "$BB" plot /tmp --only pie
 
 # --- env --------------------------------------------------------------------------
 expect 0 "cuda devices" -- "$BB" env

@@ -1,0 +1,93 @@
+/* methods.c — see methods.h. `full` trains every parameter: FP32 masters, gradients and
+ * AdamW moments, with QAT (fake-quant forward through the packed kernels, straight-through
+ * backward) for the quantized precisions; this is what `bitbench train` does. */
+#include "methods.h"
+#include "../engine/distill.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int full_init(bb_method_run *r, const bb_method_setup *s, char *err, size_t err_len) {
+    memset(r, 0, sizeof *r);
+    if (bb_model_init(&r->model, s->cfg, s->be ? s->be : &bb_backend_cpu, true, err, err_len) != 0) return -1;
+    bb_model_init_weights(&r->model, s->seed);
+    r->model.checkpointing = s->checkpointing;
+    r->scaler = bb_grad_scaler_default(bb_precisions[s->cfg->precision].loss_scaling);
+    r->opt = s->opt;
+    return 0;
+}
+
+static float full_step(bb_method_run *r, const int *inputs, const int *targets, int B, int T, float lr) {
+    float loss = bb_model_forward(&r->model, inputs, targets, B, T), norm;
+    bb_model_zero_grad(&r->model);
+    bb_model_backward(&r->model, bb_grad_scaler_factor(&r->scaler));
+    bb_model_step_scaled(&r->model, &r->scaler, &r->opt, lr, &norm);
+    return loss;
+}
+
+static void full_free(bb_method_run *r) { bb_model_free(&r->model); }
+
+/* kd: the student trains as `full` does, on the distillation loss against a forward-only
+ * teacher loaded from base_ckpt (engine/distill.h), with the spec's default alpha 0.5, T 2
+ * (evaluation.md §5.3: the HF guide's lambda 0.5; DistilBERT-style T 2). */
+static int kd_init(bb_method_run *r, const bb_method_setup *s, char *err, size_t err_len) {
+    if (!s->base_ckpt) {
+        snprintf(err, err_len, "kd needs a teacher checkpoint");
+        return -1;
+    }
+    if (full_init(r, s, err, err_len) != 0) return -1;
+    bb_model *teacher = calloc(1, sizeof *teacher);
+    bb_ckpt_info info;
+    if (!teacher || bb_teacher_load(teacher, s->base_ckpt, &bb_backend_cpu, &info, err, err_len) != 0 ||
+        bb_teacher_check(&teacher->cfg, s->cfg, s->cfg->max_seq, err, err_len) != 0) {
+        if (teacher) bb_model_free(teacher);
+        free(teacher);
+        bb_model_free(&r->model);
+        return -1;
+    }
+    r->priv = teacher;
+    return 0;
+}
+
+static float kd_step(bb_method_run *r, const int *inputs, const int *targets, int B, int T, float lr) {
+    const float *tlogits = bb_teacher_logits(r->priv, inputs, B, T);
+    float loss = bb_model_forward_kd(&r->model, inputs, targets, tlogits, BB_KD_ALPHA_DEFAULT, BB_KD_TEMP_DEFAULT, B, T),
+          norm;
+    bb_model_zero_grad(&r->model);
+    bb_model_backward(&r->model, bb_grad_scaler_factor(&r->scaler));
+    bb_model_step_scaled(&r->model, &r->scaler, &r->opt, lr, &norm);
+    return loss;
+}
+
+static void kd_free(bb_method_run *r) {
+    bb_model_free(r->priv);
+    free(r->priv);
+    bb_model_free(&r->model);
+}
+
+/* The teacher is the fp32 full model of the same preset (the drivers make it). */
+static void kd_predict(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out) {
+    bb_config t = *c;
+    char err[160];
+    bb_config_set_precision(&t, "fp32", err, sizeof err);
+    bb_memcalc_kd(c, &t, B, T, checkpointing, out);
+}
+
+const bb_method bb_methods[] = {
+    {"full", "every parameter trained (QAT with FP32 masters for the quantized precisions)", false, false, NULL,
+     full_init, full_step, full_free, bb_memcalc_full},
+    {"lora", "LoRA adapters on the FP32 base frozen in the precision (base: the fp32 full model)", true, true,
+     "the engine has LoRA (engine/lora.h, train --lora) but this row is not wired yet; a b158 base needs a "
+     "b158-trained checkpoint (SubLN), not the fp32 full model", NULL, NULL, NULL, NULL},
+    {"kd", "knowledge distillation (alpha 0.5, T 2) of a student in the precision from the fp32 full model", true,
+     false, NULL, kd_init, kd_step, kd_free, kd_predict},
+};
+const int bb_n_methods = (int)(sizeof bb_methods / sizeof bb_methods[0]);
+
+const bb_method *bb_method_find(const char *name) {
+    for (int i = 0; i < bb_n_methods; i++)
+        if (strcmp(bb_methods[i].name, name) == 0) return &bb_methods[i];
+    return NULL;
+}
+
+bb_adamw bb_method_default_opt(float lr) { return (bb_adamw){lr, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f}; }
