@@ -62,6 +62,10 @@ static const struct {
     {BB_MEM_ACTS, "measured_activations_mib", "predicted_activations_mib"},
     {BB_MEM_WORKSPACE, "measured_workspace_mib", "predicted_workspace_mib"},
     {BB_MEM_TEACHER, "measured_teacher_mib", "predicted_teacher_mib"},
+    {BB_MEM_FROZEN, "measured_frozen_mib", "predicted_frozen_mib"},
+    {BB_MEM_ADAPTERS, "measured_adapters_mib", "predicted_adapters_mib"},
+    {BB_MEM_ADAPTER_GRADS, "measured_adapter_gradients_mib", "predicted_adapter_gradients_mib"},
+    {BB_MEM_ADAPTER_OPTIM, "measured_adapter_optimizer_mib", "predicted_adapter_optimizer_mib"},
 };
 #define N_CATS ((int)(sizeof categories / sizeof categories[0]))
 
@@ -74,6 +78,10 @@ static double predicted_of(const bb_memcalc *m, bb_mem_category c) {
     case BB_MEM_ACTS: return m->activations;
     case BB_MEM_WORKSPACE: return m->workspace;
     case BB_MEM_TEACHER: return m->teacher;
+    case BB_MEM_FROZEN: return m->frozen;
+    case BB_MEM_ADAPTERS: return m->adapters;
+    case BB_MEM_ADAPTER_GRADS: return m->adapter_grads;
+    case BB_MEM_ADAPTER_OPTIM: return m->adapter_optim;
     default: return NAN;
     }
 }

@@ -63,9 +63,13 @@ static int measure(const bb_sweep_point *p, const tp_opts *o, const char *base_c
         if (s >= o->warmup) tps[s - o->warmup] = (double)B * T / dt;
         stopped = bb_stop_requested();
     }
+    for (int i = 0; i < 3; i++) res->prefill[i] = res->decode[i] = NAN;
     if (!stopped) {
         bb_harness_stats(tps, (int)o->steps, res->train);
         res->step_ms = 1e3 * (double)B * T / res->train[0];
+    }
+    /* inference with the trained model (LoRA: the base plus unmerged adapters) */
+    if (!stopped) {
         /* inference with the trained model: prompt from the first batch row */
         int G = (int)o->gen, P = o->prefill > 0 ? (int)o->prefill : T;
         if (P > T) P = T;

@@ -3,6 +3,7 @@
  * backward) for the quantized precisions; this is what `bitbench train` does. */
 #include "methods.h"
 #include "../engine/distill.h"
+#include "../engine/lora.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,53 @@ static void kd_free(bb_method_run *r) {
     bb_model_free(&r->model);
 }
 
+/* lora: r 8, alpha 16 on every quantized linear (QLoRA's all-linear targets; PEFT init,
+ * no dropout so runs are deterministic) over a frozen base packed at the precision. The
+ * base is base_ckpt (the fp32 full model) where the precision can take it; b158 needs a
+ * b158-trained base (its SubLN gains), so its base is the random model from the seed. */
+static bb_lora_config harness_lora(void) {
+    bb_lora_config lc = bb_lora_config_default();
+    lc.r = 8;
+    lc.alpha = 16.0f;
+    lc.targets = BB_LORA_ALL;
+    return lc;
+}
+
+static int lora_init(bb_method_run *r, const bb_method_setup *s, char *err, size_t err_len) {
+    memset(r, 0, sizeof *r);
+    const bb_config *c = s->cfg;
+    const bb_backend *be = s->be ? s->be : &bb_backend_cpu;
+    bb_prec_opts po = bb_config_prec_opts(c);
+    if (s->base_ckpt && !bb_precisions[c->precision].subln) {
+        bb_ckpt_info info;
+        char sha[65];
+        if (bb_lora_load_base(&r->model, s->base_ckpt, (int)c->precision, &po, be, &info, sha, err, err_len) != 0)
+            return -1;
+    } else {
+        bb_model src;
+        if (bb_model_init(&src, c, be, false, err, err_len) != 0) return -1;
+        bb_model_init_weights(&src, s->seed);
+        int rc = bb_lora_base_from_model(&r->model, &src, err, err_len);
+        bb_model_free(&src);
+        if (rc != 0) return -1;
+    }
+    r->model.checkpointing = s->checkpointing;
+    bb_lora_config lc = harness_lora();
+    if (bb_lora_attach(&r->model, &lc, s->seed, err, err_len) != 0) {
+        bb_model_free(&r->model);
+        return -1;
+    }
+    bb_lora_set_training(&r->model, true);
+    r->scaler = bb_grad_scaler_default(false); /* a frozen base's gradients are FP32: nothing underflows */
+    r->opt = s->opt;
+    return 0;
+}
+
+static void lora_predict(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out) {
+    bb_lora_config lc = harness_lora();
+    bb_memcalc_lora(c, &lc, B, T, checkpointing, out);
+}
+
 /* The teacher is the fp32 full model of the same preset (the drivers make it). */
 static void kd_predict(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out) {
     bb_config t = *c;
@@ -76,9 +124,8 @@ static void kd_predict(const bb_config *c, int B, int T, bool checkpointing, bb_
 const bb_method bb_methods[] = {
     {"full", "every parameter trained (QAT with FP32 masters for the quantized precisions)", false, false, NULL,
      full_init, full_step, full_free, bb_memcalc_full},
-    {"lora", "LoRA adapters on the FP32 base frozen in the precision (base: the fp32 full model)", true, true,
-     "the engine has LoRA (engine/lora.h, train --lora) but this row is not wired yet; a b158 base needs a "
-     "b158-trained checkpoint (SubLN), not the fp32 full model", NULL, NULL, NULL, NULL},
+    {"lora", "LoRA r 8, alpha 16, all linears, on the fp32 full model frozen at the precision (b158: random base)",
+     true, true, NULL, lora_init, full_step, full_free, lora_predict},
     {"kd", "knowledge distillation (alpha 0.5, T 2) of a student in the precision from the fp32 full model", true,
      false, NULL, kd_init, kd_step, kd_free, kd_predict},
 };

@@ -325,7 +325,16 @@ static adapter_view view_of(const bb_model *m, int k, int l, int N, int C, int O
 void bb_lora_forward(bb_model *m, int k, int l, float *out, const float *x, int N, int C, int OC) {
     bb_lora *lo = m->lora;
     if (!lo->params.t[2 * k]) return;
-    BB_CHECK(N == lo->N);  /* adapters run inside bb_model_forward (the KV-cache decoder takes a merged model) */
+    if (N != lo->N) {
+        /* a forward outside bb_model_forward's (B, T) tables (the KV-cache decoder's prefill
+         * and steps): inference only, no dropout, nothing kept for backward */
+        const float *A = lo->params.t[2 * k] + (size_t)l * lo->cfg.r * C;
+        const float *Bm = lo->params.t[2 * k + 1] + (size_t)l * OC * lo->cfg.r;
+        float *h = bb_alloc(BB_MEM_WORKSPACE, ((size_t)N * lo->cfg.r + (size_t)N * C + (size_t)N * lo->cfg.r) * sizeof(float));
+        bb_lora_linear_forward(out, h, x, A, Bm, NULL, 1.0f, lo->scaling, h + (size_t)N * lo->cfg.r, N, C, OC, lo->cfg.r);
+        bb_free(h);
+        return;
+    }
     adapter_view v = view_of(m, k, l, N, C, OC);
     if (v.mask) draw_mask(lo, v.mask, l, k, (size_t)N * C);
     bb_lora_linear_forward(out, v.h, x, v.A, v.B, v.mask, 1.0f / (1.0f - lo->cfg.dropout), lo->scaling, lo->scratch,
