@@ -159,8 +159,10 @@ static float *rand_floats(size_t n, float scale, uint64_t seed) {
     return p;
 }
 
-static const char *kernel_desc(bb_precision p, char *buf, size_t cap) {
-    const bb_gemm_kernels *k = p == BB_PREC_FP16 ? bb_fp16_kernels() : p == BB_PREC_BF16 ? bb_bf16_kernels()
+/* The kernels the precision's forward dispatches for N tokens (bf16: AMX from 16 tokens). */
+static const char *kernel_desc(bb_precision p, int N, char *buf, size_t cap) {
+    const bb_gemm_kernels *bf16 = N >= 16 ? bb_bf16_kernels() : bb_bf16_kernels_fma();
+    const bb_gemm_kernels *k = p == BB_PREC_FP16 ? bb_fp16_kernels() : p == BB_PREC_BF16 ? bf16
                                : p == BB_PREC_INT8 ? bb_int8_kernels() : p == BB_PREC_INT4 ? bb_int4_kernels()
                                : p == BB_PREC_B158 ? bb_b158_kernels() : p == BB_PREC_NF4 ? bb_nf4_kernels() : NULL;
     if (!k) snprintf(buf, cap, "openblas");
@@ -221,7 +223,7 @@ static void bench_gemm_shapes(const bool *want, int samples, sink *out) {
             kernel *k = &ks[i];
             char desc[64];
             double t = stat_time(k), gops = flops / t / 1e9, ratio = gops / ref, target = gemm_target(k->prec);
-            kernel_desc(k->prec, desc, sizeof desc);
+            kernel_desc(k->prec, s->N, desc, sizeof desc);
             if (k->force) snprintf(desc, sizeof desc, "%s %dx%d", k->force->name, k->force->mr, 16 * k->force->nv);
             if (k->is_ref) snprintf(desc, sizeof desc, "openblas sgemm");
             char tgt[16] = "";
@@ -285,7 +287,7 @@ static void bench_gemv_shapes(const bool *want, int samples, sink *out) {
             kernel *k = &ks[i];
             char desc[64], tgt[24] = "";
             double t = stat_time(k), gbs = (double)k->bytes / t / 1e9, rt = gbs / tri, sp = t_sgemv / t;
-            kernel_desc(k->prec, desc, sizeof desc);
+            kernel_desc(k->prec, s->N, desc, sizeof desc);
             if (k->is_ref) snprintf(desc, sizeof desc, "openblas sgemv");
             if (!k->is_ref)
                 snprintf(tgt, sizeof tgt, "%.2f%s %s", GEMV_TRIAD_TARGET, k->prec == BB_PREC_B158 ? "+8x" : "",
