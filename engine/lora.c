@@ -187,7 +187,7 @@ int bb_lora_attach(bb_model *m, const bb_lora_config *c, uint64_t seed, char *er
 
 void bb_lora_free(bb_lora *lo) {
     bb_free(lo->params_mem); bb_free(lo->grads_mem); bb_free(lo->m_mem); bb_free(lo->v_mem);
-    bb_free(lo->acts_mem); bb_free(lo->mask_mem); bb_free(lo->scratch);
+    bb_free(lo->acts_mem); bb_free(lo->mask_mem); bb_free(lo->scratch); bb_free(lo->infer_scratch);
     bb_free(lo);
 }
 
@@ -330,9 +330,14 @@ void bb_lora_forward(bb_model *m, int k, int l, float *out, const float *x, int 
          * and steps): inference only, no dropout, nothing kept for backward */
         const float *A = lo->params.t[2 * k] + (size_t)l * lo->cfg.r * C;
         const float *Bm = lo->params.t[2 * k + 1] + (size_t)l * OC * lo->cfg.r;
-        float *h = bb_alloc(BB_MEM_WORKSPACE, ((size_t)N * lo->cfg.r + (size_t)N * C + (size_t)N * lo->cfg.r) * sizeof(float));
+        size_t need = (size_t)N * lo->cfg.r * 2 + (size_t)N * C;  /* h, then N C + N r of scratch */
+        if (need > lo->infer_cap) { /* kept across calls: a decode step runs every adapted linear */
+            bb_free(lo->infer_scratch);
+            lo->infer_scratch = bb_alloc(BB_MEM_WORKSPACE, need * sizeof(float));
+            lo->infer_cap = need;
+        }
+        float *h = lo->infer_scratch;
         bb_lora_linear_forward(out, h, x, A, Bm, NULL, 1.0f, lo->scaling, h + (size_t)N * lo->cfg.r, N, C, OC, lo->cfg.r);
-        bb_free(h);
         return;
     }
     adapter_view v = view_of(m, k, l, N, C, OC);

@@ -76,6 +76,8 @@ typedef struct bb_lora {
     uint8_t *mask[BB_N_QUANTIZED];  /* (Lk, N, in_k), 1 = kept; only with dropout */
     float *scratch;  /* N x max(in) (dropped input, its gradient) then N x r (dh) */
     size_t scratch_cap;
+    float *infer_scratch;  /* forwards outside the (B, T) tables (the KV-cache decoder): h and scratch */
+    size_t infer_cap;      /* in floats; grows only */
     int N;
 } bb_lora;
 
