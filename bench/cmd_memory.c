@@ -104,7 +104,8 @@ static int measure(const bb_sweep_point *p, long steps, long seed, const char *b
     res->rss_per_row = reset_peak_rss();
     res->baseline_rss = proc_status_bytes("VmRSS");
     bb_mem_reset_peaks();
-    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)seed, p->checkpointing, bb_method_default_opt(3e-4f)};
+    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)seed, p->checkpointing, bb_method_default_opt(3e-4f),
+                             BB_PREC_FP32};
     bb_method_run r;
     if (p->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);
     res->n_params = r.model.n_params;

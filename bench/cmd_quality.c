@@ -58,6 +58,7 @@ typedef struct {
     int task, prec;
     const bb_method *method;
     char config[2048], hash[17], base_hash[17];
+    int base_prec;  /* the precision of the base checkpoint (fp32, or a SubLN precision's own for lora) */
 } q_config;
 
 /* Everything a training run reads, loaded once. */
@@ -164,7 +165,8 @@ static int run_config(const q_config *c, const q_args *a, q_data *d, const char 
     long steps = mt ? a->mt_steps : a->lm_steps;
     if (!mt && T > cfg.max_seq) bb_usage_error("bench quality", "--lm-seq %d exceeds max_seq %d", T, cfg.max_seq);
     if (d->tok.vocab_size > cfg.vocab_size) bb_user_error("the tokenizer has more tokens than the model's vocabulary");
-    bb_method_setup setup = {&cfg, &bb_backend_cpu, base_ckpt, (uint64_t)a->seed, false, bb_method_default_opt((float)a->lr)};
+    bb_method_setup setup = {&cfg, &bb_backend_cpu, base_ckpt, (uint64_t)a->seed, false, bb_method_default_opt((float)a->lr),
+                             (bb_precision)c->base_prec};
     bb_method_run r;
     if (c->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);
     int *in = bb_alloc(BB_MEM_DATA, (size_t)B * cfg.max_seq * sizeof(int)), *tg = bb_alloc(BB_MEM_DATA, (size_t)B * cfg.max_seq * sizeof(int));
@@ -413,13 +415,14 @@ int bb_cmd_bench_quality(int argc, char **argv) {
     int prec[BB_PREC_COUNT], n_prec = bb_parse_precisions(a.precisions, "bench quality", prec);
     const bb_method *meth[16];
     int n_meth_in = bb_parse_methods(a.methods, "bench quality", meth), n_meth = 0;
-    bool need_base = false;
+    bool need_base = false, need_sub_base = false;
     for (int i = 0; i < n_meth_in; i++) {
         if (meth[i]->missing) {
             fprintf(stderr, "bench quality: method %s: not available in this build (%s)\n", meth[i]->name, meth[i]->missing);
             continue;
         }
         need_base |= meth[i]->needs_base;
+        need_sub_base |= meth[i]->frozen_base;  /* lora on b158 trains over the b158 full model */
         meth[n_meth++] = meth[i];
     }
     /* full first: fp32 full of each task is the base of the methods that need one */
@@ -438,7 +441,7 @@ int bb_cmd_bench_quality(int argc, char **argv) {
     const char *bin = bb_run_binary_hash();
     for (int t = 0; t < 2; t++) {
         if (!want_task[t]) continue;
-        char base_hash[17] = "";
+        char base_hash[17] = "", full_hash[BB_PREC_COUNT][17] = {{0}};
         for (int mi = 0; mi < n_meth; mi++)
             for (int k = 0; k < n_prec; k++) {
                 if (bb_precisions[prec[k]].base_only && !meth[mi]->frozen_base) continue;  /* nf4: a base only */
@@ -446,7 +449,10 @@ int bb_cmd_bench_quality(int argc, char **argv) {
                 c->task = t;
                 c->prec = prec[k];
                 c->method = meth[mi];
-                snprintf(c->base_hash, sizeof c->base_hash, "%s", meth[mi]->needs_base ? base_hash : "");
+                /* LoRA on a SubLN precision (b158) needs that precision's trained model as base */
+                c->base_prec = meth[mi]->frozen_base && bb_precisions[prec[k]].subln ? prec[k] : BB_PREC_FP32;
+                snprintf(c->base_hash, sizeof c->base_hash, "%s",
+                         !meth[mi]->needs_base ? "" : c->base_prec != BB_PREC_FP32 ? full_hash[prec[k]] : base_hash);
                 snprintf(c->config, sizeof c->config,
                          "quality/1;binary=%s;task=%s;preset=%s;precision=%s;method=%s;steps=%ld;batch=%ld;seq=%ld;"
                          "lr=%.9g;warmup=%ld;seed=%ld;eval_windows=%ld;curve_windows=%ld;points=%ld;mt_split=%s;"
@@ -458,6 +464,7 @@ int bb_cmd_bench_quality(int argc, char **argv) {
                 bb_config_hash(c->config, c->hash);
                 if (prec[k] == BB_PREC_FP32 && strcmp(meth[mi]->name, "full") == 0)
                     snprintf(base_hash, sizeof base_hash, "%s", c->hash);
+                if (strcmp(meth[mi]->name, "full") == 0) snprintf(full_hash[prec[k]], sizeof full_hash[0], "%s", c->hash);
             }
     }
     char config[1024];
@@ -488,7 +495,8 @@ int bb_cmd_bench_quality(int argc, char **argv) {
         snprintf(label, sizeof label, "%s %s %s", task_names[c->task], bb_precisions[c->prec].name, c->method->name);
         cache_paths(c->hash, row_path, loss_path, ckpt_path, sizeof row_path);
         /* the base checkpoint is wanted when a later method needs one and it is not cached yet */
-        bool is_base = c->prec == BB_PREC_FP32 && strcmp(c->method->name, "full") == 0 && need_base;
+        bool is_base = strcmp(c->method->name, "full") == 0 && need_base &&
+                       (c->prec == BB_PREC_FP32 || (bb_precisions[c->prec].subln && need_sub_base));
         if (bb_csv_table_has(&qt, c->hash) && (!is_base || bb_file_exists(ckpt_path))) {
             skipped++;
             continue;
@@ -519,7 +527,9 @@ int bb_cmd_bench_quality(int argc, char **argv) {
         base_path[0] = '\0';
         if (c->method->needs_base) {
             cache_paths(c->base_hash, b1, b2, base_path, sizeof base_path);
-            if (!bb_file_exists(base_path)) bb_user_error("the fp32 full model (%s) that %s needs is not in the cache", c->base_hash, label);
+            if (!bb_file_exists(base_path))
+                bb_user_error("the %s full model (%s) that %s needs is not in the cache", bb_precisions[c->base_prec].name,
+                              c->base_hash, label);
         }
         q_result res;
         memset(&res, 0, sizeof res);

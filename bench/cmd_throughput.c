@@ -47,7 +47,8 @@ static int measure(const bb_sweep_point *p, const tp_opts *o, const char *base_c
     int B = p->batch, T = p->seq, S = (int)(o->warmup + o->steps);
     int *inputs, *targets;
     bb_kjv_batches(p->cfg.vocab_size, B, T, S, o->seed, &inputs, &targets);
-    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)o->seed, p->checkpointing, bb_method_default_opt(3e-4f)};
+    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)o->seed, p->checkpointing, bb_method_default_opt(3e-4f),
+                             BB_PREC_FP32};
     bb_method_run r;
     if (p->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);
     res->n_params = r.model.n_params;

@@ -68,8 +68,10 @@ static void kd_free(bb_method_run *r) {
 
 /* lora: r 8, alpha 16 on every quantized linear (QLoRA's all-linear targets; PEFT init,
  * no dropout so runs are deterministic) over a frozen base packed at the precision. The
- * base is base_ckpt (the fp32 full model) where the precision can take it; b158 needs a
- * b158-trained base (its SubLN gains), so its base is the random model from the seed. */
+ * base is base_ckpt, the fp32 full model, where the precision can take it. b158 needs a
+ * b158-trained base (its SubLN gains): bench quality hands it the b158 full model of the
+ * same run (base_precision b158); the speed and memory sweeps, whose fp32 base is random
+ * anyway, use the random b158 model from the seed. */
 static bb_lora_config harness_lora(void) {
     bb_lora_config lc = bb_lora_config_default();
     lc.r = 8;
@@ -83,7 +85,7 @@ static int lora_init(bb_method_run *r, const bb_method_setup *s, char *err, size
     const bb_config *c = s->cfg;
     const bb_backend *be = s->be ? s->be : &bb_backend_cpu;
     bb_prec_opts po = bb_config_prec_opts(c);
-    if (s->base_ckpt && !bb_precisions[c->precision].subln) {
+    if (s->base_ckpt && (!bb_precisions[c->precision].subln || s->base_precision == c->precision)) {
         bb_ckpt_info info;
         char sha[65];
         if (bb_lora_load_base(&r->model, s->base_ckpt, (int)c->precision, &po, be, &info, sha, err, err_len) != 0)
@@ -124,7 +126,7 @@ static void kd_predict(const bb_config *c, int B, int T, bool checkpointing, bb_
 const bb_method bb_methods[] = {
     {"full", "every parameter trained (QAT with FP32 masters for the quantized precisions)", false, false, NULL,
      full_init, full_step, full_free, bb_memcalc_full},
-    {"lora", "LoRA r 8, alpha 16, all linears, on the fp32 full model frozen at the precision (b158: random base)",
+    {"lora", "LoRA r 8, alpha 16, all linears, on the fp32 full model frozen at the precision (b158: on the b158 one)",
      true, true, NULL, lora_init, full_step, full_free, lora_predict},
     {"kd", "knowledge distillation (alpha 0.5, T 2) of a student in the precision from the fp32 full model", true,
      false, NULL, kd_init, kd_step, kd_free, kd_predict},

@@ -21,6 +21,8 @@ typedef struct {
     uint64_t seed;
     bool checkpointing;     /* block gradient checkpointing of the trained model */
     bb_adamw opt;
+    bb_precision base_precision;  /* the precision base_ckpt was trained at (fp32 unless bench quality
+                                     hands a SubLN precision's own full model to lora) */
 } bb_method_setup;
 
 typedef struct {
