@@ -23,6 +23,7 @@
 #include "blocks.h"
 #include "formats.h"
 #include "gemm.h"
+#include "tiles.h"
 #include <immintrin.h>
 #include <string.h>
 
@@ -64,14 +65,7 @@ static void amx_act_quant(const bb_gemm_call *g, int n0, int n1) {
 
 /* Adds (or writes) rows [0, rows) of a 16 x 16 fp32 tile at token n, panel p. */
 static void amx_store(const bb_gemm_call *g, const float tile[16][16], int n, int rows, int p) {
-    int valid = g->OC - 16 * p;
-    __mmask16 m = valid >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << valid) - 1);
-    for (int i = 0; i < rows; i++) {
-        float *o = g->out + (size_t)(n + i) * g->OC + 16 * p;
-        __m512 y = _mm512_loadu_ps(tile[i]);
-        if (g->accumulate) y = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), y);
-        _mm512_mask_storeu_ps(o, m, y);
-    }
+    for (int i = 0; i < rows; i++) bb_tile_store16(g, n + i, p, _mm512_loadu_ps(tile[i]));
 }
 
 __attribute__((target("amx-tile,amx-bf16"))) static void amx_tile(const bb_gemm_call *g, int n0, int mr, int p0,
