@@ -289,6 +289,7 @@ static void test_every_isa(void) {
     for (int isa = 0; isa <= (int)best; isa++) {
         bb_isa_force((bb_isa)isa);
         int before = bb_test_failures;
+        test_matmul();  /* the tiny products use the ISA's dot kernel */
         test_activations();
         test_norms();
         test_rope_attention();

@@ -181,6 +181,20 @@ static double FN(abssum)(const float *x, size_t n) {
     return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+/* 32 independent lanes: the compiler keeps them in vector registers (two zmm, four ymm),
+ * so the loop is bound by loads, not by the latency of one running sum; the lanes are
+ * then added pairwise in a fixed order. */
+static float FN(dot)(const float *a, const float *b, size_t n) {
+    float lane[32] = {0};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 32; j++) lane[j] += a[i + (size_t)j] * b[i + (size_t)j];
+    for (int j = 0; i < n; i++, j++) lane[j] += a[i] * b[i];
+    for (int w = 16; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+    return lane[0];
+}
+
 static void FN(fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
@@ -206,4 +220,5 @@ const bb_eltwise_kernels FN(bb_eltwise) = {
     .absmax = FN(absmax),
     .abssum = FN(abssum),
     .fake_block = FN(fake_block),
+    .dot = FN(dot),
 };

@@ -30,6 +30,9 @@ typedef struct {
     float (*absmax)(const float *x, size_t n);
     double (*abssum)(const float *x, size_t n);
     void (*fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi);
+    /* sum a[i] b[i] in a fixed 32-lane order (the same bits from every ISA copy): the
+     * tiny matmuls that run on the calling thread (ops.c matmul_forward_cpu) */
+    float (*dot)(const float *a, const float *b, size_t n);
     /* Half storage of values already rounded to fp16 / bf16 (the fake-quantized inputs of
      * fp16/bf16 linears): exact both ways. bf16 keeps the upper 16 bits. */
     void (*to_half)(uint16_t *dst, const float *src, size_t n, int bf16);
