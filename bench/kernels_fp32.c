@@ -10,6 +10,8 @@
  * them for inp (N,C) and weight (OC,C): forward out = inp W^T; backward_input
  * dinp += dout W; backward_weight dW += dout^T inp; for every linear of a GPT-2 block
  * (qkv, attention projection, fc, fc projection) and the tied LM head. 2*M*N*K FLOPs.
+ * matvec_forward: the same linears for one token (decoding) through the engine's
+ * matmul_forward, in GB/s of weights read (it caught a 25 % decode slowdown).
  * Attention counts the useful causal FLOPs, 2*B*NH*hd*T*(T+1) forward (QK^T and PV over
  * the lower triangle) and twice that backward. Everything else is memory-bound and goes
  * through the backend table (bb_backend_cpu), except softmax_forward, which is the
@@ -95,6 +97,26 @@ static void run_gemm_backward_weight(void *p, const int64_t *a) {
 }
 
 static double flops_gemm(const int64_t *a) { return 2.0 * (double)a[0] * (double)a[1] * (double)a[2]; }
+
+/* ---- one-token matmul through the engine's op: args C, OC ------------------------------ */
+
+/* Decoding's matrix-vector products (engine/cpu/ops.c matmul_forward with N = 1): small
+ * ones run on the calling thread, larger ones through OpenBLAS sgemv on both cores
+ * (common/parallel.h). Memory-bound: the weights are read once per token. */
+static void *setup_matvec(const int64_t *a) {
+    kstate *s = new_state();
+    buf(s, 0, a[1] * a[0], 1, -1.0f, 1.0f);   /* W (OC, C) */
+    buf(s, 1, a[0], 2, -1.0f, 1.0f);          /* x (C) */
+    buf(s, 2, a[1], 0, 0.0f, 0.0f);           /* out (OC) */
+    return s;
+}
+
+static void run_matvec_forward(void *p, const int64_t *a) {
+    kstate *s = p;
+    bb_backend_cpu.matmul_forward(s->f[2], s->f[1], s->f[0], NULL, 1, (int)a[0], (int)a[1], 0);
+}
+
+static double bytes_matvec(const int64_t *a) { return 4.0 * ((double)a[0] * a[1] + a[0] + a[1]); }
 
 /* ---- norms: args N, C ----------------------------------------------------------------- */
 
@@ -307,11 +329,16 @@ static double bytes_crossentropy_backward(const int64_t *a) { return 4.0 * (2.0 
 #define ATT(B, T, NH) 4, {"B", "T", "NH", "hd"}, {B, T, NH, HD}
 #define PN(n) 1, {"n"}, {n}
 #define NV(N, V) 2, {"N", "V"}, {N, V}
+#define CO(C, OC) 2, {"C", "OC"}, {C, OC}
+#define MATVEC(name, layer, C, OC) ROW(matvec_forward, M_, name layer, bytes_matvec, setup_matvec, CO(C, OC))
 
 #define PRESET_ROWS(P, name)                                                                                        \
     LINEAR(name ".qkv", P##_N, P##_C, 3 * P##_C), LINEAR(name ".attproj", P##_N, P##_C, P##_C),                     \
         LINEAR(name ".fc", P##_N, P##_C, 4 * P##_C), LINEAR(name ".fcproj", P##_N, 4 * P##_C, P##_C),              \
         LINEAR(name ".lmhead", P##_N, P##_C, P##_V),                                                                \
+        MATVEC(name, ".qkv", P##_C, 3 * P##_C), MATVEC(name, ".attproj", P##_C, P##_C),                            \
+        MATVEC(name, ".fc", P##_C, 4 * P##_C), MATVEC(name, ".fcproj", 4 * P##_C, P##_C),                          \
+        MATVEC(name, ".lmhead", P##_C, P##_V),                                                                      \
         ROW(layernorm_forward, M_, name, bytes_layernorm_forward, setup_layernorm, NC(P##_N, P##_C)),               \
         ROW(layernorm_backward, M_, name, bytes_layernorm_backward, setup_layernorm, NC(P##_N, P##_C)),             \
         ROW(rmsnorm_forward, M_, name, bytes_rmsnorm_forward, setup_rmsnorm, NC(P##_N, P##_C)),                     \
