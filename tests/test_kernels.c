@@ -57,7 +57,7 @@ static void test_table(void) {
                     CHECK(strcmp(a, b) != 0, "duplicate name %s", a);
                 }
         }
-    CHECK(n == 3 + 2 * 29 + BB_PREC_COUNT * 8, "%d rows (3 references + 2 presets x 29 + %d precisions x 8 packed)", n,
+    CHECK(n == 3 + 2 * 34 + BB_PREC_COUNT * 8, "%d rows (3 references + 2 presets x 34 + %d precisions x 8 packed)", n,
           (int)BB_PREC_COUNT);
     for (int kind = 0; kind < BB_KERNEL_KIND_COUNT; kind++) {
         int bases = 0;
@@ -145,14 +145,20 @@ static void check_shape(const bb_kernel *k) {
     CHECK(bb_config_from_preset(&c, pb->preset, err, sizeof err) == 0, "%s", err);
     int64_t N = (int64_t)pb->B * c.max_seq, C = c.n_embd, V = c.vocab_size, hd = C / c.n_head;
     const int64_t *a = k->args;
-    if (starts(k->op, "sgemm_")) {
+    const char *dot = strchr(k->shape, '.'), *layer = dot ? dot + 1 : "";
+    /* a linear's (in, out) features */
+    int64_t in = strcmp(layer, "fcproj") == 0 ? 4 * C : C;
+    int64_t out = strcmp(layer, "qkv") == 0       ? 3 * C
+                  : strcmp(layer, "fc") == 0      ? 4 * C
+                  : strcmp(layer, "lmhead") == 0  ? V
+                                                  : C;
+    if (starts(k->op, "matvec_")) {
+        /* one token through the layer: C = in, OC = out; bytes = the fp32 weights + x + out */
+        CHECK(dot != NULL && a[0] == in && a[1] == out, "%s/%s: C,OC %lld,%lld want %lld,%lld", k->op, k->shape,
+              (long long)a[0], (long long)a[1], (long long)in, (long long)out);
+        CHECK(k->work(a) == 4.0 * (a[0] * a[1] + a[0] + a[1]), "%s/%s: bytes", k->op, k->shape);
+    } else if (starts(k->op, "sgemm_")) {
         /* the layer's (tokens, in, out) */
-        const char *layer = strchr(k->shape, '.') + 1;
-        int64_t in = strcmp(layer, "fcproj") == 0 ? 4 * C : C;
-        int64_t out = strcmp(layer, "qkv") == 0       ? 3 * C
-                      : strcmp(layer, "fc") == 0      ? 4 * C
-                      : strcmp(layer, "lmhead") == 0  ? V
-                                                      : C;
         int64_t want[3];
         if (strcmp(k->op, "sgemm_forward") == 0) want[0] = N, want[1] = out, want[2] = in;
         else if (strcmp(k->op, "sgemm_backward_input") == 0) want[0] = N, want[1] = in, want[2] = out;
