@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "results.h"
 #include "schemas.h"
+#include "sweep.h"
 #include "train_data.h"
 #include <cblas.h>
 #include <errno.h>
@@ -274,7 +275,8 @@ static int bench_precisions(int argc, char **argv) {
         BB_MODEL_ARG_ENTRIES(ma),
         BB_DEVICE_ARG_ENTRY(device),
         {"precisions", BB_ARG_STR, &list, "P,P,...", "precisions to compare (fp32 is always measured first)", 0, -1},
-        {"checkpointing", BB_ARG_STR, &ckpt_mode, "MODE", "none, block or both (each precision twice)", 0, -1},
+        {"checkpointing", BB_ARG_STR, &ckpt_mode, "M,...",
+         "none, selective, block as a comma list (each precision once per mode); all; both = none,block", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 65536},
         {"seq", BB_ARG_INT, &seq, "T", "sequence length", 1, 1 << 20},
         {"steps", BB_ARG_INT, &steps, "N", "training steps per precision (the first --warmup are not timed)", 2, 100000},
@@ -291,11 +293,8 @@ static int bench_precisions(int argc, char **argv) {
     bb_args_parse(&spec, argc, argv, NULL);
     if (warmup >= steps) bb_usage_error("bench precisions", "--warmup must be below --steps");
     const bb_backend *be = bb_device_backend("bench precisions", device);
-    int ck_lo = 0, ck_hi = 0;
-    if (strcmp(ckpt_mode, "block") == 0) ck_lo = ck_hi = 1;
-    else if (strcmp(ckpt_mode, "both") == 0) ck_hi = 1;
-    else if (strcmp(ckpt_mode, "none") != 0)
-        bb_usage_error("bench precisions", "--checkpointing must be none, block or both, got '%s'", ckpt_mode);
+    bb_ckpt_mode modes[BB_CKPT_COUNT];
+    int n_modes = bb_parse_ckpt_modes(ckpt_mode, "bench precisions", modes);
     bb_config base;
     bb_model_args_resolve(&ma, "bench precisions", &base);
     int prec[BB_PREC_COUNT + 1], n_prec = 0;
@@ -325,17 +324,18 @@ static int bench_precisions(int argc, char **argv) {
            warmup, run.env.omp_max_threads, be->name);
     fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,step_ms,ratio_to_fp32,tokens_per_s,first_loss,last_loss,"
                  "mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,mib_workspace,simd,cpu,commit\n");
-    printf("%-6s %-5s %10s %9s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32", "tok/s",
+    printf("%-6s %-9s %10s %9s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32", "tok/s",
            "first", "last", "params", "packed", "grads", "optim", "acts");
     double fp32_ms = 0;
     for (int k = 0; k < n_prec; k++)
-    for (int ck = ck_lo; ck <= ck_hi; ck++) {
+    for (int ci = 0; ci < n_modes; ci++) {
+        bb_ckpt_mode ck = modes[ci];
         bb_config cfg = base;
         if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model m;
         if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)seed);
-        m.checkpointing = ck == 1;
+        m.ckpt_mode = ck;
         bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
         bb_mem_stats mem = {0};
         double timed = 0;
@@ -352,14 +352,14 @@ static int bench_precisions(int argc, char **argv) {
             last = loss;
         }
         double ms = 1e3 * timed / (double)(S - warmup);
-        if (prec[k] == BB_PREC_FP32 && ck == ck_lo) fp32_ms = ms;
+        if (prec[k] == BB_PREC_FP32 && ci == 0) fp32_ms = ms;
         double mib[6];
         int cats[6] = {BB_MEM_PARAMS, BB_MEM_PACKED, BB_MEM_GRADS, BB_MEM_OPTIM, BB_MEM_ACTS, BB_MEM_WORKSPACE};
         for (int c = 0; c < 6; c++) mib[c] = mem.current[cats[c]] / 1048576.0;
-        printf("%-6s %-5s %10.1f %8.2fx %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n", bb_precisions[prec[k]].name,
-               ck ? "block" : "none", ms, ms / fp32_ms, B * T / (ms / 1e3), first, last, mib[0], mib[1], mib[2], mib[3], mib[4]);
+        printf("%-6s %-9s %10.1f %8.2fx %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n", bb_precisions[prec[k]].name,
+               bb_ckpt_names[ck], ms, ms / fp32_ms, B * T / (ms / 1e3), first, last, mib[0], mib[1], mib[2], mib[3], mib[4]);
         fprintf(csv, "%s,%s,%s,%d,%d,%d,%.3f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
-                bb_precisions[prec[k]].name, ck ? "block" : "none", ma.model, B, T, S - (int)warmup, ms, ms / fp32_ms, B * T / (ms / 1e3), first,
+                bb_precisions[prec[k]].name, bb_ckpt_names[ck], ma.model, B, T, S - (int)warmup, ms, ms / fp32_ms, B * T / (ms / 1e3), first,
                 last, mib[0], mib[1], mib[2], mib[3], mib[4], mib[5], run.env.simd_path, cpu, run.env.git_commit);
         fflush(stdout);
         bb_model_free(&m);

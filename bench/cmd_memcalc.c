@@ -39,7 +39,7 @@ static void fit_row(const char *model, int p, long batch, long *seq, double *tra
     if (*seq > c.max_seq) *seq = c.max_seq;  /* GPT-2 models have 1,024 positions */
     bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
     bb_memcalc m;
-    bb_memcalc_full(&c, (int)batch, (int)*seq, true, &m);
+    bb_memcalc_full(&c, (int)batch, (int)*seq, BB_CKPT_BLOCK, &m);
     *n_params = m.n_params;
     *train = m.total / (1u << 30);
     *infer = m.parameters / (1u << 30);
@@ -88,7 +88,7 @@ static void write_fit_csv(const char *dir, long batch, long seq) {
             bb_csv_row_fmt(&r, "n_params", "%.0f", np);
             bb_csv_row_fmt(&r, "batch", "%ld", batch);
             bb_csv_row_fmt(&r, "seq", "%ld", T);
-            bb_csv_row_str(&r, "checkpointing", "block");
+            bb_csv_row_str(&r, "checkpointing", bb_ckpt_names[BB_CKPT_BLOCK]);
             bb_csv_row_num(&r, "train_gib", train, 4);
             bb_csv_row_num(&r, "infer_gib", infer, 4);
             bb_csv_row_str(&r, "smallest_device_for_training", smallest);
@@ -162,7 +162,7 @@ static void print_fit(long batch, long seq, const bb_lora_config *lc) {
                 fit_row(fit_models[mi], p, batch, &Tf, &train, &infer, &np);
             }
             bb_memcalc ml;
-            bb_memcalc_lora(&c, lc, (int)batch, (int)T, true, &ml);
+            bb_memcalc_lora(&c, lc, (int)batch, (int)T, BB_CKPT_BLOCK, &ml);
             double lora = ml.total / (1u << 30);
             char tcol[16];
             if (base_only) snprintf(tcol, sizeof tcol, "base-only");
@@ -230,14 +230,15 @@ int bb_cmd_memcalc(int argc, char **argv) {
         {"teacher-precision", BB_ARG_STR, &teacher_precision, "P", "kd: the teacher's precision (default fp32)", 0, -1},
         {"batch", BB_ARG_INT, &batch, "B", "sequences per step", 1, 1 << 20},
         {"seq", BB_ARG_INT, &seq, "T", "sequence length (0: the model's max_seq)", 0, 1 << 20},
-        {"checkpointing", BB_ARG_STR, &ckpt, "MODE", "none or block", 0, -1},
+        {"checkpointing", BB_ARG_STR, &ckpt, "MODE",
+         "none, selective (no attention probabilities kept) or block (one layer slot kept)", 0, -1},
         {"fit", BB_ARG_FLAG, &fit, NULL, "print the what-fits-where catalogue (B=1, T=--seq or 2048)", 0, -1},
         {"out", BB_ARG_STR, &out, "DIR", "with --fit: also write fit.csv and fit_devices.csv into DIR", 0, -1},
         {"quiet", BB_ARG_FLAG, &quiet, NULL, "with --fit --out: only write the CSVs", 0, -1},
     };
     const bb_cmd_spec spec = {"memcalc", "Predicted training memory by category for a model, precision and batch.",
                               "[--model P] [--precision P] [--method full|kd|lora] [--lora K=V,...] [--batch B] "
-                              "[--seq T] [--checkpointing none|block] [--fit]",
+                              "[--seq T] [--checkpointing none|selective|block] [--fit]",
                               args, (int)(sizeof args / sizeof args[0]), 0, 0, NULL};
     bb_args_parse(&spec, argc, argv, NULL);
     bool kd = strcmp(method, "kd") == 0, is_lora = strcmp(method, "lora") == 0;
@@ -254,8 +255,8 @@ int bb_cmd_memcalc(int argc, char **argv) {
     if (lora && bb_lora_config_parse(&lc, lora, lerr, sizeof lerr) != 0) bb_usage_error("memcalc", "%s", lerr);
     if (!kd && (teacher_model || teacher_set || teacher_precision))
         bb_usage_error("memcalc", "--teacher-model, --teacher-set and --teacher-precision need --method kd");
-    if (strcmp(ckpt, "none") != 0 && strcmp(ckpt, "block") != 0)
-        bb_usage_error("memcalc", "--checkpointing must be none or block");
+    int ckpt_mode = bb_ckpt_parse(ckpt);
+    if (ckpt_mode < 0) bb_usage_error("memcalc", "--checkpointing must be none, selective or block, got '%s'", ckpt);
     if (out && !fit) bb_usage_error("memcalc", "--out goes with --fit");
     if (fit) {
         if (!quiet || !out) print_fit(1, seq ? seq : 2048, &lc);
@@ -289,11 +290,11 @@ int bb_cmd_memcalc(int argc, char **argv) {
             bb_usage_error("memcalc", "the teacher's vocab_size %d differs from the student's %d", t.vocab_size,
                            c.vocab_size);
         if (seq > t.max_seq) bb_usage_error("memcalc", "--seq %ld exceeds the teacher's max_seq %d", seq, t.max_seq);
-        bb_memcalc_kd(&c, &t, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+        bb_memcalc_kd(&c, &t, (int)batch, (int)seq, (bb_ckpt_mode)ckpt_mode, &m);
     } else if (is_lora) {
-        bb_memcalc_lora(&c, &lc, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+        bb_memcalc_lora(&c, &lc, (int)batch, (int)seq, (bb_ckpt_mode)ckpt_mode, &m);
     } else {
-        bb_memcalc_full(&c, (int)batch, (int)seq, strcmp(ckpt, "block") == 0, &m);
+        bb_memcalc_full(&c, (int)batch, (int)seq, (bb_ckpt_mode)ckpt_mode, &m);
     }
     bb_config_describe(&c, desc, sizeof desc);
     printf("memcalc: %s (%s), %.4g parameters, %s, B=%ld T=%ld, checkpointing %s\n", ma.model, desc, m.n_params,
@@ -321,5 +322,7 @@ int bb_cmd_memcalc(int argc, char **argv) {
     printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
     if (m.packed_export > 0)
         printf("  packed export of the quantized linears: %.3f GB\n", m.packed_export / 1e9);
+    printf("  not in the total: the CPU attention backward's transient row blocks, %.0f KiB per thread\n",
+           m.att_scratch_per_thread / 1024.0);
     return 0;
 }

@@ -104,7 +104,7 @@ static int measure(const bb_sweep_point *p, long steps, long seed, const char *b
     res->rss_per_row = reset_peak_rss();
     res->baseline_rss = proc_status_bytes("VmRSS");
     bb_mem_reset_peaks();
-    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)seed, p->checkpointing, bb_method_default_opt(3e-4f),
+    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)seed, p->ckpt_mode, bb_method_default_opt(3e-4f),
                              BB_PREC_FP32};
     bb_method_run r;
     if (p->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);
@@ -149,7 +149,7 @@ int bb_cmd_bench_memory(int argc, char **argv) {
         "bench memory",
         "Measured training memory by category (tracked allocator), the calculator's prediction beside it,\n"
         "and the peak RSS, per device x preset x precision x method x batch x seq x checkpointing.",
-        "[--preset small] [--precisions all] [--methods all] [--checkpointing none,block] [--out DIR]", args,
+        "[--preset small] [--precisions all] [--methods all] [--checkpointing none,selective,block] [--out DIR]", args,
         (int)(sizeof args / sizeof args[0]), 0, 0,
         "Writes memory.csv (columns: bitbench bench schema memory.csv) and manifest.json; resumes like\n"
         "bench throughput. --threads takes one value here (memory does not depend on it)."};
@@ -194,7 +194,7 @@ int bb_cmd_bench_memory(int argc, char **argv) {
         if (measure(p, steps, seed, base, &res)) bb_stop_exit("rerun the same command to resume");
         bb_memcalc pred;
         bool has_pred = p->method->predict != NULL;
-        if (has_pred) p->method->predict(&p->cfg, p->batch, p->seq, p->checkpointing, &pred);
+        if (has_pred) p->method->predict(&p->cfg, p->batch, p->seq, p->ckpt_mode, &pred);
         const double MiB = 1048576.0;
         bb_csv_row row;
         bb_csv_row_init(&row, &bb_schema_memory);
@@ -204,7 +204,7 @@ int bb_cmd_bench_memory(int argc, char **argv) {
         bb_csv_row_str(&row, "method", p->method->name);
         bb_csv_row_fmt(&row, "batch", "%d", p->batch);
         bb_csv_row_fmt(&row, "seq", "%d", p->seq);
-        bb_csv_row_str(&row, "checkpointing", p->checkpointing ? "block" : "none");
+        bb_csv_row_str(&row, "checkpointing", bb_ckpt_names[p->ckpt_mode]);
         bb_csv_row_fmt(&row, "n_params", "%zu", res.n_params);
         for (int c = 0; c < N_CATS; c++) {
             bb_csv_row_num(&row, categories[c].measured, res.measured[c] / MiB, 3);

@@ -165,7 +165,7 @@ static int run_config(const q_config *c, const q_args *a, q_data *d, const char 
     long steps = mt ? a->mt_steps : a->lm_steps;
     if (!mt && T > cfg.max_seq) bb_usage_error("bench quality", "--lm-seq %d exceeds max_seq %d", T, cfg.max_seq);
     if (d->tok.vocab_size > cfg.vocab_size) bb_user_error("the tokenizer has more tokens than the model's vocabulary");
-    bb_method_setup setup = {&cfg, &bb_backend_cpu, base_ckpt, (uint64_t)a->seed, false, bb_method_default_opt((float)a->lr),
+    bb_method_setup setup = {&cfg, &bb_backend_cpu, base_ckpt, (uint64_t)a->seed, BB_CKPT_NONE, bb_method_default_opt((float)a->lr),
                              (bb_precision)c->base_prec};
     bb_method_run r;
     if (c->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);

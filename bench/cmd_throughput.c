@@ -47,7 +47,7 @@ static int measure(const bb_sweep_point *p, const tp_opts *o, const char *base_c
     int B = p->batch, T = p->seq, S = (int)(o->warmup + o->steps);
     int *inputs, *targets;
     bb_kjv_batches(p->cfg.vocab_size, B, T, S, o->seed, &inputs, &targets);
-    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)o->seed, p->checkpointing, bb_method_default_opt(3e-4f),
+    bb_method_setup setup = {&p->cfg, bb_devices[p->device].backend, base_ckpt, (uint64_t)o->seed, p->ckpt_mode, bb_method_default_opt(3e-4f),
                              BB_PREC_FP32};
     bb_method_run r;
     if (p->method->init(&r, &setup, err, sizeof err) != 0) bb_user_error("%s", err);
@@ -197,7 +197,7 @@ int bb_cmd_bench_throughput(int argc, char **argv) {
         bb_csv_row_fmt(&row, "batch", "%d", p->batch);
         bb_csv_row_fmt(&row, "seq", "%d", p->seq);
         bb_csv_row_fmt(&row, "threads", "%d", p->threads);
-        bb_csv_row_str(&row, "checkpointing", p->checkpointing ? "block" : "none");
+        bb_csv_row_str(&row, "checkpointing", bb_ckpt_names[p->ckpt_mode]);
         bb_csv_row_fmt(&row, "n_params", "%zu", res.n_params);
         bb_csv_row_fmt(&row, "warmup_steps", "%ld", o.warmup);
         bb_csv_row_fmt(&row, "timed_steps", "%ld", o.steps);

@@ -119,7 +119,8 @@ int bb_cmd_train(int argc, char **argv) {
         {"base", BB_ARG_STR, &a.base, "CKPT",
          "with --lora: the base checkpoint or packed export (default: a random base from --seed)", 0, -1},
         {"checkpointing", BB_ARG_STR, &a.checkpointing, "MODE",
-         "none or block: keep only block outputs and recompute the rest in backward", 0, -1},
+         "none; selective: keep no attention probabilities, recompute them in backward; block: keep only block "
+         "outputs and recompute the rest in backward (same gradients in all three)", 0, -1},
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
         {"act-quant", BB_ARG_STR, &a.act_quant, "MODE", "int4 activations: token or block (per group)", 0, -1},
         {"lambda-warmup", BB_ARG_INT, &a.lambda_warmup, "N",
@@ -173,8 +174,9 @@ int bb_cmd_train(int argc, char **argv) {
     if (sched < 0) bb_usage_error("train", "unknown --schedule '%s' (cosine, linear, constant)", a.schedule);
     if (strcmp(a.data, "kjv") != 0) bb_usage_error("train", "unknown --data '%s' (available: kjv)", a.data);
     bool mt = strcmp(a.task, "mt") == 0;
-    if (strcmp(a.checkpointing, "none") != 0 && strcmp(a.checkpointing, "block") != 0)
-        bb_usage_error("train", "--checkpointing must be none or block, got '%s'", a.checkpointing);
+    int ckpt_mode = bb_ckpt_parse(a.checkpointing);
+    if (ckpt_mode < 0)
+        bb_usage_error("train", "--checkpointing must be none, selective or block, got '%s'", a.checkpointing);
     if (!mt && strcmp(a.task, "lm") != 0) bb_usage_error("train", "unknown --task '%s' (lm or mt)", a.task);
     if (a.teacher && !a.kd_spec) bb_usage_error("train", "--teacher needs --kd alpha=A,T=X");
     if (a.kd_spec && !a.teacher) bb_usage_error("train", "--kd needs --teacher CKPT");
@@ -267,7 +269,7 @@ int bb_cmd_train(int argc, char **argv) {
         if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
-    m.checkpointing = strcmp(a.checkpointing, "block") == 0;
+    m.ckpt_mode = (bb_ckpt_mode)ckpt_mode;
     if (a.seq == 0) a.seq = cfg.max_seq;
     if (a.seq > cfg.max_seq) bb_usage_error("train", "--seq %ld exceeds the model's max_seq %d", a.seq, cfg.max_seq);
 

@@ -5,6 +5,7 @@
  * forward-only tables (model.h bb_model_opts, engine/distill.h); for LoRA the frozen
  * layout of bb_model_init_frozen and the adapter tables of lora.c. */
 #include "memcalc.h"
+#include "../engine/cpu/attention.h"
 #include "../engine/model.h"
 #include <string.h>
 
@@ -47,11 +48,14 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
 }
 
 /* Floats of one layer's slot in the activation table (model.c ensure_acts) other than the
- * quantized linears' inputs (ln1, atty, ln2, fch_act) and the block output residual3. */
-static double layer_slot_floats(const bb_config *c, int B, int T) {
+ * quantized linears' inputs (ln1, atty, ln2, fch_act) and the block output residual3; att:
+ * with the attention probabilities (not with selective recomputation, nor in a model that
+ * never runs backward). */
+static double layer_slot_floats(const bb_config *c, int B, int T, bool att) {
     double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
     double F = c->ffn_hidden, BT = (double)B * T, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
-    double slot = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + B * NH * T * T + BT * C /*residual2*/ + 2 * BT + BT * FF1;
+    double slot = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + (att ? B * NH * T * T : 0) + BT * C /*residual2*/ + 2 * BT +
+                  BT * FF1;
     if (bb_precisions[c->precision].subln) slot += BT * C + BT + BT * F + BT;
     return slot;
 }
@@ -81,7 +85,12 @@ static double n_params(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
     return N;
 }
 
-void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o) {
+/* The CPU attention backward's transient row blocks per thread (engine/cpu/attention.h). */
+static double att_scratch_bytes(int T, bb_ckpt_mode ckpt) {
+    return 4.0 * (double)bb_attention_cpu_scratch_floats(T, true, ckpt == BB_CKPT_SELECTIVE);
+}
+
+void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *o) {
     memset(o, 0, sizeof *o);
     bb_tensor_spec s[BB_N_PARAMS];
     double N = n_params(c, s);
@@ -92,16 +101,19 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bool ckpt, bb_memcalc *o)
     o->packed = packed_bytes(c, s, &o->packed_export);
     double L = c->n_layer, C = c->n_embd, V = c->vocab_size, BT = (double)B * T;
     /* activations (model.c ensure_acts): per-layer buffers for L layers, or 1 with
-     * block checkpointing; block outputs always for L layers */
-    double Lk = ckpt ? 1 : L;
+     * block checkpointing; block outputs always for L layers; the attention
+     * probabilities in every kept layer but with selective recomputation */
+    double Lk = ckpt == BB_CKPT_BLOCK ? 1 : L;
+    bool att = ckpt != BB_CKPT_SELECTIVE;
     /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
      * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
     bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
     double lin_in = linear_input_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
-    double acts = Lk * layer_slot_floats(c, B, T) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
+    double acts = Lk * layer_slot_floats(c, B, T, att) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
                   2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
     o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c);
+    o->att_scratch_per_thread = att_scratch_bytes(T, ckpt);
     o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace;
 }
 
@@ -109,24 +121,24 @@ double bb_memcalc_teacher(const bb_config *t, int B, int T) {
     bb_tensor_spec s[BB_N_PARAMS];
     double N = n_params(t, s), export_bytes, BT = (double)B * T, C = t->n_embd, V = t->vocab_size;
     /* forward-only tables: one layer slot (fp32 linear inputs: 16-bit storage needs 3 kept
-     * layers), one block output, the logits; no probs or losses */
-    double acts = layer_slot_floats(t, B, T) + linear_input_floats(t, B, T) + BT * C /*residual3*/ +
+     * layers), one block output, the logits; no attention probabilities, probs or losses */
+    double acts = layer_slot_floats(t, B, T, false) + linear_input_floats(t, B, T) + BT * C /*residual3*/ +
                   BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits*/;
     return 4 * N + packed_bytes(t, s, &export_bytes) + 4 * acts + 2 * 4 * BT /*inputs, targets*/ + rope_bytes(t);
 }
 
-void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bool checkpointing,
+void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bb_ckpt_mode ckpt,
                    bb_memcalc *out) {
-    bb_memcalc_full(student, B, T, checkpointing, out);
+    bb_memcalc_full(student, B, T, ckpt, out);
     out->teacher = bb_memcalc_teacher(teacher, B, T);
     out->total += out->teacher;
 }
 
-void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool ckpt, bb_memcalc *o) {
+void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *o) {
     memset(o, 0, sizeof *o);
     bb_tensor_spec s[BB_N_PARAMS];
     double N = n_params(c, s), frozen = N, L = c->n_layer, C = c->n_embd, V = c->vocab_size, BT = (double)B * T;
-    double Lk = ckpt ? 1 : L, r = lc->r;
+    double Lk = ckpt == BB_CKPT_BLOCK ? 1 : L, r = lc->r;
     o->n_params = N;
     /* the base: every quantized linear in its packed format only (fp32's is W itself),
      * rounded up to 64 bytes a matrix, + slack and the offset table (model.c alloc_packed) */
@@ -157,9 +169,11 @@ void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T,
     o->adapter_grads = 4 * adapters;
     o->adapter_optim = 8 * adapters;
     /* the full method's table with the linears' inputs in fp32 for every kept layer */
-    double acts = Lk * (layer_slot_floats(c, B, T) + linear_input_floats(c, B, T)) + L * BT * C /*residual3*/ +
+    bool att = ckpt != BB_CKPT_SELECTIVE;
+    double acts = Lk * (layer_slot_floats(c, B, T, att) + linear_input_floats(c, B, T)) + L * BT * C /*residual3*/ +
                   BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
     o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/ + 4 * h + masks;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c) + 4 * (BT * r + (lc->dropout > 0 ? BT * max_in : 0));
+    o->att_scratch_per_thread = att_scratch_bytes(T, ckpt);
     o->total = o->packed + o->frozen + o->adapters + o->adapter_grads + o->adapter_optim + o->activations + o->workspace;
 }

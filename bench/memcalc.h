@@ -10,10 +10,14 @@
  * The KD loss itself needs no student memory beyond full training (its gradient goes
  * where the cross-entropy's does). `lora` = adapters on a frozen packed base (engine/lora.h).
  * Also not included: backward_input's transient dequantized panel (64 x C floats; nf4's
- * tile, at most 1 MiB). */
+ * tile, at most 1 MiB), and the CPU attention's per-thread row blocks (allocated and freed
+ * within the op, engine/cpu/attention.h), which att_scratch_per_thread gives apart.
+ * Checkpointing (model.h bb_ckpt_mode): none keeps every layer's activations, selective
+ * all but the attention probabilities (B NH T T floats a layer), block one layer slot. */
 #pragma once
 #include "../engine/config.h"
 #include "../engine/lora.h"
+#include "../engine/model.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,13 +29,15 @@ typedef struct {
     double total;
     double packed_export;  /* bytes of the packed inference export of the quantized linears */
     double n_params;
+    double att_scratch_per_thread;  /* bytes: the CPU attention backward's transient row blocks, per
+                                       OpenMP thread (not in total; more with selective recomputation) */
 } bb_memcalc;
 
-void bb_memcalc_full(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
+void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *out);
 /* The bytes of a forward-only KD teacher with config t at batch B, length T. */
 double bb_memcalc_teacher(const bb_config *t, int B, int T);
 /* Full training of the student plus the teacher (out->teacher, included in out->total). */
-void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bool checkpointing,
+void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bb_ckpt_mode ckpt,
                    bb_memcalc *out);
 
 /* The weights alone at the config's precision (a frozen base, e.g. nf4 under LoRA, or an
@@ -51,4 +57,4 @@ void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *out);
  * itself; nf4 included), the other tensors FP32 and frozen (out->frozen), adapters with
  * grads and AdamW moments, the activation table (the linears' inputs in FP32: the
  * adapters read them) plus h (and dropout masks) per adapted linear. */
-void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bool checkpointing, bb_memcalc *out);
+void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *out);

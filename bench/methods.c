@@ -12,7 +12,7 @@ static int full_init(bb_method_run *r, const bb_method_setup *s, char *err, size
     memset(r, 0, sizeof *r);
     if (bb_model_init(&r->model, s->cfg, s->be ? s->be : &bb_backend_cpu, true, err, err_len) != 0) return -1;
     bb_model_init_weights(&r->model, s->seed);
-    r->model.checkpointing = s->checkpointing;
+    r->model.ckpt_mode = s->ckpt_mode;
     r->scaler = bb_grad_scaler_default(bb_precisions[s->cfg->precision].loss_scaling);
     r->opt = s->opt;
     return 0;
@@ -98,7 +98,7 @@ static int lora_init(bb_method_run *r, const bb_method_setup *s, char *err, size
         bb_model_free(&src);
         if (rc != 0) return -1;
     }
-    r->model.checkpointing = s->checkpointing;
+    r->model.ckpt_mode = s->ckpt_mode;
     bb_lora_config lc = harness_lora();
     if (bb_lora_attach(&r->model, &lc, s->seed, err, err_len) != 0) {
         bb_model_free(&r->model);
@@ -110,17 +110,17 @@ static int lora_init(bb_method_run *r, const bb_method_setup *s, char *err, size
     return 0;
 }
 
-static void lora_predict(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out) {
+static void lora_predict(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *out) {
     bb_lora_config lc = harness_lora();
-    bb_memcalc_lora(c, &lc, B, T, checkpointing, out);
+    bb_memcalc_lora(c, &lc, B, T, ckpt, out);
 }
 
 /* The teacher is the fp32 full model of the same preset (the drivers make it). */
-static void kd_predict(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out) {
+static void kd_predict(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *out) {
     bb_config t = *c;
     char err[160];
     bb_config_set_precision(&t, "fp32", err, sizeof err);
-    bb_memcalc_kd(c, &t, B, T, checkpointing, out);
+    bb_memcalc_kd(c, &t, B, T, ckpt, out);
 }
 
 const bb_method bb_methods[] = {

@@ -19,7 +19,7 @@ typedef struct {
     const bb_backend *be;   /* the device's backend (bench/sweep.h; cpu for quality) */
     const char *base_ckpt;  /* FP32 checkpoint of the same preset: LoRA base, KD teacher (needs_base) */
     uint64_t seed;
-    bool checkpointing;     /* block gradient checkpointing of the trained model */
+    bb_ckpt_mode ckpt_mode; /* activation checkpointing of the trained model (model.h) */
     bb_adamw opt;
     bb_precision base_precision;  /* the precision base_ckpt was trained at (fp32 unless bench quality
                                      hands a SubLN precision's own full model to lora) */
@@ -45,7 +45,7 @@ typedef struct {
     float (*step)(bb_method_run *r, const int *inputs, const int *targets, int B, int T, float lr);
     void (*free)(bb_method_run *r);
     /* The memory calculator's prediction (NULL: the calculator does not know the method). */
-    void (*predict)(const bb_config *c, int B, int T, bool checkpointing, bb_memcalc *out);
+    void (*predict)(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *out);
 } bb_method;
 
 extern const bb_method bb_methods[];

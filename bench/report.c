@@ -72,7 +72,7 @@ static int col_find(const bb_claims_table *t, const char *needle) {
 }
 
 /* The calculator for a preset and precision (full training); false for an unknown preset. */
-static bool calc(const char *preset, const char *prec, int B, int T, bool ckpt, bb_memcalc *m) {
+static bool calc(const char *preset, const char *prec, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *m) {
     bb_config c;
     char err[300];
     if (bb_config_from_preset(&c, preset, err, sizeof err) != 0) return false;
@@ -86,7 +86,7 @@ static bool calc(const char *preset, const char *prec, int B, int T, bool ckpt, 
  * rest FP32), bytes. */
 static double infer_bytes(const char *preset, const char *prec) {
     bb_memcalc m;
-    if (!calc(preset, prec, 1, 1, false, &m)) return NAN;
+    if (!calc(preset, prec, 1, 1, BB_CKPT_NONE, &m)) return NAN;
     if (strcmp(prec, "fp32") == 0) return m.parameters;
     bb_config c;
     char err[300];
@@ -168,7 +168,7 @@ static void table_a(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
             bb_verdict_na(&v, "absolute tokens/s needs the claimed GPU and Llama-7B");
             /* memory: computed for Llama-7B; measured at the run's preset */
             bb_memcalc m;
-            if (calc("llama-7b", prec, batch, T, true, &m)) {
+            if (calc("llama-7b", prec, batch, T, BB_CKPT_BLOCK, &m)) {
                 snprintf(c[4], 700, "%.1f GB (weights, gradients, AdamW alone: %.1f GB)", m.total / 1e9,
                          (m.parameters + m.gradients + m.optimizer + m.packed) / 1e9);
                 double cmem;
@@ -275,10 +275,10 @@ static void table_c(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
     const char *hdr[] = {"claim (claimed)", "computed for Llama-7B (calculator)", h_m, "verdict"};
     bb_md_header(f, 4, hdr);
     bb_memcalc f32, f32c, b, bc;
-    calc("llama-7b", "fp32", 1, 2048, false, &f32);
-    calc("llama-7b", "fp32", 1, 2048, true, &f32c);
-    calc("llama-7b", "b158", 1, 2048, false, &b);
-    calc("llama-7b", "b158", 1, 2048, true, &bc);
+    calc("llama-7b", "fp32", 1, 2048, BB_CKPT_NONE, &f32);
+    calc("llama-7b", "fp32", 1, 2048, BB_CKPT_BLOCK, &f32c);
+    calc("llama-7b", "b158", 1, 2048, BB_CKPT_NONE, &b);
+    calc("llama-7b", "b158", 1, 2048, BB_CKPT_BLOCK, &bc);
     double N = f32.n_params;
     for (int r = 0; r < t->n_rows; r++) {
         cellrow c;
@@ -334,7 +334,7 @@ static void table_c(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
         } else if (strstr(s, "Model size") || strstr(s, "compression")) {
             double fp = infer_bytes("llama-7b", "fp32"), tq = infer_bytes("llama-7b", "b158");
             bb_memcalc m;
-            calc("llama-7b", "b158", 1, 1, false, &m);
+            calc("llama-7b", "b158", 1, 1, BB_CKPT_NONE, &m);
             bb_config cfg;
             char err[200];
             bb_config_from_preset(&cfg, "llama-7b", err, sizeof err);
@@ -397,7 +397,7 @@ static void table_d(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
         /* before: FP32 full training of the named model */
         const char *mb = cb >= 0 ? model_of(t->cell[r][cb]) : NULL;
         bb_memcalc m;
-        if (mb && calc(mb, "fp32", 1, 2048, true, &m)) {
+        if (mb && calc(mb, "fp32", 1, 2048, BB_CKPT_BLOCK, &m)) {
             double gib = m.total / 1073741824.0;
             snprintf(c[3], 700, "%s: %.1f GiB", mb, gib);
             if (!isfinite(real)) bb_verdict_na(&v, "needs the device's memory");
@@ -416,7 +416,7 @@ static void table_d(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
             bb_config_set_precision(&lc, "b158", lerr, sizeof lerr) == 0) {
             /* the harness's LoRA (bench/methods.c: r 8, alpha 16, all linears) on a frozen
              * b158 base, batch 1, block checkpointing */
-            lora->predict(&lc, 1, lc.max_seq < 2048 ? lc.max_seq : 2048, true, &m);
+            lora->predict(&lc, 1, lc.max_seq < 2048 ? lc.max_seq : 2048, BB_CKPT_BLOCK, &m);
             double gib = m.total / 1073741824.0;
             snprintf(c[5], 700, "%s + LoRA (r 8, all linears) on a b158 base: %.1f GiB", ma, gib);
             if (isfinite(real) && gib > real) bb_verdict_fail(&v, "computed %.1f GiB for %s + LoRA", gib, ma);
@@ -426,7 +426,7 @@ static void table_d(FILE *f, const bb_claims_table *t, const bb_rdata *d) {
             snprintf(c[5], 700, "%s + LoRA: at least %.1f GiB (the packed ternary base alone)", ma, base);
             if (isfinite(real) && base > real) bb_verdict_fail(&v, "computed at least %.1f GiB for %s + LoRA", base, ma);
             else bb_verdict_na(&v, "needs the LoRA memory calculator (issue #7) for %s + LoRA", ma);
-        } else if (ma && calc(ma, "b158", 1, 2048, true, &m)) {
+        } else if (ma && calc(ma, "b158", 1, 2048, BB_CKPT_BLOCK, &m)) {
             double gib = m.total / 1073741824.0;
             snprintf(c[5], 700, "%s full 1.58-bit training: %.1f GiB", ma, gib);
             if (isfinite(real) && gib > real) bb_verdict_fail(&v, "computed %.1f GiB for %s 1.58-bit training", gib, ma);

@@ -23,7 +23,8 @@ static const bb_csv_col throughput_cols[] = {
     {"batch", "sequences per training step"},
     {"seq", "tokens per training sequence"},
     {"threads", "OpenMP/OpenBLAS threads"},
-    {"checkpointing", "none, or block (recompute each block in backward)"},
+    {"checkpointing", "none; selective (recompute the attention probabilities in backward); or block (recompute "
+                      "each block in backward)"},
     {"n_params", "parameters of the model, trainable or frozen (count)"},
     {"warmup_steps", "training steps run before timing (not timed)"},
     {"timed_steps", "training steps timed (median/min/max over these)"},
@@ -63,7 +64,7 @@ static const bb_csv_col memory_cols[] = {
     {"method", "training method: full, lora, kd"},
     {"batch", "sequences per training step"},
     {"seq", "tokens per training sequence"},
-    {"checkpointing", "none or block"},
+    {"checkpointing", "none, selective (no attention probabilities kept) or block (one layer slot kept)"},
     {"n_params", "parameters of the model (count)"},
     {"measured_parameters_mib", "tracked allocator, category parameters (FP32 masters), after one training step (MiB)"},
     {"measured_packed_mib", "tracked, category packed weights (fake-quant copies + packed formats) (MiB)"},
@@ -187,7 +188,7 @@ static const bb_csv_col fit_cols[] = {
     {"n_params", "parameters (count)"},
     {"batch", "sequences per step"},
     {"seq", "tokens per sequence"},
-    {"checkpointing", "none or block"},
+    {"checkpointing", "block: the catalogue predicts with block checkpointing (one layer slot kept)"},
     {"train_gib", "predicted training memory: weights, packed copies, gradients, optimizer, activations, "
                   "workspace (GiB)"},
     {"infer_gib", "packed inference weights (quantized linears packed, the rest FP32) (GiB)"},

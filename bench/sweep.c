@@ -77,6 +77,32 @@ int bb_parse_precisions(const char *list, const char *command, int *out) {
     return n;
 }
 
+int bb_parse_ckpt_modes(const char *list, const char *command, bb_ckpt_mode *out) {
+    char buf[256], *tok[32];
+    int k = split_list(list, buf, sizeof buf, tok, 32), n = 0;
+    if (k == 0) bb_usage_error(command, "--checkpointing needs at least one mode (none, selective, block)");
+    for (int i = 0; i < k; i++) {
+        /* a name, or a group: all = every mode, both = none,block (bench precisions' old value) */
+        static const bb_ckpt_mode all[] = {BB_CKPT_NONE, BB_CKPT_SELECTIVE, BB_CKPT_BLOCK};
+        static const bb_ckpt_mode both[] = {BB_CKPT_NONE, BB_CKPT_BLOCK};
+        bb_ckpt_mode one[1];
+        const bb_ckpt_mode *modes = one;
+        int nm = 1, named = bb_ckpt_parse(tok[i]);
+        if (strcmp(tok[i], "all") == 0) { modes = all; nm = 3; }
+        else if (strcmp(tok[i], "both") == 0) { modes = both; nm = 2; }
+        else if (named >= 0) one[0] = (bb_ckpt_mode)named;
+        else
+            bb_usage_error(command, "--checkpointing: unknown mode '%s' (none, selective, block; all; both = none,block)",
+                           tok[i]);
+        for (int j = 0; j < nm; j++) {
+            bool seen = false;
+            for (int q = 0; q < n; q++) seen |= out[q] == modes[j];
+            if (!seen) out[n++] = modes[j];
+        }
+    }
+    return n;
+}
+
 int bb_parse_methods(const char *list, const char *command, const bb_method **out) {
     if (strcmp(list, "all") == 0) {
         for (int m = 0; m < bb_n_methods; m++) out[m] = &bb_methods[m];
@@ -136,14 +162,8 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
     int nb = parse_ints(a->batches, "batch", command, 1, 65536, batches, 32);
     int ns = parse_ints(a->seqs, "seq", command, 0, 1 << 20, seqs, 32);
     int nt = parse_ints(a->threads, "threads", command, 0, 1024, threads, 32);
-    char cbuf[64], *ctok[4];
-    int nc = split_list(a->checkpointing, cbuf, sizeof cbuf, ctok, 4);
-    bool ck[4];
-    for (int i = 0; i < nc; i++) {
-        if (strcmp(ctok[i], "none") != 0 && strcmp(ctok[i], "block") != 0)
-            bb_usage_error(command, "--checkpointing: '%s' is not none or block", ctok[i]);
-        ck[i] = strcmp(ctok[i], "block") == 0;
-    }
+    bb_ckpt_mode ck[BB_CKPT_COUNT];
+    int nc = bb_parse_ckpt_modes(a->checkpointing, command, ck);
     for (int i = 0; i < np; i++)
         for (int s = 0; s < ns; s++)
             if (seqs[s] > presets[i].max_seq)  /* 0 means the preset's max_seq */
@@ -172,7 +192,7 @@ int bb_sweep_expand(const bb_sweep_args *a, const char *command, const bb_env *e
         p->batch = batches[bi];
         p->seq = seqs[si] > 0 ? seqs[si] : presets[pi].max_seq;
         p->threads = threads[ti] > 0 ? threads[ti] : env->omp_max_threads;
-        p->checkpointing = ck[ci];
+        p->ckpt_mode = ck[ci];
     }
     *out = pts;
     return n;
@@ -189,11 +209,11 @@ void bb_sweep_key(const bb_sweep_point *p, bool with_threads, const char *precis
     if (with_threads) snprintf(th, sizeof th, "%d,", p->threads);
     snprintf(out, cap, "%s,%s,%s,%s,%d,%d,%s%s", bb_devices[p->device].name, p->preset,
              precision ? precision : bb_precisions[p->cfg.precision].name, p->method->name, p->batch, p->seq, th,
-             p->checkpointing ? "block" : "none");
+             bb_ckpt_names[p->ckpt_mode]);
 }
 
 void bb_sweep_label(const bb_sweep_point *p, char *out, size_t cap) {
     snprintf(out, cap, "%s %s %s %s B%d T%d%s%s", bb_devices[p->device].name, p->preset,
              bb_precisions[p->cfg.precision].name, p->method->name, p->batch, p->seq,
-             p->checkpointing ? " ckpt" : "", "");
+             p->ckpt_mode != BB_CKPT_NONE ? " ckpt " : "", p->ckpt_mode != BB_CKPT_NONE ? bb_ckpt_names[p->ckpt_mode] : "");
 }

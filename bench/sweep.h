@@ -23,7 +23,8 @@ typedef struct {
     {"batch", BB_ARG_STR, &(sa).batches, "B,...", "sequences per step", 0, -1},                                       \
     {"seq", BB_ARG_STR, &(sa).seqs, "T,...", "tokens per sequence (0: the preset's max_seq)", 0, -1},               \
     {"threads", BB_ARG_STR, &(sa).threads, "N,...", "threads (0: all cores)", 0, -1},                                 \
-    {"checkpointing", BB_ARG_STR, &(sa).checkpointing, "C,...", "none, block", 0, -1}
+    {"checkpointing", BB_ARG_STR, &(sa).checkpointing, "C,...", "none, selective (recompute attention "          \
+     "probabilities), block (recompute blocks), all", 0, -1}
 
 #define BB_SWEEP_ARGS_DEFAULT {"cpu", "small", "all", "all", "8", "0", "0", "none"}
 
@@ -45,7 +46,7 @@ typedef struct {
     bb_config cfg;          /* the preset with the precision set */
     const bb_method *method;
     int batch, seq, threads;
-    bool checkpointing;
+    bb_ckpt_mode ckpt_mode;
 } bb_sweep_point;
 
 /* Expands the product; *out from bb_alloc (caller frees). Returns the number of points. */
@@ -59,5 +60,9 @@ void bb_sweep_label(const bb_sweep_point *p, char *out, size_t cap);
 /* Parses a precision list ("all" or names) into BB_PREC_* values, fp32 first; usage error
  * on an unknown name. Returns the count. */
 int bb_parse_precisions(const char *list, const char *command, int *out);
+/* Parses a checkpointing list (names of bb_ckpt_names; "all" = none,selective,block; "both"
+ * = none,block, as bench precisions took it) into modes in the order given, without
+ * repeats; usage error on an unknown name. Returns the count (at most BB_CKPT_COUNT). */
+int bb_parse_ckpt_modes(const char *list, const char *command, bb_ckpt_mode *out);
 /* Parses a method list ("all" or names) into table rows; usage error on an unknown name. */
 int bb_parse_methods(const char *list, const char *command, const bb_method **out);

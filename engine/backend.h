@@ -44,7 +44,12 @@ typedef struct {
     void (*rope_forward)(float *qkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd);
     void (*rope_backward)(float *dqkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd);
     /* Causal softmax attention, scale 1/sqrt(hd), query head h reads kv head h/(NH/NKV).
-     * out (B,T,NH*hd); att (B,NH,T,T) keeps the probabilities for backward. */
+     * out (B,T,NH*hd); att (B,NH,T,T) keeps the probabilities for backward, or is NULL:
+     * forward keeps none and backward (att == NULL) recomputes them from qkv, selective
+     * activation recomputation (Korthikanti et al. 2022, arXiv:2205.05198, §4.2; model.h
+     * bb_ckpt_mode). Every backend must recompute with the code that computed the kept
+     * probabilities, so a backward gives the same result with att kept or NULL (bit for
+     * bit where its backward is deterministic: CPU and reference). */
     void (*attention_forward)(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd);
     void (*attention_backward)(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
                                int NH, int NKV, int hd);

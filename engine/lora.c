@@ -207,7 +207,7 @@ double bb_lora_flops_per_token(const bb_model *m, int T) {
 
 void bb_lora_ensure_acts(bb_model *m, int B, int T) {
     bb_lora *lo = m->lora;
-    size_t N = (size_t)B * T, Lk = m->checkpointing ? 1 : (size_t)m->cfg.n_layer, r = (size_t)lo->cfg.r;
+    size_t N = (size_t)B * T, Lk = m->ckpt_mode == BB_CKPT_BLOCK ? 1 : (size_t)m->cfg.n_layer, r = (size_t)lo->cfg.r;
     bool drop = lo->cfg.dropout > 0;
     size_t nh = 0, nmask = 0, max_in = 0;
     for (int k = 0; k < BB_N_QUANTIZED; k++) {
@@ -315,7 +315,7 @@ typedef struct {
 
 static adapter_view view_of(const bb_model *m, int k, int l, int N, int C, int OC) {
     const bb_lora *lo = m->lora;
-    size_t r = (size_t)lo->cfg.r, slot = m->checkpointing ? 0 : (size_t)l;
+    size_t r = (size_t)lo->cfg.r, slot = m->ckpt_mode == BB_CKPT_BLOCK ? 0 : (size_t)l;
     bool masked = lo->training && lo->cfg.dropout > 0;
     return (adapter_view){lo->params.t[2 * k] + (size_t)l * r * C, lo->params.t[2 * k + 1] + (size_t)l * OC * r,
                           lo->grads.t[2 * k] + (size_t)l * r * C, lo->grads.t[2 * k + 1] + (size_t)l * OC * r,

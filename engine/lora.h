@@ -66,8 +66,8 @@ typedef struct bb_lora {
     bb_lora_ptrs params, grads, m, v;
     bool training;     /* dropout on */
     uint64_t seed;     /* dropout masks */
-    uint64_t calls;    /* training forwards so far: the mask of a call (recomputed alike by checkpointing) */
-    /* backward state, carved for (B, T) by bb_lora_ensure_acts; one layer slot with checkpointing */
+    uint64_t calls;    /* training forwards so far: the mask of a call (recomputed alike by block checkpointing) */
+    /* backward state, carved for (B, T) by bb_lora_ensure_acts; one layer slot with block checkpointing */
     float *acts_mem;
     size_t acts_cap;
     float *h[BB_N_QUANTIZED];  /* (Lk, N, r) */

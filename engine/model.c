@@ -16,6 +16,15 @@ const bb_family_traits_t bb_family_traits[BB_FAMILY_COUNT] = {
     [BB_FAMILY_LLAMA] = {.biases = false, .layernorm = false, .learned_pos = false, .swiglu = true, .tied_head = false},
 };
 
+const char *const bb_ckpt_names[BB_CKPT_COUNT] = {
+    [BB_CKPT_NONE] = "none", [BB_CKPT_SELECTIVE] = "selective", [BB_CKPT_BLOCK] = "block"};
+
+int bb_ckpt_parse(const char *s) {
+    for (int i = 0; i < BB_CKPT_COUNT; i++)
+        if (strcmp(s, bb_ckpt_names[i]) == 0) return i;
+    return -1;
+}
+
 static void spec(bb_tensor_spec *s, const char *name, bool present, bool decay, int ndim, size_t d0, size_t d1,
                  size_t d2) {
     s->name = name;
@@ -301,11 +310,16 @@ static void ensure_acts(bb_model *m, int B, int T) {
     size_t hd = C / NH, QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F, BT = (size_t)B * T;
     size_t sub = bb_precisions[c->precision].subln ? 1 : 0;
-    size_t Lk = m->checkpointing || m->forward_only ? 1 : L, Lo = m->forward_only ? 1 : L;  /* kept layers, outputs */
+    bool block = m->ckpt_mode == BB_CKPT_BLOCK;
+    size_t Lk = block || m->forward_only ? 1 : L, Lo = m->forward_only ? 1 : L;  /* kept layers, outputs */
     size_t loss = m->forward_only ? 0 : 1;
+    /* the attention probabilities, only for a backward that reads them: selective
+     * recomputation and models that never run backward pass att = NULL (backend.h) */
+    bool backward = !m->forward_only && (m->grads_mem || m->lora);
+    size_t La = backward && m->ckpt_mode != BB_CKPT_SELECTIVE ? Lk : 0;
     bool half = bb_model_half_acts(c) && !m->fp32_acts && Lk >= 3;  /* the fp32 slot costs 2 layers' worth */
     size_t Lf = half ? 1 : Lk;  /* layers of fp32 linear inputs: one working slot with 16-bit storage */
-    size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lf * BT * C, Lk * B * NH * T * T,
+    size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lf * BT * C, La * B * NH * T * T,
                       Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lf * BT * F, Lo * BT * C,
                       BT * C,     BT,         BT,     BT * V,     loss * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
@@ -371,17 +385,19 @@ bool bb_model_half_acts(const bb_config *c) {
 
 /* With block checkpointing every layer's buffers share slot 0 except residual3 (the
  * block outputs, kept per layer); backward recomputes a block before differentiating it.
- * A forward-only model shares slot 0 for residual3 too (ensure_acts). */
+ * A forward-only model shares slot 0 for residual3 too (ensure_acts). att is NULL where
+ * ensure_acts keeps no probabilities. */
 static layer_acts layer_acts_at(const bb_model *m, int layer) {
     const bb_config *c = &m->cfg;
-    int l = m->checkpointing || m->forward_only ? 0 : layer;
+    int l = m->ckpt_mode == BB_CKPT_BLOCK || m->forward_only ? 0 : layer;
     size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, NH = (size_t)c->n_head, hd = C / NH;
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
     size_t lf = a->ln1_h ? 0 : (size_t)l;  /* fp32 linear inputs: one working slot with 16-bit storage */
     return (layer_acts){a->ln1 + lf * BT * C,      a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
-                        a->qkv + l * BT * QKV,     a->atty + lf * BT * C, a->att + l * (size_t)m->B * NH * m->T * m->T,
+                        a->qkv + l * BT * QKV,     a->atty + lf * BT * C,
+                        bb_at(a->att, (size_t)m->B * NH * m->T * m->T, l),
                         a->residual2 + l * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + lf * BT * F,
                         a->residual3 + (m->forward_only ? 0 : layer) * BT * C, bb_at(a->atty_n, BT * C, l),
@@ -647,7 +663,8 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
         const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
-        if (m->checkpointing) layer_forward(m, l, residual);  /* the same ops on the same input: same bits */
+        /* block checkpointing: the same ops on the same input, so the same bits */
+        if (m->ckpt_mode == BB_CKPT_BLOCK) layer_forward(m, l, residual);
         half_acts_copy(m, &a, false);
         /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
          * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
@@ -678,6 +695,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
                             C, C);
         }
         memset(g->dqkv, 0, BT * QKV * sizeof(float));
+        /* a.att NULL (selective): the probabilities are recomputed from qkv, bit for bit */
         be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
         if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         memset(g->dnorm, 0, BT * C * sizeof(float));

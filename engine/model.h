@@ -32,6 +32,20 @@ enum {
     BB_P_LMHEAD, BB_P_SUBLN_ATTW, BB_P_SUBLN_FFNW, BB_N_PARAMS
 };
 
+/* Activation checkpointing: what forward keeps for backward (Korthikanti et al. 2022,
+ * "Reducing Activation Recomputation in Large Transformer Models", arXiv:2205.05198).
+ *   NONE       every activation of every layer.
+ *   SELECTIVE  every activation except the attention probabilities att (B,NH,T,T) per
+ *              layer, which backward recomputes from qkv (§4.2; backend.h attention with
+ *              att == NULL): the largest activation at long contexts, and cheap to redo.
+ *   BLOCK      only the block outputs (and one working slot); backward recomputes each
+ *              block's forward before differentiating it.
+ * All three give the same loss and bit-identical gradients on the CPU (tests/test_model.c). */
+typedef enum { BB_CKPT_NONE, BB_CKPT_SELECTIVE, BB_CKPT_BLOCK, BB_CKPT_COUNT } bb_ckpt_mode;
+extern const char *const bb_ckpt_names[BB_CKPT_COUNT];  /* "none", "selective", "block" */
+/* The mode named s, or -1. */
+int bb_ckpt_parse(const char *s);
+
 typedef struct {
     const char *name;
     int ndim;
@@ -56,7 +70,8 @@ typedef struct {
     float *ln1_rstd;   /* (L,B,T) */
     float *qkv;        /* (L,B,T,QKV) after RoPE for llama */
     float *atty;       /* (L,B,T,C) */
-    float *att;        /* (L,B,NH,T,T) */
+    float *att;        /* (L,B,NH,T,T); NULL when nothing keeps it (ensure_acts: selective
+                          recomputation, or a model that never runs backward) */
     float *residual2;  /* (L,B,T,C) */
     float *ln2;        /* (L,B,T,C) */
     float *ln2_mean;   /* (L,B,T) */
@@ -117,8 +132,8 @@ typedef struct {
     bool frozen_quant;          /* packed weights loaded from an export: never requantized */
     bool fp32_acts;             /* keep every activation in fp32 even where bb_model_half_acts (tests:
                                    16-bit storage must not change a bit); set before the first forward */
-    bool checkpointing;         /* block checkpointing: keep block outputs, recompute the rest in backward;
-                                   set before the first forward */
+    bb_ckpt_mode ckpt_mode;     /* activation checkpointing (none, selective, block); set before the
+                                   first forward */
     bool forward_only;          /* logits only (bb_model_opts): one layer slot of activations, no loss */
     bb_mem_category mem_charge; /* BB_MEM_COUNT: every table in its own category; else all of them here */
     bool frozen_base;           /* LoRA (engine/lora.h): the base is frozen and held only packed: packed_mem
@@ -147,6 +162,8 @@ typedef struct {
 /* How a model is allocated. training: gradients and AdamW moments. forward_only: a model
  * that only ever computes logits (a KD teacher): the activation tables hold one layer
  * (blocks run in place, nothing is kept for a backward) and no probabilities or losses;
+ * (no model that cannot run backward, forward-only or without gradients and adapters,
+ * keeps attention probabilities);
  * excludes training. mem_charge: BB_MEM_COUNT charges each table to its own category;
  * another category takes all of them (BB_MEM_TEACHER), so the breakdown shows the model
  * on one line. */
@@ -179,7 +196,8 @@ void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
 /* Whether the precision keeps the quantized linears' inputs for backward in 16 bits
  * (fp16, bf16: autocast keeps the fp16 copy of a matmul input). Their SubLN-free block
  * has four such inputs: ln1, atty, ln2, fch_act. The model uses it when it keeps 3 or more
- * layers (not with block checkpointing): the one fp32 working slot costs 2 layers' worth. */
+ * layers (not with block checkpointing; selective keeps them all): the one fp32 working
+ * slot costs 2 layers' worth. */
 bool bb_model_half_acts(const bb_config *cfg);
 
 /* Recomputes wq from the masters (after init, load and every optimizer step). */

@@ -152,6 +152,16 @@ static void test_attention(void) {
         gpu->attention_backward(d1, dout, qkv, a2, B, T, NH, NKV, hd);
         ref->attention_backward(d2, dout, qkv, a2, B, T, NH, NKV, hd);
         EXPECT_NMSE("attention.dqkv", d1, d2, nq, TOL);
+        /* att == NULL (selective recomputation, backend.h): forward keeps no probabilities
+         * and gives the kept path's out bit for bit (no atomics there); backward recomputes
+         * them with forward's code (its atomics leave run-to-run rounding: TOL) */
+        float *o3 = rnd(no, 1), *d3 = rnd(nq, 1), *d4 = copy(d3, nq);
+        gpu->attention_forward(o3, NULL, qkv, B, T, NH, NKV, hd);
+        EXPECT_NMSE("attention.out att=NULL vs kept", o3, o1, no, 0.0);
+        gpu->attention_backward(d3, dout, qkv, a1, B, T, NH, NKV, hd);
+        gpu->attention_backward(d4, dout, qkv, NULL, B, T, NH, NKV, hd);
+        EXPECT_NMSE("attention.dqkv recomputed vs kept", d4, d3, nq, TOL);
+        bb_free(o3); bb_free(d3); bb_free(d4);
         bb_free(qkv); bb_free(q1); bb_free(q2); bb_free(cs); bb_free(sn); bb_free(o1); bb_free(o2); bb_free(a1);
         bb_free(a2); bb_free(dout); bb_free(d1); bb_free(d2);
     }

@@ -3,7 +3,9 @@
  * same step on the CPU backend: the loss, the gradient norm and every gradient (NMSE per
  * tensor) and the AdamW update of all weights (NMSE over the model), tolerances.h
  * bb_cuda_tolerances.train_*. fp16 runs its
- * dynamic loss scaling (bb_model_step_scaled) on both sides.
+ * dynamic loss scaling (bb_model_step_scaled) on both sides. fp32 runs once more with the
+ * CUDA model under selective recomputation (attention probabilities recomputed in backward,
+ * backend.h) against the CPU keeping them.
  * Without a CUDA device it prints why and exits 77 (meson: skipped). */
 #include "../engine/alloc.h"
 #include "../engine/config.h"
@@ -25,7 +27,7 @@ static void init(bb_model *m, const bb_config *c, const bb_backend *be) {
     bb_model_init_weights(m, 11);
 }
 
-static void one_step(bb_family fam, bb_precision p) {
+static void one_step(bb_family fam, bb_precision p, bb_ckpt_mode gpu_mode) {
     char err[300], name[128];
     bb_config c;
     if (bb_config_from_preset(&c, "tiny", err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
@@ -35,6 +37,7 @@ static void one_step(bb_family fam, bb_precision p) {
     bb_model cpu, gpu;
     init(&cpu, &c, &bb_backend_cpu);
     init(&gpu, &c, &bb_backend_cuda_staged);
+    gpu.ckpt_mode = gpu_mode;
     int B = 2, T = c.max_seq < 32 ? c.max_seq : 32;
     int *in = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int)), *tg = bb_alloc(BB_MEM_DATA, (size_t)B * T * sizeof(int));
     for (int i = 0; i < B * T; i++) {
@@ -49,7 +52,9 @@ static void one_step(bb_family fam, bb_precision p) {
     bb_model_backward(&cpu, bb_grad_scaler_factor(&s1));
     bb_model_backward(&gpu, bb_grad_scaler_factor(&s2));
     const bb_cuda_tolerance *tol = bb_cuda_tol(bb_precisions[p].name);
-    const char *fn = bb_family_name(fam), *pn = bb_precisions[p].name;
+    char pn[64];
+    const char *fn = bb_family_name(fam);
+    snprintf(pn, sizeof pn, "%s%s%s", bb_precisions[p].name, gpu_mode ? " " : "", gpu_mode ? bb_ckpt_names[gpu_mode] : "");
     snprintf(name, sizeof name, "%s/%s.loss", fn, pn);
     EXPECT_NMSE(name, &l2, &l1, 1, tol->train_grad);
     for (int i = 0; i < BB_N_PARAMS; i++) {
@@ -95,12 +100,15 @@ int main(void) {
         return 77; /* meson: skipped */
     }
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
-        for (int p = 0; p < BB_PREC_COUNT; p++) {
-            if (bb_precisions[p].base_only) continue; /* nf4: no full training (precision.h) */
+        for (int p = 0; p <= BB_PREC_COUNT; p++) {
+            /* the extra round: fp32 with selective recomputation on the GPU side */
+            bb_precision prec = p == BB_PREC_COUNT ? BB_PREC_FP32 : (bb_precision)p;
+            bb_ckpt_mode mode = p == BB_PREC_COUNT ? BB_CKPT_SELECTIVE : BB_CKPT_NONE;
+            if (bb_precisions[prec].base_only) continue; /* nf4: no full training (precision.h) */
             int before = bb_test_failures;
-            one_step((bb_family)f, (bb_precision)p);
-            printf("%s %s/%s\n", bb_test_failures == before ? "ok  " : "FAIL", bb_family_name((bb_family)f),
-                   bb_precisions[p].name);
+            one_step((bb_family)f, prec, mode);
+            printf("%s %s/%s%s%s\n", bb_test_failures == before ? "ok  " : "FAIL", bb_family_name((bb_family)f),
+                   bb_precisions[prec].name, mode ? " " : "", mode ? bb_ckpt_names[mode] : "");
             fflush(stdout);
         }
     return bb_test_failures ? 1 : 0;

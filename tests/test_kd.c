@@ -178,8 +178,10 @@ static void test_forward_only(void) {
             size_t floor_bytes = t.n_params * sizeof(float) + n * sizeof(float);  /* weights + logits */
             CHECK(teacher_bytes >= floor_bytes, "%s: teacher holds %zu bytes, less than weights + logits %zu", name,
                   teacher_bytes, floor_bytes);
-            CHECK(t.grads_mem == NULL && t.m_mem == NULL && t.acts.probs == NULL && t.scratch_mem == NULL,
-                  "%s: a teacher has no gradients, moments, loss buffers or gradient scratch", name);
+            CHECK(t.grads_mem == NULL && t.m_mem == NULL && t.acts.probs == NULL && t.scratch_mem == NULL &&
+                      t.acts.att == NULL,
+                  "%s: a teacher has no gradients, moments, loss buffers, gradient scratch or attention probabilities",
+                  name);
             bb_model_free(&t);
             CHECK(bb_mem_stats_get().current[BB_MEM_TEACHER] == before.current[BB_MEM_TEACHER],
                   "%s: freeing the teacher returns its bytes", name);

@@ -10,7 +10,8 @@
  *     (SHA-256 before and after) while the adapters move;
  *   - memory: no masters, gradients or moments of the base; the LoRA categories hold
  *     exactly the adapter tables;
- *   - dropout masks: deterministic, rate p, the same under block checkpointing;
+ *   - dropout masks: deterministic, rate p, the same under block checkpointing (and the
+ *     gradients of selective recomputation those of keeping everything);
  *   - adapter files round trip; merge then eval equals the unmerged eval (FP32 base);
  *     the merge refuses a base other than the one trained on;
  *   - PEFT's init (A ~ U(-1/sqrt(in), 1/sqrt(in)) from the seed, B = 0), --lora parsing and
@@ -306,7 +307,7 @@ static void test_base_unchanged(void) {
         base_model(&base, c);
         bb_lora_config lc = lora_cfg(BB_LORA_ALL, 0.1f);
         frozen_from(&m, &base, &lc);
-        m.checkpointing = p % 2;
+        m.ckpt_mode = p % 2 ? BB_CKPT_BLOCK : BB_CKPT_NONE;
         char before[65], after[65];
         hash_base(&m, before);
         bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
@@ -397,16 +398,20 @@ static void test_dropout(void) {
     bb_config c = tiny(BB_FAMILY_GPT2, BB_PREC_INT8);
     c.n_embd = 64;
     c.ffn_hidden = 256;
-    bb_model base, a, b;
+    bb_model base, a, b, sel;
     base_model(&base, c);
     bb_lora_config lc = lora_cfg(BB_LORA_ALL, 0.25f);
     frozen_from(&a, &base, &lc);
     frozen_from(&b, &base, &lc);
+    frozen_from(&sel, &base, &lc);
     randomize_b(&a, 0.2f);
     randomize_b(&b, 0.2f);
-    b.checkpointing = true;
+    randomize_b(&sel, 0.2f);
+    b.ckpt_mode = BB_CKPT_BLOCK;
+    sel.ckpt_mode = BB_CKPT_SELECTIVE;
     bb_lora_set_training(&a, true);
     bb_lora_set_training(&b, true);
+    bb_lora_set_training(&sel, true);
     int B = 4, T = 12, in[48], tg[48];
     batch(B, T, c.vocab_size, in, tg, 5);
     /* the mask: rate p, one value per (call, layer, linear), 0 or 1 */
@@ -425,6 +430,16 @@ static void test_dropout(void) {
     CHECK(la == lb, "checkpointed LoRA loss %.9g vs %.9g", lb, la);
     CHECK(memcmp(a.lora->grads_mem, b.lora->grads_mem, a.lora->n_params * sizeof(float)) == 0,
           "LoRA gradients differ under block checkpointing (dropout masks not recomputed alike)");
+    /* selective recomputation: the attention probabilities recomputed, nothing else changes */
+    sel.lora->calls = a.lora->calls = 0;
+    la = bb_model_forward(&a, in, tg, B, T);
+    float ls = bb_model_forward(&sel, in, tg, B, T);
+    bb_model_zero_grad(&a); bb_model_zero_grad(&sel);
+    bb_model_backward(&a, 1.0f); bb_model_backward(&sel, 1.0f);
+    CHECK(la == ls && sel.acts.att == NULL, "selective LoRA loss %.9g vs %.9g (probabilities kept: %d)", ls, la,
+          sel.acts.att != NULL);
+    CHECK(memcmp(a.lora->grads_mem, sel.lora->grads_mem, a.lora->n_params * sizeof(float)) == 0,
+          "LoRA gradients differ under selective recomputation");
     /* a new call draws a new mask; eval mode has none */
     float l2 = bb_model_forward(&a, in, tg, B, T);
     CHECK(l2 != la, "two training forwards gave the same loss %.9g: the mask did not change", la);
@@ -433,6 +448,7 @@ static void test_dropout(void) {
     CHECK(e1 == e2 && e1 != la, "eval forwards %.9g, %.9g (training %.9g)", e1, e2, la);
     bb_model_free(&a);
     bb_model_free(&b);
+    bb_model_free(&sel);
     bb_model_free(&base);
 }
 

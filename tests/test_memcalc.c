@@ -1,8 +1,9 @@
 /* test_memcalc.c — the memory calculator against the tracked allocator: for tiny and
- * small, every precision, with and without checkpointing, each category within 5 % and
+ * small, every precision, each checkpointing mode (none, selective, block), each category within 5 % and
  * the total within 10 % (issue 7), after a training step allocated everything; the same
  * for method kd (full training + a forward-only teacher, category BB_MEM_TEACHER) and for
- * method lora (every base precision, nf4 included). Also the spec's arithmetic: FP32
+ * method lora (every base precision, nf4 included); the CPU attention's per-thread
+ * transient scratch (att_scratch_per_thread) exactly. Also the spec's arithmetic: FP32
  * Llama-7B weights = 26.95 GB, NF4 + double quant 4.127 bits/weight = 3.48 GB
  * (precisions.md §5.2). */
 #include "../bench/memcalc.h"
@@ -12,6 +13,7 @@
 #include "../precisions/gemm.h"
 #include "test.h"
 #include <math.h>
+#include <omp.h>
 
 static void check_close(const char *what, const char *cfgname, double predicted, double measured, double tol) {
     double err = measured > 0 ? fabs(predicted - measured) / measured : fabs(predicted);
@@ -21,14 +23,14 @@ static void check_close(const char *what, const char *cfgname, double predicted,
 
 /* One training step of the student (with a forward-only KD teacher when t is given), then
  * every category measured against the prediction: 5 % each, 10 % the total. */
-static void check_step(const char *name, const bb_config *c, const bb_config *t, int ck) {
+static void check_step(const char *name, const bb_config *c, const bb_config *t, bb_ckpt_mode ck) {
     int B = 2, T = 64;
     char err[200];
     bb_gemm_scratch_release();
     bb_mem_stats before = bb_mem_stats_get();
     bb_model m, teacher;
     CHECK(bb_model_init(&m, c, &bb_backend_cpu, true, err, sizeof err) == 0, "%s", err);
-    m.checkpointing = ck;
+    m.ckpt_mode = ck;
     bb_model_init_weights(&m, 1);
     if (t) {
         /* zero weights: the memory does not depend on them, and initialising takes time */
@@ -70,13 +72,13 @@ static void test_against_allocator(void) {
     const char *presets[] = {"tiny", "small"};
     for (int pi = 0; pi < 2; pi++)
         for (int p = 0; p < BB_PREC_COUNT; p++)
-            for (int ck = 0; ck < 2; ck++) {
+            for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
                 bb_config c;
                 char err[200], name[96];
                 bb_config_from_preset(&c, presets[pi], err, sizeof err);
                 bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
-                snprintf(name, sizeof name, "%s/%s/%s", presets[pi], bb_precisions[p].name, ck ? "block" : "none");
-                check_step(name, &c, NULL, ck);
+                snprintf(name, sizeof name, "%s/%s/%s", presets[pi], bb_precisions[p].name, bb_ckpt_names[ck]);
+                check_step(name, &c, NULL, (bb_ckpt_mode)ck);
             }
 }
 
@@ -86,7 +88,7 @@ static void test_lora_against_allocator(void) {
     const char *presets[] = {"tiny", "small"};
     for (int pi = 0; pi < 2; pi++)
         for (int p = 0; p < BB_PREC_COUNT; p++)
-            for (int ck = 0; ck < 2; ck++) {
+            for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
                 bb_config c;
                 char err[200], name[96];
                 bb_config_from_preset(&c, presets[pi], err, sizeof err);
@@ -95,7 +97,7 @@ static void test_lora_against_allocator(void) {
                 CHECK(bb_lora_config_parse(&lc, "r=8,alpha=16,dropout=0.05,targets=all-linear", err, sizeof err) == 0,
                       "%s", err);
                 int B = 2, T = 64;
-                snprintf(name, sizeof name, "lora %s/%s/%s", presets[pi], bb_precisions[p].name, ck ? "block" : "none");
+                snprintf(name, sizeof name, "lora %s/%s/%s", presets[pi], bb_precisions[p].name, bb_ckpt_names[ck]);
                 bb_model src, m;  /* the base's FP32 masters exist only to be packed (src, freed after) */
                 CHECK(bb_model_init(&src, &c, &bb_backend_cpu, false, err, sizeof err) == 0, "%s", err);
                 bb_model_init_weights(&src, 1);
@@ -103,7 +105,7 @@ static void test_lora_against_allocator(void) {
                 bb_mem_stats before = bb_mem_stats_get();
                 CHECK(bb_lora_base_from_model(&m, &src, err, sizeof err) == 0, "%s", err);
                 CHECK(bb_lora_attach(&m, &lc, 1, err, sizeof err) == 0, "%s", err);
-                m.checkpointing = ck;
+                m.ckpt_mode = (bb_ckpt_mode)ck;
                 bb_lora_set_training(&m, true);
                 int in[128], tg[128];
                 for (int i = 0; i < B * T; i++) { in[i] = (i * 7) % 4096; tg[i] = (i * 11) % 4096; }
@@ -115,7 +117,7 @@ static void test_lora_against_allocator(void) {
                 bb_gemm_scratch_release();
                 bb_mem_stats after = bb_mem_stats_get();
                 bb_memcalc pred;
-                bb_memcalc_lora(&c, &lc, B, T, ck, &pred);
+                bb_memcalc_lora(&c, &lc, B, T, (bb_ckpt_mode)ck, &pred);
                 struct { const char *name; double predicted; int cat; } cats[] = {
                     {"parameters", pred.parameters, BB_MEM_PARAMS},     {"gradients", pred.gradients, BB_MEM_GRADS},
                     {"optimizer", pred.optimizer, BB_MEM_OPTIM},         {"packed base", pred.packed, BB_MEM_PACKED},
@@ -153,13 +155,14 @@ static void test_kd_against_allocator(void) {
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
             bb_config_from_preset(&t, presets[pi], err, sizeof err);
             snprintf(name, sizeof name, "kd %s/%s <- %s/fp32", presets[pi], bb_precisions[p].name, presets[pi]);
-            check_step(name, &c, &t, 0);
+            check_step(name, &c, &t, BB_CKPT_NONE);
         }
-    const struct { const char *student, *sprec, *teacher, *tprec, *tset; int ck; } mixed[] = {
-        {"tiny", "b158", "small", "fp32", NULL, 0},
-        {"small", "b158", "small", "int8", NULL, 1},
-        {"small", "int4", "tiny", "b158", NULL, 0},
-        {"tiny", "fp32", "small", "fp32", "family=llama,n_kv_head=2,max_seq=64", 0},
+    const struct { const char *student, *sprec, *teacher, *tprec, *tset; bb_ckpt_mode ck; } mixed[] = {
+        {"tiny", "b158", "small", "fp32", NULL, BB_CKPT_NONE},
+        {"small", "b158", "small", "int8", NULL, BB_CKPT_BLOCK},
+        {"small", "int4", "tiny", "b158", NULL, BB_CKPT_NONE},
+        {"tiny", "fp32", "small", "fp32", "family=llama,n_kv_head=2,max_seq=64", BB_CKPT_NONE},
+        {"tiny", "int8", "tiny", "fp32", NULL, BB_CKPT_SELECTIVE},
     };
     for (size_t k = 0; k < sizeof mixed / sizeof mixed[0]; k++) {
         bb_config c, t;
@@ -171,9 +174,42 @@ static void test_kd_against_allocator(void) {
         CHECK(bb_config_validate(&t, err, sizeof err) == 0, "%s", err);
         snprintf(name, sizeof name, "kd %s/%s <- %s/%s%s%s%s", mixed[k].student, mixed[k].sprec, mixed[k].teacher,
                  mixed[k].tprec, mixed[k].tset ? " " : "", mixed[k].tset ? mixed[k].tset : "",
-                 mixed[k].ck ? " (block)" : "");
+                 mixed[k].ck != BB_CKPT_NONE ? (mixed[k].ck == BB_CKPT_BLOCK ? " (block)" : " (selective)") : "");
         check_step(name, &c, &t, mixed[k].ck);
     }
+}
+
+/* The CPU attention backward's transient scratch, which the totals leave out: its peak is
+ * the calculator's att_scratch_per_thread times the OpenMP threads, more with the
+ * probabilities recomputed (att == NULL) than kept. */
+static void test_attention_scratch(void) {
+    bb_config c;
+    char err[200];
+    bb_config_from_preset(&c, "tiny", err, sizeof err);
+    int B = 2, T = 100, NH = c.n_head, NKV = c.n_kv_head, hd = c.n_embd / c.n_head, QKV = (NH + 2 * NKV) * hd;
+    size_t nq = (size_t)B * T * QKV, ny = (size_t)B * T * NH * hd;
+    float *qkv = bb_alloc(BB_MEM_OTHER, nq * sizeof(float)), *dqkv = bb_alloc(BB_MEM_OTHER, nq * sizeof(float));
+    float *y = bb_alloc(BB_MEM_OTHER, ny * sizeof(float)), *att = bb_alloc(BB_MEM_OTHER, (size_t)B * NH * T * T * 4);
+    for (size_t i = 0; i < nq; i++) qkv[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (size_t i = 0; i < ny; i++) y[i] = (float)((i * 13) % 29) / 29.0f - 0.5f;
+    double peaks[BB_CKPT_COUNT] = {0};
+    for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
+        bb_memcalc pred;
+        bb_memcalc_full(&c, B, T, (bb_ckpt_mode)ck, &pred);
+        bb_mem_reset_peaks();
+        bb_mem_stats before = bb_mem_stats_get();
+        bb_backend_cpu.attention_backward(dqkv, y, qkv, ck == BB_CKPT_SELECTIVE ? NULL : att, B, T, NH, NKV, hd);
+        bb_mem_stats after = bb_mem_stats_get();
+        peaks[ck] = (double)(after.peak[BB_MEM_WORKSPACE] - before.current[BB_MEM_WORKSPACE]);
+        double want = pred.att_scratch_per_thread * omp_get_max_threads();
+        CHECK(peaks[ck] == want && after.current[BB_MEM_WORKSPACE] == before.current[BB_MEM_WORKSPACE],
+              "attention backward (%s): workspace peak %.0f bytes, calculator %.0f (%.0f per thread x %d threads)",
+              bb_ckpt_names[ck], peaks[ck], want, pred.att_scratch_per_thread, omp_get_max_threads());
+    }
+    CHECK(peaks[BB_CKPT_SELECTIVE] > peaks[BB_CKPT_NONE] && peaks[BB_CKPT_BLOCK] == peaks[BB_CKPT_NONE],
+          "attention scratch: none %.0f, selective %.0f, block %.0f bytes", peaks[BB_CKPT_NONE],
+          peaks[BB_CKPT_SELECTIVE], peaks[BB_CKPT_BLOCK]);
+    bb_free(qkv); bb_free(dqkv); bb_free(y); bb_free(att);
 }
 
 static void test_llama7b_arithmetic(void) {
@@ -181,7 +217,7 @@ static void test_llama7b_arithmetic(void) {
     char err[200];
     bb_config_from_preset(&c, "llama-7b", err, sizeof err);
     bb_memcalc p;
-    bb_memcalc_full(&c, 1, 1, false, &p);
+    bb_memcalc_full(&c, 1, 1, BB_CKPT_NONE, &p);
     CHECK(fabs(p.n_params - 6.738e9) / 6.738e9 < 1e-3, "llama-7b has %.4g parameters, expected 6.738e9", p.n_params);
     CHECK(fabs(p.parameters / 1e9 - 26.95) < 0.01, "FP32 llama-7b weights %.3f GB, expected 26.95", p.parameters / 1e9);
 }
@@ -202,7 +238,7 @@ static void test_llama7b_nf4(void) {
     CHECK(fabs(w.all_at_bits_bytes / 1e9 - 3.48) < 0.005, "nf4 llama-7b weights %.3f GB, expected 3.48",
           w.all_at_bits_bytes / 1e9);
     bb_memcalc full;
-    bb_memcalc_full(&c, 1, 1, false, &full);
+    bb_memcalc_full(&c, 1, 1, BB_CKPT_NONE, &full);
     CHECK(fabs(full.packed_export - w.linear_bytes) < 0.5, "export bytes %.0f vs %.0f", full.packed_export, w.linear_bytes);
     CHECK(w.engine_bytes == w.linear_bytes + 4 * w.other_params && w.linear_params + w.other_params == full.n_params,
           "nf4 llama-7b: parameter split %.6g + %.6g vs %.6g", w.linear_params, w.other_params, full.n_params);
@@ -217,5 +253,6 @@ static const bb_test_case cases[] = {
     {"lora_against_allocator", test_lora_against_allocator},
     {"kd_against_allocator", test_kd_against_allocator},
     {"llama7b_arithmetic", test_llama7b_arithmetic},
+    {"attention_scratch", test_attention_scratch},
 };
 BB_TEST_MAIN(cases)

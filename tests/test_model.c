@@ -285,59 +285,86 @@ static void test_qat_weights(void) {
     }
 }
 
-/* Block checkpointing recomputes each block in backward: same loss, bit-identical grads,
- * and fewer activation bytes. */
+/* Checkpointing (model.h bb_ckpt_mode) recomputes in backward what forward did not keep:
+ * selective the attention probabilities (from qkv, backend.h), block every block. Each gives
+ * the loss and the gradients of keeping everything bit for bit, in fewer activation bytes,
+ * for both families at fp32, fp16 (4 layers: the linears' inputs kept in 16 bits,
+ * bb_model_half_acts) and b158 (SubLN), and at T = 72 > BB_ATT_BLOCK with hd 8, where
+ * the attention runs several row blocks on an OpenMP team. */
 static void test_checkpointing_parity(void) {
-    const char *precisions[] = {"fp32", "b158"};
+    const struct { const char *precision; int n_layer, n_embd, T; } cases[] = {
+        {"fp32", 2, 16, 12}, {"fp16", 4, 16, 12}, {"b158", 2, 16, 12}, {"fp32", 2, 32, 72}};
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
-        for (int pi = 0; pi < 2; pi++) {
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
             bb_config c = tiny((bb_family)f);
-            char err[200];
-            bb_config_set_precision(&c, precisions[pi], err, sizeof err);
-            bb_model a, b;
-            init_model(&a, c, &bb_backend_cpu);
-            init_model(&b, c, &bb_backend_cpu);
-            b.checkpointing = true;
-            int B = 2, T = 12, in[24], tg[24];
+            c.n_layer = cases[ci].n_layer;
+            c.n_embd = cases[ci].n_embd;
+            c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
+            c.max_seq = cases[ci].T > c.max_seq ? cases[ci].T : c.max_seq;
+            char err[200], name[96];
+            CHECK(bb_config_set_precision(&c, cases[ci].precision, err, sizeof err) == 0, "%s", err);
+            int B = 2, T = cases[ci].T, in[144], tg[144];
             batch(B, T, c.vocab_size, in, tg, 8);
+            bb_model a;
+            init_model(&a, c, &bb_backend_cpu);
             bb_mem_stats before = bb_mem_stats_get();
             float la = bb_model_forward(&a, in, tg, B, T);
-            bb_mem_stats mid = bb_mem_stats_get();
-            float lb = bb_model_forward(&b, in, tg, B, T);
-            bb_mem_stats after = bb_mem_stats_get();
-            bb_model_zero_grad(&a); bb_model_zero_grad(&b);
-            bb_model_backward(&a, 1.0f); bb_model_backward(&b, 1.0f);
-            CHECK(la == lb, "%s/%s: checkpointed loss %.9g vs %.9g", bb_family_name(c.family), precisions[pi], lb, la);
-            CHECK(memcmp(a.grads_mem, b.grads_mem, a.n_params * sizeof(float)) == 0,
-                  "%s/%s: checkpointed gradients differ", bb_family_name(c.family), precisions[pi]);
-            size_t acts_a = mid.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
-            size_t acts_b = after.current[BB_MEM_ACTS] - mid.current[BB_MEM_ACTS];
-            CHECK(acts_b < acts_a, "%s/%s: checkpointing kept %zu activation bytes, without %zu", bb_family_name(c.family),
-                  precisions[pi], acts_b, acts_a);
+            size_t acts_a = bb_mem_stats_get().current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
+            bb_model_zero_grad(&a);
+            bb_model_backward(&a, 1.0f);
+            CHECK(a.acts.att != NULL, "%s/%s: no attention probabilities kept without checkpointing",
+                  bb_family_name(c.family), cases[ci].precision);
+            for (int mode = BB_CKPT_SELECTIVE; mode < BB_CKPT_COUNT; mode++) {
+                snprintf(name, sizeof name, "%s/%s L=%d C=%d T=%d %s", bb_family_name(c.family), cases[ci].precision,
+                         c.n_layer, c.n_embd, T, bb_ckpt_names[mode]);
+                bb_model b;
+                init_model(&b, c, &bb_backend_cpu);
+                b.ckpt_mode = (bb_ckpt_mode)mode;
+                before = bb_mem_stats_get();
+                float lb = bb_model_forward(&b, in, tg, B, T);
+                size_t acts_b = bb_mem_stats_get().current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
+                bb_model_zero_grad(&b);
+                bb_model_backward(&b, 1.0f);
+                CHECK(la == lb, "%s: loss %.9g, without checkpointing %.9g", name, lb, la);
+                size_t worst = 0, ndiff = 0;
+                for (size_t i = 0; i < a.n_params; i++)
+                    if (memcmp(&a.grads_mem[i], &b.grads_mem[i], sizeof(float)) != 0 && !ndiff++) worst = i;
+                CHECK(ndiff == 0, "%s: %zu gradients differ from those without checkpointing, first [%zu] %.9g vs %.9g",
+                      name, ndiff, worst, b.grads_mem[worst], a.grads_mem[worst]);
+                CHECK(acts_b < acts_a, "%s: kept %zu activation bytes, without checkpointing %zu", name, acts_b, acts_a);
+                if (mode == BB_CKPT_SELECTIVE) {
+                    CHECK(b.acts.att == NULL, "%s: attention probabilities kept", name);
+                    size_t att = (size_t)c.n_layer * B * c.n_head * T * T * sizeof(float);
+                    CHECK(acts_a - acts_b == att, "%s: saved %zu activation bytes, the probabilities are %zu", name,
+                          acts_a - acts_b, att);
+                    CHECK(!bb_model_half_acts(&c) || b.acts.ln1_h != NULL, "%s: no 16-bit saved activations", name);
+                }
+                bb_model_free(&b);
+            }
             bb_model_free(&a);
-            bb_model_free(&b);
         }
 }
 
 /* fp16/bf16 keep the quantized linears' inputs in 16 bits for backward (model.h): the
- * values are exact there, so three training steps (with and without block checkpointing)
+ * values are exact there, so three training steps (in each checkpointing mode)
  * give the bits of fp32 storage, in fewer activation bytes. */
 static void test_half_activations(void) {
     const char *precisions[] = {"fp16", "bf16"};
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
         for (int pi = 0; pi < 2; pi++)
-            for (int ck = 0; ck < 2; ck++) {
+            for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
                 bb_config c = tiny((bb_family)f);
                 c.n_layer = 4;  /* 16-bit storage saves bytes from 3 layers: it adds one fp32 slot */
                 char err[200], name[96];
                 bb_config_set_precision(&c, precisions[pi], err, sizeof err);
-                snprintf(name, sizeof name, "%s/%s%s", bb_family_name(c.family), precisions[pi], ck ? " checkpointed" : "");
+                snprintf(name, sizeof name, "%s/%s checkpointing %s", bb_family_name(c.family), precisions[pi],
+                         bb_ckpt_names[ck]);
                 CHECK(bb_model_half_acts(&c), "%s: expected 16-bit activation storage", name);
                 bb_model a, b;
                 init_model(&a, c, &bb_backend_cpu);
                 init_model(&b, c, &bb_backend_cpu);
                 a.fp32_acts = true;
-                a.checkpointing = b.checkpointing = ck;
+                a.ckpt_mode = b.ckpt_mode = (bb_ckpt_mode)ck;
                 bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
                 int B = 2, T = 12, in[24], tg[24];
                 for (int s = 0; s < 3; s++) {
@@ -350,7 +377,7 @@ static void test_half_activations(void) {
                     if (s == 0) {
                         size_t acts_a = mid.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
                         size_t acts_b = after.current[BB_MEM_ACTS] - mid.current[BB_MEM_ACTS];
-                        CHECK(ck || acts_b < acts_a, "%s: 16-bit storage kept %zu activation bytes, fp32 %zu", name,
+                        CHECK(ck == BB_CKPT_BLOCK || acts_b < acts_a, "%s: 16-bit storage kept %zu activation bytes, fp32 %zu", name,
                               acts_b, acts_a);
                     }
                     bb_model_zero_grad(&a); bb_model_zero_grad(&b);

@@ -143,6 +143,23 @@ static void test_rope_attention(void) {
         ref->attention_backward(dq2, dy, q1, a2, B, T, NH, NKV, hd);
         snprintf(name, sizeof name, "attention.dqkv[shape %zu]", s);
         EXPECT_CLOSE_F(name, dq1, dq2, nq, TOL);
+        /* att == NULL (selective recomputation, backend.h): forward keeps no probabilities
+         * and gives the same out; backward recomputes them with forward's code, so its
+         * gradient is bit for bit the one from the kept probabilities (tolerance 0); the
+         * same for the reference */
+        const bb_backend *both[] = {cpu, ref};
+        const float *kept_y[] = {y1, y2}, *kept_att[] = {a1, a2};
+        for (int k = 0; k < 2; k++) {
+            float *y3 = rnd(ny, 2), *g1 = rnd(nq, 3), *g2 = copy(g1, nq);
+            both[k]->attention_forward(y3, NULL, q1, B, T, NH, NKV, hd);
+            snprintf(name, sizeof name, "%s attention.out att=NULL vs kept[shape %zu]", both[k]->name, s);
+            EXPECT_CLOSE_F(name, y3, kept_y[k], ny, 0.0);
+            both[k]->attention_backward(g1, dy, q1, kept_att[k], B, T, NH, NKV, hd);
+            both[k]->attention_backward(g2, dy, q1, NULL, B, T, NH, NKV, hd);
+            snprintf(name, sizeof name, "%s attention.dqkv recomputed vs kept[shape %zu]", both[k]->name, s);
+            EXPECT_CLOSE_F(name, g2, g1, nq, 0.0);
+            bb_free(y3); bb_free(g1); bb_free(g2);
+        }
         bb_free(cs); bb_free(sn); bb_free(q1); bb_free(q2); bb_free(y1); bb_free(y2);
         bb_free(a1); bb_free(a2); bb_free(dy); bb_free(dq1); bb_free(dq2);
     }

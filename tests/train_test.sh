@@ -2,7 +2,7 @@
 # train_test.sh — `bitbench train` end to end on the shipped KJV data at the tiny preset:
 #   1. a short run lowers the validation loss (initial vs final, same windows);
 #   2. stopping and resuming gives a byte-identical checkpoint and the same losses as an
-#      uninterrupted run;
+#      uninterrupted run; selective and block checkpointing give none's checkpoint byte for byte;
 #   3. generate and eval ppl work on the checkpoint; its nf4 exports (QLoRA's frozen-base
 #      format, with and without double quantization) evaluate close to it;
 #   4. truncated, corrupt, foreign and missing checkpoints give one clear error, exit 1.
@@ -52,6 +52,15 @@ grep -q "packed weights" "$TMP/b158.out" && ok "b158 memory breakdown lists pack
 if cmp -s "$TMP/a.ckpt" "$TMP/b.ckpt"; then ok "resumed checkpoint is byte-identical"; else fail "resumed checkpoint differs"; fi
 if diff <(awk -F, 'NR>1 && $1>5 {print $1, $2, $4}' "$TMP/a.csv") <(awk -F, 'NR>1 {print $1, $2, $4}' "$TMP/b.csv") >/dev/null
 then ok "steps 6-8 have identical losses and grad norms after resume"; else fail "losses differ after resume"; fi
+
+# 2b. activation checkpointing (model.h bb_ckpt_mode) recomputes what it does not keep, bit for bit:
+# the same 8 steps under selective and block recomputation end in run a's checkpoint, byte for byte
+for mode in selective block; do
+    "$BB" train "${TRAIN[@]}" --steps 8 --checkpointing "$mode" --save "$TMP/$mode.ckpt" >/dev/null 2>&1 ||
+        fail "run with --checkpointing $mode"
+    if cmp -s "$TMP/a.ckpt" "$TMP/$mode.ckpt"; then ok "--checkpointing $mode: checkpoint byte-identical to none's"
+    else fail "--checkpointing $mode: checkpoint differs from none's"; fi
+done
 
 # 3. generate and eval
 out=$("$BB" generate --ckpt "$TMP/v.ckpt" --prompt "And God said" --tokens 12 --seed 3 2>&1)

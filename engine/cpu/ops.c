@@ -12,6 +12,7 @@
 #include "../../common/check.h"
 #include "../alloc.h"
 #include "../backend.h"
+#include "attention.h"
 #include "isa.h"
 #include "../../common/parallel.h"
 #include <cblas.h>
@@ -432,9 +433,6 @@ static void scale_cpu(float *x, float s, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
-void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd);
-void bb_attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                               int NH, int NKV, int hd);
 
 const bb_backend bb_backend_cpu = {
     .name = "cpu",

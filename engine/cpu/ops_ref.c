@@ -182,27 +182,37 @@ LINKAGE void NAME(rope_backward_ref)(real *dqkv, const real *cos, const real *si
     NAME(rope_apply_ref)(dqkv, cos, sin, B, T, NH, NKV, hd, -(real)1.0);
 }
 
+/* Row t of head h's causal softmax probabilities into p (T entries, zeros above the
+ * diagonal). Forward (kept or not) and backward's recomputation (att == NULL, selective
+ * recomputation) both call it, so recomputed rows are the kept ones bit for bit. */
+static void NAME(attention_row_ref)(real *p, const real *qkv, int b, int h, int t, int T, int NH, int NKV, int hd) {
+    int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
+    real scale = (real)1.0 / sqrt((real)hd);
+    const real *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
+    real maxv = -INFINITY;
+    for (int s = 0; s <= t; s++) {
+        const real *k = qkv + ((size_t)b * T + s) * QKV + C + (size_t)kvh * hd;
+        real dot = (real)0.0;
+        for (int i = 0; i < hd; i++) dot += q[i] * k[i];
+        p[s] = dot * scale;
+        if (p[s] > maxv) maxv = p[s];
+    }
+    real sum = (real)0.0;
+    for (int s = 0; s <= t; s++) { p[s] = exp(p[s] - maxv); sum += p[s]; }
+    for (int s = 0; s <= t; s++) p[s] /= sum;
+    for (int s = t + 1; s < T; s++) p[s] = (real)0.0;
+}
+
+/* att (B,NH,T,T) keeps the probabilities; NULL keeps none (a row buffer instead). */
 LINKAGE void NAME(attention_forward_ref)(real *out, real *att, const real *qkv, int B, int T, int NH, int NKV, int hd) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
-    real scale = (real)1.0 / sqrt((real)hd);
+    real row[T > 0 ? T : 1];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             int kvh = h / group;
             for (int t = 0; t < T; t++) {
-                const real *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
-                real *p = att + (((size_t)b * NH + h) * T + t) * T;
-                real maxv = -INFINITY;
-                for (int s = 0; s <= t; s++) {
-                    const real *k = qkv + ((size_t)b * T + s) * QKV + C + (size_t)kvh * hd;
-                    real dot = (real)0.0;
-                    for (int i = 0; i < hd; i++) dot += q[i] * k[i];
-                    p[s] = dot * scale;
-                    if (p[s] > maxv) maxv = p[s];
-                }
-                real sum = (real)0.0;
-                for (int s = 0; s <= t; s++) { p[s] = exp(p[s] - maxv); sum += p[s]; }
-                for (int s = 0; s <= t; s++) p[s] /= sum;
-                for (int s = t + 1; s < T; s++) p[s] = (real)0.0;
+                real *p = att ? att + (((size_t)b * NH + h) * T + t) * T : row;
+                NAME(attention_row_ref)(p, qkv, b, h, t, T, NH, NKV, hd);
                 real *y = out + ((size_t)b * T + t) * C + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) y[i] = (real)0.0;
                 for (int s = 0; s <= t; s++) {
@@ -214,16 +224,20 @@ LINKAGE void NAME(attention_forward_ref)(real *out, real *att, const real *qkv, 
 }
 
 /* With P = softmax(S), S = scale * q.k: dP = dy.v, dS = P (dP - sum_s P dP),
- * dq += scale dS k, dk += scale dS q, dv += P dy. */
+ * dq += scale dS k, dk += scale dS q, dv += P dy. att == NULL: each row of P is
+ * recomputed from qkv. */
 LINKAGE void NAME(attention_backward_ref)(real *dqkv, const real *dout, const real *qkv, const real *att, int B, int T,
                                    int NH, int NKV, int hd) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     real scale = (real)1.0 / sqrt((real)hd);
+    real row[T > 0 ? T : 1];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             int kvh = h / group;
             for (int t = 0; t < T; t++) {
-                const real *p = att + (((size_t)b * NH + h) * T + t) * T;
+                const real *p = row;
+                if (att) p = att + (((size_t)b * NH + h) * T + t) * T;
+                else NAME(attention_row_ref)(row, qkv, b, h, t, T, NH, NKV, hd);
                 const real *dy = dout + ((size_t)b * T + t) * C + (size_t)h * hd;
                 const real *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
                 real *dq = dqkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;

@@ -5,7 +5,8 @@
  * gradients shared across rows (norm weights, biases, embeddings, attention keys and
  * values) accumulate with atomicAdd, so backward sums are not bit-reproducible run to run
  * (tests hold them to NMSE tolerances, tests/tolerances.h). Attention is the naive
- * O(T^2) form with the probabilities kept, as on the CPU (no flash attention). */
+ * O(T^2) form with the probabilities kept, as on the CPU (no flash attention), or, with
+ * att == NULL, recomputed in backward (selective recomputation, backend.h). */
 extern "C" {
 #include "../cuda_backend.h"
 }
@@ -235,13 +236,14 @@ static void rope_backward_cuda(float *dqkv, const float *cosv, const float *sinv
 
 /* ---- attention: one block per (b, h, t) query row -------------------------------------- */
 #define ATT_THREADS 128
-__global__ static void attention_forward_kernel(float *out, float *att, const float *qkv, int T, int NH, int NKV,
-                                                int hd) {
-    int t = blockIdx.x % T, h = (blockIdx.x / T) % NH, b = blockIdx.x / (T * NH);
+/* Row t of head h's causal softmax probabilities into p (T entries, zeros above the
+ * diagonal), by every thread of the block; p is complete when it returns. Forward (into
+ * att, or shared memory when att is NULL) and backward's recomputation (att == NULL,
+ * selective recomputation, backend.h) both run it, so recomputed rows are the kept ones. */
+__device__ static void attention_row(float *p, const float *qkv, int b, int h, int t, int T, int NH, int NKV, int hd) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
     float scale = 1.0f / sqrtf((float)hd);
     const float *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
-    float *p = att + (((size_t)b * NH + h) * T + t) * T;
     float mx = -INFINITY;
     for (int s = threadIdx.x; s <= t; s += blockDim.x) {
         const float *k = qkv + ((size_t)b * T + s) * QKV + C + (size_t)kvh * hd;
@@ -259,6 +261,16 @@ __global__ static void attention_forward_kernel(float *out, float *att, const fl
     sum = block_sum(sum);
     for (int s = threadIdx.x; s < T; s += blockDim.x) p[s] = s <= t ? p[s] / sum : 0.0f;
     __syncthreads(); /* p[] complete before every thread reads all of it */
+}
+
+/* att NULL: the row lives in dynamic shared memory (T floats) and is not kept. */
+__global__ static void attention_forward_kernel(float *out, float *att, const float *qkv, int T, int NH, int NKV,
+                                                int hd) {
+    extern __shared__ float prow[];
+    int t = blockIdx.x % T, h = (blockIdx.x / T) % NH, b = blockIdx.x / (T * NH);
+    int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
+    float *p = att ? att + (((size_t)b * NH + h) * T + t) * T : prow;
+    attention_row(p, qkv, b, h, t, T, NH, NKV, hd);
     float *y = out + ((size_t)b * T + t) * C + (size_t)h * hd;
     for (int i = threadIdx.x; i < hd; i += blockDim.x) {
         float acc = 0.0f;
@@ -266,20 +278,32 @@ __global__ static void attention_forward_kernel(float *out, float *att, const fl
         y[i] = acc;
     }
 }
+
+/* Dynamic shared memory of an attention kernel: above 48 KiB it must be opted into. */
+static void attention_shmem(const void *kernel, size_t bytes) {
+    if (bytes > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+}
+
 static void attention_forward_cuda(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd) {
-    attention_forward_kernel<<<B * NH * T, ATT_THREADS, 0, bb_cuda_stream()>>>(out, att, qkv, T, NH, NKV, hd);
+    size_t shmem = att ? 0 : (size_t)T * sizeof(float);
+    attention_shmem((const void *)attention_forward_kernel, shmem);
+    attention_forward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(out, att, qkv, T, NH, NKV, hd);
     KERNEL_CHECK();
 }
 
 /* dP = dy.v, dS = P (dP - sum_s P dP) scale, dq += dS k, dk += dS q, dv += P dy (ops_ref.c).
- * ds[] in dynamic shared memory (T floats). */
+ * ds[] in dynamic shared memory (T floats); att NULL: the row of P is recomputed into the
+ * T floats after it. */
 __global__ static void attention_backward_kernel(float *dqkv, const float *dout, const float *qkv, const float *att,
                                                  int T, int NH, int NKV, int hd) {
     extern __shared__ float ds[];
     int t = blockIdx.x % T, h = (blockIdx.x / T) % NH, b = blockIdx.x / (T * NH);
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
     float scale = 1.0f / sqrtf((float)hd);
-    const float *p = att + (((size_t)b * NH + h) * T + t) * T;
+    const float *p = ds + T;
+    if (att) p = att + (((size_t)b * NH + h) * T + t) * T;
+    else attention_row(ds + T, qkv, b, h, t, T, NH, NKV, hd);
     const float *dy = dout + ((size_t)b * T + t) * C + (size_t)h * hd;
     const float *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
     float rowdot = 0.0f;
@@ -309,10 +333,8 @@ __global__ static void attention_backward_kernel(float *dqkv, const float *dout,
 }
 static void attention_backward_cuda(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
                                     int NH, int NKV, int hd) {
-    size_t shmem = (size_t)T * sizeof(float);
-    if (shmem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(attention_backward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)shmem));
+    size_t shmem = (size_t)T * sizeof(float) * (att ? 1 : 2);
+    attention_shmem((const void *)attention_backward_kernel, shmem);
     attention_backward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(dqkv, dout, qkv, att, T, NH, NKV,
                                                                                      hd);
     KERNEL_CHECK();

@@ -110,6 +110,7 @@ static void rope_forward(float *qkv, const float *cos, const float *sin, int B, 
 static void rope_backward(float *dqkv, const float *cos, const float *sin, int B, int T, int NH, int NKV, int hd) {
     rope(dqkv, cos, sin, B, T, NH, NKV, hd, 1);
 }
+/* att NULL (selective recomputation, backend.h) stays NULL on the device: dev() maps NULL to NULL. */
 static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd) {
     size_t no = F((size_t)B * T * NH * hd), na = F((size_t)B * NH * T * T), nq = F((size_t)B * T * (NH + 2 * NKV) * hd);
     float *o = OUT(0, out, no), *a = OUT(1, att, na);
