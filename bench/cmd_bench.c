@@ -71,6 +71,7 @@ static void run_ours(const bb_config *cfg, const char *model_path, const int *in
     bb_ckpt_info info;
     memset(r, 0, sizeof *r);
     if (bb_checkpoint_load(&m, model_path, &bb_backend_cpu, true, &info, err, sizeof err) != 0) bb_user_error("%s", err);
+    m.logits_in_place = true;  /* as bitbench train */
     (void)cfg;
     double timed = 0;
     for (int s = 0; s < steps; s++) {
@@ -336,6 +337,7 @@ static int bench_precisions(int argc, char **argv) {
         if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
         bb_model_init_weights(&m, (uint64_t)seed);
         m.ckpt_mode = ck;
+        m.logits_in_place = true;  /* as bitbench train */
         bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
         bb_mem_stats mem = {0};
         double timed = 0;

@@ -106,7 +106,7 @@ static double token_accuracy(bb_model *m, const bb_tokens *tk, int B, int T, lon
     for (size_t w0 = 0; w0 < nw; w0 += (size_t)B) {
         int rows = (int)(nw - w0 < (size_t)B ? nw - w0 : (size_t)B);
         for (int r = 0; r < rows; r++) bb_lm_loader_window(&l, w0 + (size_t)r, in + (size_t)r * T, tg + (size_t)r * T);
-        bb_model_forward(m, in, tg, rows, T);
+        bb_model_forward(m, in, NULL, rows, T);  /* logits only: a loss could write probabilities over them */
         for (long i = 0; i < (long)rows * T; i++) {
             const float *lg = m->acts.logits + (size_t)i * V;
             int best = 0;

@@ -270,6 +270,7 @@ int bb_cmd_train(int argc, char **argv) {
         bb_model_init_weights(&m, (uint64_t)a.seed);
     }
     m.ckpt_mode = (bb_ckpt_mode)ckpt_mode;
+    m.logits_in_place = true;  /* probabilities over the logits: nothing here reads logits after a loss */
     if (a.seq == 0) a.seq = cfg.max_seq;
     if (a.seq > cfg.max_seq) bb_usage_error("train", "--seq %ld exceeds the model's max_seq %d", a.seq, cfg.max_seq);
 

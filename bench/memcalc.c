@@ -110,7 +110,7 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
     bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
     double lin_in = linear_input_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
     double acts = Lk * layer_slot_floats(c, B, T, att) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
-                  2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
+                  2 * BT /*lnf*/ + BT * V /*logits, the probabilities over them (logits_in_place)*/ + BT /*losses*/;
     o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c);
     o->att_scratch_per_thread = att_scratch_bytes(T, ckpt);
@@ -130,6 +130,10 @@ double bb_memcalc_teacher(const bb_config *t, int B, int T) {
 void bb_memcalc_kd(const bb_config *student, const bb_config *teacher, int B, int T, bb_ckpt_mode ckpt,
                    bb_memcalc *out) {
     bb_memcalc_full(student, B, T, ckpt, out);
+    /* the distillation loss's backward reads the logits and the probabilities: both kept */
+    double probs = 4.0 * B * T * student->vocab_size;
+    out->activations += probs;
+    out->total += probs;
     out->teacher = bb_memcalc_teacher(teacher, B, T);
     out->total += out->teacher;
 }
@@ -171,7 +175,8 @@ void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T,
     /* the full method's table with the linears' inputs in fp32 for every kept layer */
     bool att = ckpt != BB_CKPT_SELECTIVE;
     double acts = Lk * (layer_slot_floats(c, B, T, att) + linear_input_floats(c, B, T)) + L * BT * C /*residual3*/ +
-                  BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + 2 * BT * V /*logits, probs*/ + BT /*losses*/;
+                  BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits = probs (logits_in_place)*/ +
+                  BT /*losses*/;
     o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/ + 4 * h + masks;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c) + 4 * (BT * r + (lc->dropout > 0 ? BT * max_in : 0));
     o->att_scratch_per_thread = att_scratch_bytes(T, ckpt);

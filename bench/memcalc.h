@@ -1,14 +1,15 @@
 /* memcalc.h — predicted memory of a training configuration by category, from the model
  * shapes alone (no allocation): what bitbench's engine would allocate for `full`
- * training (QAT for quantized precisions) at batch B and length T. The prediction is
+ * training (QAT for quantized precisions) at batch B and length T, as the training
+ * drivers run it (model.h logits_in_place: the probabilities over the logits). The prediction is
  * validated against the tracked allocator (tests/test_memcalc.c). Not included: the
  * packed kernels' reusable activation cache (precisions/gemm.c, at most about
  * 1.25 x B*T x max(C, F) x 2 bytes) and transient buffers freed within an op. Methods:
  * `full`, and `kd` = full + the teacher (BB_MEM_TEACHER): its weights as the engine holds
  * them (FP32, plus the fake-quant copy and packed format for a quantized teacher) and its
  * forward-only activation tables (one layer slot and the logits, model.h bb_model_opts).
- * The KD loss itself needs no student memory beyond full training (its gradient goes
- * where the cross-entropy's does). `lora` = adapters on a frozen packed base (engine/lora.h).
+ * The KD loss's backward reads the student's logits and probabilities, so KD keeps both
+ * (B*T*V floats more than full, which writes the probabilities over the logits). `lora` = adapters on a frozen packed base (engine/lora.h).
  * Also not included: backward_input's transient dequantized panel (64 x C floats; nf4's
  * tile, at most 1 MiB), and the CPU attention's per-thread row blocks (allocated and freed
  * within the op, engine/cpu/attention.h), which att_scratch_per_thread gives apart.

@@ -13,6 +13,7 @@ static int full_init(bb_method_run *r, const bb_method_setup *s, char *err, size
     if (bb_model_init(&r->model, s->cfg, s->be ? s->be : &bb_backend_cpu, true, err, err_len) != 0) return -1;
     bb_model_init_weights(&r->model, s->seed);
     r->model.ckpt_mode = s->ckpt_mode;
+    r->model.logits_in_place = true;  /* as bitbench train (KD keeps both: its backward reads both) */
     r->scaler = bb_grad_scaler_default(bb_precisions[s->cfg->precision].loss_scaling);
     r->opt = s->opt;
     return 0;
@@ -99,6 +100,7 @@ static int lora_init(bb_method_run *r, const bb_method_setup *s, char *err, size
         if (rc != 0) return -1;
     }
     r->model.ckpt_mode = s->ckpt_mode;
+    r->model.logits_in_place = true;
     bb_lora_config lc = harness_lora();
     if (bb_lora_attach(&r->model, &lc, s->seed, err, err_len) != 0) {
         bb_model_free(&r->model);

@@ -57,7 +57,7 @@ typedef struct {
      * accumulating matmul. */
     void (*residual_bias_forward)(float *out, const float *x, const float *bias, int N, int C);
     /* probs = softmax(logits) per row; losses[i] = -log probs[i][targets[i]], 0 where
-     * targets[i] < 0 (ignored). */
+     * targets[i] < 0 (ignored). probs may alias logits (bb_model logits_in_place). */
     void (*crossentropy_forward)(float *losses, float *probs, const float *logits, const int *targets, int N, int V);
     /* dlogits = (probs - onehot(target)) * scale for kept rows, 0 for ignored rows.
      * dlogits may alias probs. */

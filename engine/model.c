@@ -302,8 +302,8 @@ void bb_model_requantize(bb_model *m) {
  * block it already has instead of reallocating. A forward-only model keeps one slot for
  * every per-layer buffer, the block outputs included (a block reads its input residual
  * before it writes its output, layer_forward), and no probabilities or losses. */
-static void ensure_acts(bb_model *m, int B, int T) {
-    if (m->B == B && m->T == T) return;
+static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
+    if (m->B == B && m->T == T && m->probs_apart == probs_apart) return;
     BB_CHECK(T <= m->cfg.max_seq);
     const bb_config *c = &m->cfg;
     size_t L = (size_t)c->n_layer, C = (size_t)c->n_embd, NH = (size_t)c->n_head, V = (size_t)c->vocab_size;
@@ -313,6 +313,8 @@ static void ensure_acts(bb_model *m, int B, int T) {
     bool block = m->ckpt_mode == BB_CKPT_BLOCK;
     size_t Lk = block || m->forward_only ? 1 : L, Lo = m->forward_only ? 1 : L;  /* kept layers, outputs */
     size_t loss = m->forward_only ? 0 : 1;
+    /* the probabilities (which become dlogits) apart from the logits, or over them (logits_in_place) */
+    size_t apart = loss && probs_apart ? 1 : 0;
     /* the attention probabilities, only for a backward that reads them: selective
      * recomputation and models that never run backward pass att = NULL (backend.h) */
     bool backward = !m->forward_only && (m->grads_mem || m->lora);
@@ -321,7 +323,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
     size_t Lf = half ? 1 : Lk;  /* layers of fp32 linear inputs: one working slot with 16-bit storage */
     size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lf * BT * C, La * B * NH * T * T,
                       Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lf * BT * F, Lo * BT * C,
-                      BT * C,     BT,         BT,     BT * V,     loss * BT * V, loss * BT,
+                      BT * C,     BT,         BT,     BT * V,     apart * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
                       &m->acts.atty, &m->acts.att, &m->acts.residual2, &m->acts.ln2, &m->acts.ln2_mean,
@@ -337,6 +339,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
     }
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
+    if (loss && !apart) m->acts.probs = m->acts.logits;
     size_t hsizes[] = {Lk * BT * C, Lk * BT * C, Lk * BT * C, Lk * BT * F}, htotal = 0;
     uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_act_h};
     for (size_t i = 0; i < 4; i++) htotal += half ? hsizes[i] : 0;
@@ -371,6 +374,7 @@ static void ensure_acts(bb_model *m, int B, int T) {
     }
     m->B = B;
     m->T = T;
+    m->probs_apart = probs_apart;
 }
 
 typedef struct {
@@ -567,7 +571,7 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
 static float forward(bb_model *m, const int *inputs, const int *targets, const float *tlogits, float alpha, float temp,
                      int B, int T) {
     BB_CHECK(!(m->forward_only && targets));  /* a forward-only model has no loss buffers */
-    ensure_acts(m, B, T);
+    ensure_acts(m, B, T, !m->logits_in_place || tlogits != NULL);
     const bb_config *c = &m->cfg;
     const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;

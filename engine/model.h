@@ -135,6 +135,12 @@ typedef struct {
     bb_ckpt_mode ckpt_mode;     /* activation checkpointing (none, selective, block); set before the
                                    first forward */
     bool forward_only;          /* logits only (bb_model_opts): one layer slot of activations, no loss */
+    bool logits_in_place;       /* a forward with targets writes the probabilities (which backward turns
+                                   into dlogits) over the logits, B*T*V floats less; acts.logits then holds
+                                   the probabilities. The training drivers set it (train, bench, the
+                                   harness's methods); false keeps both, for callers that read the logits
+                                   after such a forward (tests, parity dumps). Distillation keeps both
+                                   either way: its backward reads both. */
     bb_mem_category mem_charge; /* BB_MEM_COUNT: every table in its own category; else all of them here */
     bool frozen_base;           /* LoRA (engine/lora.h): the base is frozen and held only packed: packed_mem
                                    has every quantized linear (fp32 included: its packed form is W), params
@@ -143,6 +149,7 @@ typedef struct {
     int step;                  /* optimizer steps taken */
     /* activations, sized for (B, T) at first forward */
     int B, T;
+    bool probs_apart;           /* the carved tables have probs apart from logits (ensure_acts) */
     float *acts_mem, *scratch_mem;
     uint16_t *acts_half_mem;    /* the 16-bit saved activations (bb_acts ln1_h ...) */
     size_t acts_half_cap;       /* in elements */

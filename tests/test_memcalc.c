@@ -31,6 +31,7 @@ static void check_step(const char *name, const bb_config *c, const bb_config *t,
     bb_model m, teacher;
     CHECK(bb_model_init(&m, c, &bb_backend_cpu, true, err, sizeof err) == 0, "%s", err);
     m.ckpt_mode = ck;
+    m.logits_in_place = true;  /* as the training drivers run it (bench/methods.c, bitbench train) */
     bb_model_init_weights(&m, 1);
     if (t) {
         /* zero weights: the memory does not depend on them, and initialising takes time */
@@ -106,6 +107,7 @@ static void test_lora_against_allocator(void) {
                 CHECK(bb_lora_base_from_model(&m, &src, err, sizeof err) == 0, "%s", err);
                 CHECK(bb_lora_attach(&m, &lc, 1, err, sizeof err) == 0, "%s", err);
                 m.ckpt_mode = (bb_ckpt_mode)ck;
+                m.logits_in_place = true;
                 bb_lora_set_training(&m, true);
                 int in[128], tg[128];
                 for (int i = 0; i < B * T; i++) { in[i] = (i * 7) % 4096; tg[i] = (i * 11) % 4096; }

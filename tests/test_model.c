@@ -285,6 +285,58 @@ static void test_qat_weights(void) {
     }
 }
 
+/* logits_in_place (the training drivers' setting): the cross-entropy writes the
+ * probabilities over the logits. Same loss, bit-identical gradients, B*T*V floats fewer
+ * activation bytes; what acts.logits holds afterwards are the kept model's probabilities.
+ * A distillation forward keeps both buffers even so (its backward reads both). */
+static void test_logits_in_place(void) {
+    const char *precs[] = {"fp32", "int8"};
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int pi = 0; pi < 2; pi++) {
+            bb_config c = tiny((bb_family)f);
+            char err[200], name[96];
+            CHECK(bb_config_set_precision(&c, precs[pi], err, sizeof err) == 0, "%s", err);
+            snprintf(name, sizeof name, "%s/%s logits_in_place", bb_family_name(c.family), precs[pi]);
+            int B = 2, T = 12, in[24], tg[24];
+            batch(B, T, c.vocab_size, in, tg, 5);
+            tg[3] = -1;  /* an ignored target: its row must still hold probabilities */
+            bb_model a, b;
+            init_model(&a, c, &bb_backend_cpu);
+            init_model(&b, c, &bb_backend_cpu);
+            b.logits_in_place = true;
+            bb_mem_stats s0 = bb_mem_stats_get();
+            float la = bb_model_forward(&a, in, tg, B, T);
+            bb_mem_stats s1 = bb_mem_stats_get();
+            float lb = bb_model_forward(&b, in, tg, B, T);
+            bb_mem_stats s2 = bb_mem_stats_get();
+            size_t acts_a = s1.current[BB_MEM_ACTS] - s0.current[BB_MEM_ACTS];
+            size_t acts_b = s2.current[BB_MEM_ACTS] - s1.current[BB_MEM_ACTS];
+            size_t n = (size_t)B * T * c.vocab_size;
+            CHECK(la == lb, "%s: loss %.9g, with the logits kept %.9g", name, lb, la);
+            CHECK(acts_a - acts_b == n * sizeof(float), "%s: saved %zu activation bytes, want B*T*V*4 = %zu", name,
+                  acts_a - acts_b, n * sizeof(float));
+            CHECK(b.acts.probs == b.acts.logits && a.acts.probs != a.acts.logits, "%s: buffers", name);
+            EXPECT_CLOSE_F(name, b.acts.logits, a.acts.probs, n, 0.0);
+            bb_model_zero_grad(&a); bb_model_zero_grad(&b);
+            bb_model_backward(&a, 1.0f); bb_model_backward(&b, 1.0f);
+            size_t ndiff = 0, worst = 0;
+            for (size_t i = 0; i < a.n_params; i++)
+                if (memcmp(&a.grads_mem[i], &b.grads_mem[i], sizeof(float)) != 0 && !ndiff++) worst = i;
+            CHECK(ndiff == 0, "%s: %zu gradients differ, first [%zu] %.9g vs %.9g", name, ndiff, worst,
+                  b.grads_mem[worst], a.grads_mem[worst]);
+            /* distillation on the same model: the buffers part again, and the loss is the kept model's */
+            float *tl = bb_alloc(BB_MEM_OTHER, n * sizeof(float));
+            for (size_t i = 0; i < n; i++) tl[i] = 0.01f * (float)(i % 17);
+            float ka = bb_model_forward_kd(&a, in, tg, tl, 0.5f, 2.0f, B, T);
+            float kb = bb_model_forward_kd(&b, in, tg, tl, 0.5f, 2.0f, B, T);
+            CHECK(ka == kb && b.acts.probs != b.acts.logits, "%s: KD loss %.9g vs %.9g, or buffers shared", name, kb,
+                  ka);
+            bb_free(tl);
+            bb_model_free(&a);
+            bb_model_free(&b);
+        }
+}
+
 /* Checkpointing (model.h bb_ckpt_mode) recomputes in backward what forward did not keep:
  * selective the attention probabilities (from qkv, backend.h), block every block. Each gives
  * the loss and the gradients of keeping everything bit for bit, in fewer activation bytes,
@@ -426,6 +478,7 @@ static void test_kernels_vs_fake_path(void) {
 static const bb_test_case cases[] = {
     {"kernels_vs_fake_path", test_kernels_vs_fake_path},
     {"checkpointing_parity", test_checkpointing_parity},
+    {"logits_in_place", test_logits_in_place},
     {"half_activations", test_half_activations},
     {"loss_scaling", test_loss_scaling},
     {"qat_weights", test_qat_weights},

@@ -260,13 +260,14 @@ static void residual_bias_forward_cpu(float *out, const float *x, const float *b
 /* ---- loss ------------------------------------------------------------------------ */
 
 /* p = softmax(z) for one row; returns -log p[target] from the log-sum-exp (0 if target < 0). */
+/* p may be z itself (logits_in_place, backend.h): z[target] is read before p is written. */
 static float crossentropy_row(const bb_eltwise_kernels *k, float *p, const float *z, int target, int V) {
-    float maxv = -INFINITY;
+    float maxv = -INFINITY, zt = target < 0 ? 0.0f : z[target];
     for (int v = 0; v < V; v++) maxv = z[v] > maxv ? z[v] : maxv;
     float sum = k->exp_shift_sum(p, z, maxv, (size_t)V), inv = 1.0f / sum;
 #pragma omp simd
     for (int v = 0; v < V; v++) p[v] *= inv;
-    return target < 0 ? 0.0f : logf(sum) + maxv - z[target];
+    return target < 0 ? 0.0f : logf(sum) + maxv - zt;
 }
 
 static void crossentropy_forward_cpu(float *losses, float *probs, const float *logits, const int *targets, int N,

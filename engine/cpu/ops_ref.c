@@ -269,11 +269,12 @@ LINKAGE void NAME(crossentropy_forward_ref)(real *losses, real *probs, const rea
     for (int n = 0; n < N; n++) {
         const real *z = logits + (size_t)n * V;
         real *p = probs + (size_t)n * V, maxv = -INFINITY, sum = (real)0.0;
+        real zt = targets[n] < 0 ? (real)0.0 : z[targets[n]];  /* before p (which may be z) is written */
         for (int v = 0; v < V; v++) if (z[v] > maxv) maxv = z[v];
         for (int v = 0; v < V; v++) { p[v] = exp(z[v] - maxv); sum += p[v]; }
         for (int v = 0; v < V; v++) p[v] /= sum;
         /* -log p[target] from the log-sum-exp, not log of a rounded probability */
-        losses[n] = targets[n] < 0 ? (real)0.0 : log(sum) + maxv - z[targets[n]];
+        losses[n] = targets[n] < 0 ? (real)0.0 : log(sum) + maxv - zt;
     }
 }
 

@@ -354,6 +354,8 @@ __global__ static void crossentropy_forward_kernel(float *losses, float *probs, 
                                                    const int *targets, int V) {
     const float *z = logits + (size_t)blockIdx.x * V;
     float *p = probs + (size_t)blockIdx.x * V, mx = -INFINITY, sum = 0.0f;
+    int tg = targets[blockIdx.x];
+    float zt = threadIdx.x == 0 && tg >= 0 ? z[tg] : 0.0f; /* p may be z: read before block_max's barrier */
     for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, z[v]);
     mx = block_max(mx);
     for (int v = threadIdx.x; v < V; v += blockDim.x) {
@@ -362,10 +364,7 @@ __global__ static void crossentropy_forward_kernel(float *losses, float *probs, 
     }
     sum = block_sum(sum);
     for (int v = threadIdx.x; v < V; v += blockDim.x) p[v] /= sum;
-    if (threadIdx.x == 0) {
-        int tg = targets[blockIdx.x];
-        losses[blockIdx.x] = tg < 0 ? 0.0f : logf(sum) + mx - z[tg]; /* log-sum-exp, ops_ref.c */
-    }
+    if (threadIdx.x == 0) losses[blockIdx.x] = tg < 0 ? 0.0f : logf(sum) + mx - zt; /* log-sum-exp, ops_ref.c */
 }
 static void crossentropy_forward_cuda(float *losses, float *probs, const float *logits, const int *targets, int N,
                                       int V) {
