@@ -177,6 +177,14 @@ static void test_loss_embed_optim(void) {
     ref->crossentropy_forward(l2, p2, logits, targets, N, V);
     EXPECT_NMSE("crossentropy.losses", l1, l2, N, TOL);
     EXPECT_NMSE("crossentropy.probs", p1, p2, (size_t)N * V, TOL);
+    {   /* probs over the logits (bb_model logits_in_place) */
+        float *zz = rnd((size_t)N * V, 1), l3[11];
+        memcpy(zz, logits, (size_t)N * V * sizeof(float));
+        gpu->crossentropy_forward(l3, zz, zz, targets, N, V);
+        EXPECT_NMSE("crossentropy.losses(in place)", l3, l2, N, TOL);
+        EXPECT_NMSE("crossentropy.probs(in place)", zz, p2, (size_t)N * V, TOL);
+        bb_free(zz);
+    }
     gpu->crossentropy_backward(p1, p1, targets, 0.1f, N, V); /* aliased, as the engine calls it */
     ref->crossentropy_backward(p2, p2, targets, 0.1f, N, V);
     EXPECT_NMSE("crossentropy.dlogits", p1, p2, (size_t)N * V, TOL);

@@ -175,6 +175,19 @@ static void test_loss_embedding_optim(void) {
     EXPECT_CLOSE_F("crossentropy.losses", l1, l2, N, TOL);
     EXPECT_CLOSE_F("crossentropy.probs", p1, p2, (size_t)N * V, TOL);
     for (int i = 0; i < N; i++) CHECK(targets[i] >= 0 || l1[i] == 0.0f, "ignored target %d has loss %g", i, l1[i]);
+    {   /* probs over the logits (bb_model logits_in_place): the same bits as apart, both backends */
+        const bb_backend *be[2] = {cpu, ref};
+        const float *want_p[2] = {p1, p2}, *want_l[2] = {l1, l2};
+        for (int b = 0; b < 2; b++) {
+            float *zz = copy(z, (size_t)N * V), ll[32];
+            be[b]->crossentropy_forward(ll, zz, zz, targets, N, V);
+            EXPECT_CLOSE_F(b ? "crossentropy.losses(in place, ref)" : "crossentropy.losses(in place)", ll, want_l[b],
+                           N, 0.0);
+            EXPECT_CLOSE_F(b ? "crossentropy.probs(in place, ref)" : "crossentropy.probs(in place)", zz, want_p[b],
+                           (size_t)N * V, 0.0);
+            bb_free(zz);
+        }
+    }
     cpu->crossentropy_backward(p1, p1, targets, 0.25f, N, V);  /* in place, as the model does */
     ref->crossentropy_backward(p2, p2, targets, 0.25f, N, V);
     EXPECT_CLOSE_F("crossentropy.dlogits", p1, p2, (size_t)N * V, TOL);
