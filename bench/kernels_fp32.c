@@ -11,7 +11,8 @@
  * dinp += dout W; backward_weight dW += dout^T inp; for every linear of a GPT-2 block
  * (qkv, attention projection, fc, fc projection) and the tied LM head. 2*M*N*K FLOPs.
  * matvec_forward: the same linears for one token (decoding) through the engine's
- * matmul_forward, in GB/s of weights read (it caught a 25 % decode slowdown).
+ * matmul_forward with cold weights, in GB/s of weights read (added after a 25 % decode
+ * slowdown the table could not see).
  * Attention counts the useful causal FLOPs, 2*B*NH*hd*T*(T+1) forward (QK^T and PV over
  * the lower triangle) and twice that backward. Everything else is memory-bound and goes
  * through the backend table (bb_backend_cpu), except softmax_forward, which is the
@@ -48,6 +49,7 @@ enum { MAX_BUFS = 8 };
 typedef struct {
     float *f[MAX_BUFS];
     int *ids;
+    int copies, next;  /* matvec: copies of the weights in f[0], read in turn (cold) */
 } kstate;
 
 static float *buf(kstate *s, int i, int64_t n, uint64_t seed, float lo, float hi) {
@@ -102,10 +104,18 @@ static double flops_gemm(const int64_t *a) { return 2.0 * (double)a[0] * (double
 
 /* Decoding's matrix-vector products (engine/cpu/ops.c matmul_forward with N = 1): small
  * ones run on the calling thread, larger ones through OpenBLAS sgemv on both cores
- * (common/parallel.h). Memory-bound: the weights are read once per token. */
+ * (common/parallel.h). Memory-bound: the weights are read once per token, and a decoder
+ * reads every layer's before it comes back to this one, so the weights are cold: enough
+ * copies to cover MATVEC_COLD_BYTES (past the last-level cache), each call the next one,
+ * as the packed GEMV rows do (kernels_packed.c). */
+#define MATVEC_COLD_BYTES ((int64_t)256 << 20)
+
 static void *setup_matvec(const int64_t *a) {
     kstate *s = new_state();
-    buf(s, 0, a[1] * a[0], 1, -1.0f, 1.0f);   /* W (OC, C) */
+    int64_t w = a[1] * a[0];
+    s->copies = (int)((MATVEC_COLD_BYTES + 4 * w - 1) / (4 * w));
+    if (s->copies < 2) s->copies = 2;
+    buf(s, 0, w * s->copies, 1, -1.0f, 1.0f); /* copies of W (OC, C) */
     buf(s, 1, a[0], 2, -1.0f, 1.0f);          /* x (C) */
     buf(s, 2, a[1], 0, 0.0f, 0.0f);           /* out (OC) */
     return s;
@@ -113,7 +123,9 @@ static void *setup_matvec(const int64_t *a) {
 
 static void run_matvec_forward(void *p, const int64_t *a) {
     kstate *s = p;
-    bb_backend_cpu.matmul_forward(s->f[2], s->f[1], s->f[0], NULL, 1, (int)a[0], (int)a[1], 0);
+    const float *w = s->f[0] + (size_t)s->next * (size_t)(a[1] * a[0]);
+    s->next = (s->next + 1) % s->copies;
+    bb_backend_cpu.matmul_forward(s->f[2], s->f[1], w, NULL, 1, (int)a[0], (int)a[1], 0);
 }
 
 static double bytes_matvec(const int64_t *a) { return 4.0 * ((double)a[0] * a[1] + a[0] + a[1]); }

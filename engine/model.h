@@ -169,9 +169,8 @@ typedef struct {
 /* How a model is allocated. training: gradients and AdamW moments. forward_only: a model
  * that only ever computes logits (a KD teacher): the activation tables hold one layer
  * (blocks run in place, nothing is kept for a backward) and no probabilities or losses;
- * (no model that cannot run backward, forward-only or without gradients and adapters,
- * keeps attention probabilities);
- * excludes training. mem_charge: BB_MEM_COUNT charges each table to its own category;
+ * excludes training. No model that cannot run backward (forward-only, or without
+ * gradients and adapters) keeps attention probabilities. mem_charge: BB_MEM_COUNT charges each table to its own category;
  * another category takes all of them (BB_MEM_TEACHER), so the breakdown shows the model
  * on one line. */
 typedef struct {
