@@ -48,21 +48,23 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
 }
 
 /* Floats of one layer's slot in the activation table (model.c ensure_acts) other than the
- * quantized linears' inputs (ln1, atty, ln2, fch_act) and the block output residual3; att:
+ * 16-bit storable (ln1, qkv, atty, ln2, fch, fch_act) and the block output residual3; att:
  * with the attention probabilities (not with selective recomputation, nor in a model that
  * never runs backward). */
 static double layer_slot_floats(const bb_config *c, int B, int T, bool att) {
-    double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
-    double F = c->ffn_hidden, BT = (double)B * T, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
-    double slot = 2 * BT /*ln1 mean, rstd*/ + BT * QKV + (att ? B * NH * T * T : 0) + BT * C /*residual2*/ + 2 * BT +
-                  BT * FF1;
+    double C = c->n_embd, NH = c->n_head, F = c->ffn_hidden, BT = (double)B * T;
+    double slot = 2 * BT /*ln1 mean, rstd*/ + (att ? B * NH * T * T : 0) + BT * C /*residual2*/ + 2 * BT;
     if (bb_precisions[c->precision].subln) slot += BT * C + BT + BT * F + BT;
     return slot;
 }
 
-/* The quantized linears' inputs of one layer: ln1, atty, ln2 (C each) and fch_act (F). */
-static double linear_input_floats(const bb_config *c, int B, int T) {
-    return (double)B * T * (3.0 * c->n_embd + c->ffn_hidden);
+/* The activations of one layer that fp16/bf16 keep in 16 bits (model.h bb_acts): the
+ * quantized linears' inputs ln1, atty, ln2 (C each) and fch_act (F), and the linear
+ * outputs qkv (QKV) and fch (FF1). */
+static double half_storable_floats(const bb_config *c, int B, int T) {
+    double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
+    double F = c->ffn_hidden, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
+    return (double)B * T * (3.0 * C + F + QKV + FF1);
 }
 
 static double rope_bytes(const bb_config *c) {
@@ -105,10 +107,10 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
      * probabilities in every kept layer but with selective recomputation */
     double Lk = ckpt == BB_CKPT_BLOCK ? 1 : L;
     bool att = ckpt != BB_CKPT_SELECTIVE;
-    /* the quantized linears' inputs ln1, atty, ln2, fch_act: fp32 per kept layer, or (fp16,
-     * bf16: bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
+    /* ln1, qkv, atty, ln2, fch, fch_act: fp32 per kept layer, or (fp16, bf16:
+     * bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
     bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
-    double lin_in = linear_input_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
+    double lin_in = half_storable_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
     double acts = Lk * layer_slot_floats(c, B, T, att) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
                   2 * BT /*lnf*/ + BT * V /*logits, the probabilities over them (logits_in_place)*/ + BT /*losses*/;
     o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
@@ -122,7 +124,7 @@ double bb_memcalc_teacher(const bb_config *t, int B, int T) {
     double N = n_params(t, s), export_bytes, BT = (double)B * T, C = t->n_embd, V = t->vocab_size;
     /* forward-only tables: one layer slot (fp32 linear inputs: 16-bit storage needs 3 kept
      * layers), one block output, the logits; no attention probabilities, probs or losses */
-    double acts = layer_slot_floats(t, B, T, false) + linear_input_floats(t, B, T) + BT * C /*residual3*/ +
+    double acts = layer_slot_floats(t, B, T, false) + half_storable_floats(t, B, T) + BT * C /*residual3*/ +
                   BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits*/;
     return 4 * N + packed_bytes(t, s, &export_bytes) + 4 * acts + 2 * 4 * BT /*inputs, targets*/ + rope_bytes(t);
 }
@@ -172,9 +174,9 @@ void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T,
     o->adapters = 4 * adapters;
     o->adapter_grads = 4 * adapters;
     o->adapter_optim = 8 * adapters;
-    /* the full method's table with the linears' inputs in fp32 for every kept layer */
+    /* the full method's table with the 16-bit storable in fp32 for every kept layer (fp32_acts) */
     bool att = ckpt != BB_CKPT_SELECTIVE;
-    double acts = Lk * (layer_slot_floats(c, B, T, att) + linear_input_floats(c, B, T)) + L * BT * C /*residual3*/ +
+    double acts = Lk * (layer_slot_floats(c, B, T, att) + half_storable_floats(c, B, T)) + L * BT * C /*residual3*/ +
                   BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits = probs (logits_in_place)*/ +
                   BT /*losses*/;
     o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/ + 4 * h + masks;

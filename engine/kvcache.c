@@ -52,8 +52,15 @@ const float *bb_kvcache_prefill(bb_model *m, bb_kvcache *kv, const int *tokens, 
     bb_model_forward(m, tokens, NULL, 1, P);
     const bb_config *c = &m->cfg;
     int L = c->n_layer, C = c->n_embd, hd = C / c->n_head, NKV = c->n_kv_head, QKV = (c->n_head + 2 * NKV) * hd;
+    size_t per = (size_t)P * QKV;  /* B = 1 */
+    /* fp16/bf16 keep every layer's qkv in 16 bits, exact (model.h bb_acts qkv_h) */
+    float *unpacked = m->acts.qkv_h ? bb_alloc(BB_MEM_WORKSPACE, per * sizeof(float)) : NULL;
     for (int l = 0; l < L; l++) {
-        const float *qkv = m->acts.qkv + (size_t)l * (size_t)P * QKV;  /* B = 1 */
+        const float *qkv = m->acts.qkv + (size_t)l * per;
+        if (unpacked) {
+            bb_eltwise()->from_half(unpacked, m->acts.qkv_h + (size_t)l * per, per, c->act_quant == BB_ACTQ_BF16);
+            qkv = unpacked;
+        }
         for (int h = 0; h < NKV; h++) {
             float *k = kv->k + slot(kv, m, l, 0, h), *v = kv->v + slot(kv, m, l, 0, h);
             for (int t = 0; t < P; t++) {
@@ -62,6 +69,7 @@ const float *bb_kvcache_prefill(bb_model *m, bb_kvcache *kv, const int *tokens, 
             }
         }
     }
+    bb_free(unpacked);
     kv->len = P;
     kv->n_seqs = 1;
     return m->acts.logits + (size_t)(P - 1) * c->vocab_size;
@@ -154,6 +162,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
         if (!f->learned_pos)  /* one position: the tables offset to pos, T = 1 */
             be->rope_forward(kv->qkv, m->rope_cos + (size_t)pos * half, m->rope_sin + (size_t)pos * half, S, 1, NH,
                              NKV, hd);
+        bb_model_round_output(m, kv->qkv, (size_t)S * QKV);
         for (int s = 0; s < S; s++)
             for (int h = 0; h < NKV; h++) {
                 memcpy(kv->k + slot(kv, m, l, s, h) + (size_t)pos * hd, kv->qkv + (size_t)s * QKV + C + (size_t)h * hd,
@@ -171,6 +180,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
         bb_model_linear_forward(m, 1, l, x2, att_in, NULL, S, C, C, 1);
         bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x2, p.ln2w, p.ln2b, S);
         bb_model_linear_forward(m, 2, l, kv->fch, kv->h, p.fcb, S, C, FF1, 0);
+        bb_model_round_output(m, kv->fch, (size_t)S * FF1);
         if (f->swiglu) be->swiglu_forward(kv->fch_act, kv->fch, S, F);
         else be->gelu_forward(kv->fch_act, kv->fch, S, F);
         float *fc_in = kv->fch_act;

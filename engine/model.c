@@ -321,8 +321,8 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     size_t La = backward && m->ckpt_mode != BB_CKPT_SELECTIVE ? Lk : 0;
     bool half = bb_model_half_acts(c) && !m->fp32_acts && Lk >= 3;  /* the fp32 slot costs 2 layers' worth */
     size_t Lf = half ? 1 : Lk;  /* layers of fp32 linear inputs: one working slot with 16-bit storage */
-    size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lk * BT * QKV, Lf * BT * C, La * B * NH * T * T,
-                      Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lk * BT * FF1, Lf * BT * F, Lo * BT * C,
+    size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lf * BT * QKV, Lf * BT * C, La * B * NH * T * T,
+                      Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lf * BT * FF1, Lf * BT * F, Lo * BT * C,
                       BT * C,     BT,         BT,     BT * V,     apart * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
@@ -340,16 +340,17 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
     if (loss && !apart) m->acts.probs = m->acts.logits;
-    size_t hsizes[] = {Lk * BT * C, Lk * BT * C, Lk * BT * C, Lk * BT * F}, htotal = 0;
-    uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_act_h};
-    for (size_t i = 0; i < 4; i++) htotal += half ? hsizes[i] : 0;
+    size_t hsizes[] = {Lk * BT * C, Lk * BT * QKV, Lk * BT * C, Lk * BT * C, Lk * BT * FF1, Lk * BT * F}, htotal = 0;
+    uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.qkv_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_h,
+                          &m->acts.fch_act_h};
+    for (size_t i = 0; i < 6; i++) htotal += half ? hsizes[i] : 0;
     if (htotal > m->acts_half_cap) {
         bb_free(m->acts_half_mem);
         m->acts_half_mem = bb_alloc(BB_MEM_ACTS, htotal * sizeof(uint16_t));
         m->acts_half_cap = htotal;
     }
     uint16_t *h = m->acts_half_mem;
-    for (size_t i = 0; i < 4; i++) { *hptrs[i] = half ? h : NULL; h += half ? hsizes[i] : 0; }
+    for (size_t i = 0; i < 6; i++) { *hptrs[i] = half ? h : NULL; h += half ? hsizes[i] : 0; }
     if (m->grads_mem || m->lora) {  /* training: the backward scratch */
         size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
         float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
@@ -380,7 +381,7 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
         *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
-    uint16_t *ln1_h, *atty_h, *ln2_h, *fch_act_h;  /* NULL unless bb_model_half_acts */
+    uint16_t *ln1_h, *qkv_h, *atty_h, *ln2_h, *fch_h, *fch_act_h;  /* NULL unless bb_model_half_acts */
 } layer_acts;
 
 bool bb_model_half_acts(const bb_config *c) {
@@ -398,30 +399,34 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
-    size_t lf = a->ln1_h ? 0 : (size_t)l;  /* fp32 linear inputs: one working slot with 16-bit storage */
+    size_t lf = a->ln1_h ? 0 : (size_t)l;  /* the 16-bit storable: one fp32 working slot with 16-bit storage */
     return (layer_acts){a->ln1 + lf * BT * C,      a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
-                        a->qkv + l * BT * QKV,     a->atty + lf * BT * C,
+                        a->qkv + lf * BT * QKV,    a->atty + lf * BT * C,
                         bb_at(a->att, (size_t)m->B * NH * m->T * m->T, l),
                         a->residual2 + l * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
-                        a->ln2_rstd + l * BT,      a->fch + l * BT * FF1, a->fch_act + lf * BT * F,
+                        a->ln2_rstd + l * BT,      a->fch + lf * BT * FF1, a->fch_act + lf * BT * F,
                         a->residual3 + (m->forward_only ? 0 : layer) * BT * C, bb_at(a->atty_n, BT * C, l),
                         bb_at(a->atty_rstd, BT, l),
                         bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l),
-                        a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->atty_h + l * BT * C : NULL,
-                        a->ln1_h ? a->ln2_h + l * BT * C : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};
+                        a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->qkv_h + l * BT * QKV : NULL,
+                        a->ln1_h ? a->atty_h + l * BT * C : NULL, a->ln1_h ? a->ln2_h + l * BT * C : NULL,
+                        a->ln1_h ? a->fch_h + l * BT * FF1 : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};
 }
 
-/* Copies the layer's four linear inputs between the fp32 working slot and their 16-bit
- * storage (to_half after the layer's forward, back before its backward). */
+/* Copies the layer's six 16-bit storable activations between the fp32 working slot and
+ * their 16-bit storage (to_half after the layer's forward, back before its backward). */
 static void half_acts_copy(const bb_model *m, const layer_acts *a, bool to_half) {
     if (!a->ln1_h) return;
     const bb_eltwise_kernels *k = bb_eltwise();
-    size_t BT = (size_t)m->B * m->T, C = (size_t)m->cfg.n_embd, F = (size_t)m->cfg.ffn_hidden;
-    int bf16 = m->cfg.act_quant == BB_ACTQ_BF16;
-    float *f[4] = {a->ln1, a->atty, a->ln2, a->fch_act};
-    uint16_t *h[4] = {a->ln1_h, a->atty_h, a->ln2_h, a->fch_act_h};
-    size_t n[4] = {BT * C, BT * C, BT * C, BT * F};
-    for (int t = 0; t < 4; t++) {
+    const bb_config *c = &m->cfg;
+    size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, F = (size_t)c->ffn_hidden;
+    size_t QKV = (size_t)(c->n_head + 2 * c->n_kv_head) * (C / (size_t)c->n_head);
+    size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
+    int bf16 = c->act_quant == BB_ACTQ_BF16;
+    float *f[6] = {a->ln1, a->qkv, a->atty, a->ln2, a->fch, a->fch_act};
+    uint16_t *h[6] = {a->ln1_h, a->qkv_h, a->atty_h, a->ln2_h, a->fch_h, a->fch_act_h};
+    size_t n[6] = {BT * C, BT * QKV, BT * C, BT * C, BT * FF1, BT * F};
+    for (int t = 0; t < 6; t++) {
         size_t chunks = (n[t] + 16383) / 16384;
 #pragma omp parallel for schedule(static) if (n[t] >= 2 * BB_PAR_MIN_WORK)
         for (size_t j = 0; j < chunks; j++) {
@@ -429,6 +434,19 @@ static void half_acts_copy(const bb_model *m, const layer_acts *a, bool to_half)
             if (to_half) k->to_half(h[t] + lo, f[t] + lo, len, bf16);
             else k->from_half(f[t] + lo, h[t] + lo, len, bf16);
         }
+    }
+}
+
+void bb_model_round_output(const bb_model *m, float *x, size_t n) {
+    int mode = m->cfg.act_quant;
+    if (mode != BB_ACTQ_FP16 && mode != BB_ACTQ_BF16) return;
+    const bb_eltwise_kernels *k = bb_eltwise();
+    size_t chunks = (n + 16383) / 16384;
+#pragma omp parallel for schedule(static) if (n >= 2 * BB_PAR_MIN_WORK)
+    for (size_t j = 0; j < chunks; j++) {
+        size_t lo = j * 16384, len = n - lo < 16384 ? n - lo : 16384;
+        if (mode == BB_ACTQ_FP16) k->fake_fp16(x + lo, len);
+        else k->fake_bf16(x + lo, len);
     }
 }
 
@@ -544,6 +562,7 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
     bb_model_linear_forward(m, 0, l, a.qkv, a.ln1, p.qkvb, N, C, QKV, 0);
     if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
+    bb_model_round_output(m, a.qkv, (size_t)N * QKV);
     be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
     float *att_in = a.atty;
     if (subln) {
@@ -554,6 +573,7 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     bb_model_linear_forward(m, 1, l, a.residual2, att_in, NULL, N, C, C, 1);
     bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
     bb_model_linear_forward(m, 2, l, a.fch, a.ln2, p.fcb, N, C, FF1, 0);
+    bb_model_round_output(m, a.fch, (size_t)N * FF1);
     if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
     else be->gelu_forward(a.fch_act, a.fch, N, F);
     float *fc_in = a.fch_act;

@@ -89,14 +89,19 @@ typedef struct {
     float *logits;     /* (B,T,V) */
     float *probs;      /* (B,T,V); becomes dlogits in backward */
     float *losses;     /* (B,T) */
-    /* fp16/bf16 (bb_model_half_acts): the four quantized-linear inputs kept for backward
-     * live here as 16-bit copies, and ln1, atty, ln2, fch_act above are one layer's
-     * working buffers (slot 0), written back from these at the start of each layer's
-     * backward. The values are exact in 16 bits (the linears fake-quantized them), so
-     * training is bit-identical to FP32 storage at half the bytes for these tensors. */
+    /* fp16/bf16 (bb_model_half_acts): the activations of the matmuls kept for backward
+     * live here as 16-bit copies — the four quantized-linear inputs and the outputs of the
+     * qkv and MLP-in linears (bb_model_round_output: mixed precision keeps a linear's
+     * output in 16 bits, as torch.autocast does) — and ln1, qkv, atty, ln2, fch, fch_act
+     * above are one layer's working buffers (slot 0), written back from these at the
+     * start of each layer's backward. The values are exact in 16 bits (the forward
+     * rounded them), so training is bit-identical to FP32 storage at half the bytes for
+     * these tensors. */
     uint16_t *ln1_h;     /* (L,B,T,C) */
+    uint16_t *qkv_h;     /* (L,B,T,QKV) */
     uint16_t *atty_h;    /* (L,B,T,C) */
     uint16_t *ln2_h;     /* (L,B,T,C) */
+    uint16_t *fch_h;     /* (L,B,T,FF1) */
     uint16_t *fch_act_h; /* (L,B,T,F) */
 } bb_acts;
 
@@ -199,9 +204,11 @@ uint8_t *bb_model_packed_at(const bb_model *m, int k, int l);
 void bb_model_init_weights(bb_model *m, uint64_t seed);
 void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
 
-/* Whether the precision keeps the quantized linears' inputs for backward in 16 bits
- * (fp16, bf16: autocast keeps the fp16 copy of a matmul input). Their SubLN-free block
- * has four such inputs: ln1, atty, ln2, fch_act. The model uses it when it keeps 3 or more
+/* Whether the precision keeps the activations of its matmuls for backward in 16 bits
+ * (fp16, bf16: autocast keeps the fp16 copy of a matmul input, and a linear's output is
+ * fp16). Their SubLN-free block has six: the inputs ln1, atty, ln2, fch_act of the four
+ * linears and the outputs qkv (the attention's matmul input) and fch (the MLP
+ * activation's input), all exact in 16 bits. The model uses it when it keeps 3 or more
  * layers (not with block checkpointing; selective keeps them all): the one fp32 working
  * slot costs 2 layers' worth. */
 bool bb_model_half_acts(const bb_config *cfg);

@@ -43,5 +43,12 @@ static inline float *bb_at(float *base, size_t stride, int l) { return base ? ba
 void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
                            const float *b, int N);
 void bb_model_quantize_input(const bb_model *m, float *x, int N, int C);
+/* Mixed precision (act_quant fp16/bf16): rounds a linear's output (N*C floats) to the
+ * 16-bit format in place, as a half-precision GEMM returns it (torch.autocast: F.linear
+ * returns fp16; Micikevicius et al. 2018, "Mixed Precision Training", §3). The block
+ * rounds the qkv output (after RoPE) and the MLP's first linear (before the activation);
+ * backward passes gradients through unchanged, the same identity STE as the inputs. A
+ * no-op for the other precisions. */
+void bb_model_round_output(const bb_model *m, float *x, size_t n);
 void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, const float *bias, int N, int C, int OC,
                              int accumulate);

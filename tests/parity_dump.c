@@ -14,7 +14,9 @@
  * free-running trainings drift apart (README, "Rounding decisions"). A quantized
  * precision adds what the forward of every step computed with: the fake-quant weights
  * (train_wq.<name>, (S, L, OC, C)) and the quantized inputs of the four linears
- * (train_qacts.<site>, (S, L, B, T, C or F); sites qkv, attproj, fc, fcproj). */
+ * (train_qacts.<site>, (S, L, B, T, C or F); sites qkv, attproj, fc, fcproj), and for
+ * fp16/bf16 the linear outputs they round to 16 bits (qkv_out (S, L, B, T, QKV) after
+ * RoPE, fc_out (S, L, B, T, FF1)). */
 #include "../engine/cpu/isa.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
@@ -182,35 +184,41 @@ int main(int argc, char **argv) {
     size_t NP = m.n_params;
     float *traj_p = trajectory ? bb_alloc(BB_MEM_OTHER, (STEPS + 1) * NP * sizeof(float)) : NULL;
     float *traj_g = trajectory ? bb_alloc(BB_MEM_OTHER, STEPS * NP * sizeof(float)) : NULL;
-    /* quantized: the linears' weights and inputs as the forward used them */
-    enum { NQ = 4 };
+    /* quantized: the linears' weights and inputs as the forward used them; fp16/bf16 add
+     * the two linear outputs they round (bb_model_round_output): qkv after RoPE, fch */
+    enum { NQ = 4, NSITE = 6 };
     static const int qparam[NQ] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
-    static const char *qsite[NQ] = {"qkv", "attproj", "fc", "fcproj"};
+    static const char *qsite[NSITE] = {"qkv", "attproj", "fc", "fcproj", "qkv_out", "fc_out"};
     bool quant = trajectory && cfg.precision != BB_PREC_FP32, subln = bb_precisions[cfg.precision].subln;
-    size_t BTn = (size_t)B * T, Ln = (size_t)cfg.n_layer, site_dim[NQ] = {cfg.n_embd, cfg.n_embd, cfg.n_embd,
-                                                                             cfg.ffn_hidden};
-    float *traj_wq[NQ] = {0}, *traj_qa[NQ] = {0};
-    for (int k = 0; quant && k < NQ; k++) {
+    bool half_fmt = cfg.act_quant == BB_ACTQ_FP16 || cfg.act_quant == BB_ACTQ_BF16;
+    int nsite = half_fmt ? NSITE : NQ;
+    size_t C_ = (size_t)cfg.n_embd, F_ = (size_t)cfg.ffn_hidden, hd_ = C_ / (size_t)cfg.n_head;
+    size_t QKV_ = ((size_t)cfg.n_head + 2 * (size_t)cfg.n_kv_head) * hd_;
+    size_t FF1_ = cfg.family == BB_FAMILY_LLAMA ? 2 * F_ : F_;  /* SwiGLU: [gate | up] */
+    size_t BTn = (size_t)B * T, Ln = (size_t)cfg.n_layer, site_dim[NSITE] = {C_, C_, C_, F_, QKV_, FF1_};
+    float *traj_wq[NQ] = {0}, *traj_qa[NSITE] = {0};
+    for (int k = 0; quant && k < NQ; k++)
         traj_wq[k] = bb_alloc(BB_MEM_OTHER, STEPS * m.specs[qparam[k]].numel * sizeof(float));
+    for (int k = 0; quant && k < nsite; k++)
         traj_qa[k] = bb_alloc(BB_MEM_OTHER, STEPS * Ln * BTn * site_dim[k] * sizeof(float));
-    }
     for (int s = 0; s < STEPS; s++) {
         train_lrs[s] = bb_schedule_lr(&sched, s);
         if (traj_p) memcpy(traj_p + s * NP, m.params_mem, NP * sizeof(float));
         train_losses[s] = bb_model_forward(&m, inputs, targets, B, T);
         for (int k = 0; quant && k < NQ; k++) {
-            size_t nw = m.specs[qparam[k]].numel, na = Ln * BTn * site_dim[k];
-            const float *qa = k == 0   ? m.acts.ln1
-                              : k == 1 ? (subln ? m.acts.atty_n : m.acts.atty)
-                              : k == 2 ? m.acts.ln2
-                                       : (subln ? m.acts.fch_n : m.acts.fch_act);
+            size_t nw = m.specs[qparam[k]].numel;
             memcpy(traj_wq[k] + s * nw, m.wq.t[qparam[k]], nw * sizeof(float));
-            if (m.acts.ln1_h) { /* fp16/bf16 keep these inputs in 16 bits (model.h) */
-                const uint16_t *h = k == 0 ? m.acts.ln1_h : k == 1 ? m.acts.atty_h : k == 2 ? m.acts.ln2_h : m.acts.fch_act_h;
-                bb_eltwise()->from_half(traj_qa[k] + s * na, h, na, cfg.act_quant == BB_ACTQ_BF16);
-            } else {
-                memcpy(traj_qa[k] + s * na, qa, na * sizeof(float));
-            }
+        }
+        for (int k = 0; quant && k < nsite; k++) {
+            size_t na = Ln * BTn * site_dim[k];
+            const float *qa[NSITE] = {m.acts.ln1, subln ? m.acts.atty_n : m.acts.atty, m.acts.ln2,
+                                      subln ? m.acts.fch_n : m.acts.fch_act, m.acts.qkv, m.acts.fch};
+            const uint16_t *qh[NSITE] = {m.acts.ln1_h, m.acts.atty_h, m.acts.ln2_h, m.acts.fch_act_h, m.acts.qkv_h,
+                                         m.acts.fch_h};
+            if (qh[k])  /* fp16/bf16 keep these in 16 bits (model.h) */
+                bb_eltwise()->from_half(traj_qa[k] + s * na, qh[k], na, cfg.act_quant == BB_ACTQ_BF16);
+            else
+                memcpy(traj_qa[k] + s * na, qa[k], na * sizeof(float));
         }
         bb_model_zero_grad(&m);
         bb_model_backward(&m, 1.0f);
@@ -222,8 +230,8 @@ int main(int argc, char **argv) {
 
     if (traj_p) memcpy(traj_p + STEPS * NP, m.params_mem, NP * sizeof(float));
 
-    bb_st_tensor io[8 + 3 * BB_N_PARAMS + 2 * NQ];
-    char names[3][BB_N_PARAMS][64], qnames[2][NQ][64];
+    bb_st_tensor io[8 + 3 * BB_N_PARAMS + NQ + NSITE];
+    char names[3][BB_N_PARAMS][64], qnames[2][NSITE][64];
     int n = 0;
     size_t bt[2] = {B, T}, btv[3] = {B, T, V}, one[1] = {1}, steps[1] = {STEPS};
     io[n++] = (bb_st_tensor){.name = "inputs", .dtype = BB_DT_I32, .ndim = 2, .shape = {B, T}, .data = inputs};
@@ -262,10 +270,12 @@ int main(int argc, char **argv) {
     for (int k = 0; quant && k < NQ; k++) {
         const bb_tensor_spec *sp = &m.specs[qparam[k]];
         size_t wshape[4] = {STEPS, sp->shape[0], sp->shape[1], sp->shape[2]};
-        size_t ashape[5] = {STEPS, Ln, B, T, site_dim[k]};
         snprintf(qnames[0][k], sizeof qnames[0][k], "train_wq.%s", sp->name);
-        snprintf(qnames[1][k], sizeof qnames[1][k], "train_qacts.%s", qsite[k]);
         io[n++] = f32(qnames[0][k], traj_wq[k], 4, wshape);
+    }
+    for (int k = 0; quant && k < nsite; k++) {
+        size_t ashape[5] = {STEPS, Ln, B, T, site_dim[k]};
+        snprintf(qnames[1][k], sizeof qnames[1][k], "train_qacts.%s", qsite[k]);
         io[n++] = f32(qnames[1][k], traj_qa[k], 5, ashape);
     }
     char adamw[256];
@@ -280,7 +290,8 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n; k++)  /* the trajectory slices allocated above */
         if (strncmp(io[k].name, "train_params.", 13) == 0 || strncmp(io[k].name, "train_grads.", 12) == 0)
             bb_free((void *)io[k].data);
-    for (int k = 0; k < NQ; k++) { bb_free(traj_wq[k]); bb_free(traj_qa[k]); }
+    for (int k = 0; k < NQ; k++) bb_free(traj_wq[k]);
+    for (int k = 0; k < NSITE; k++) bb_free(traj_qa[k]);
     bb_free(traj_p);
     bb_free(traj_g);
     bb_free(logits);

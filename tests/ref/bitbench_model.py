@@ -328,6 +328,26 @@ def ste(x, q, pass_mask=None):
 
 # Where a block quantizes activations: the input of qkvw, attprojw, fcw and fcprojw.
 ACT_SITES = ("qkv", "attproj", "fc", "fcproj")
+# Mixed precision (fp16, bf16) also rounds two linear outputs to the 16-bit format, as a
+# half-precision GEMM returns them (torch.autocast; engine/model_internal.h
+# bb_model_round_output): the qkv projection after RoPE ("qkv_out", (…, QKV) with
+# q, k, v heads concatenated as the engine lays them out) and the MLP's first linear before
+# its activation ("fc_out", (…, F) gpt2, (…, 2F) llama [gate | up]).
+OUT_SITES = ("qkv_out", "fc_out")
+FLOAT_MODES = ("fp16", "bf16")
+
+
+def act_sites(cfg):
+    """The sites where cfg's precision rounds activations, in the order of the IO file."""
+    return ACT_SITES + (OUT_SITES if act_mode(cfg) in FLOAT_MODES else ())
+
+
+def site_dims(cfg):
+    """The last dimension of each site's (L, B, T, dim) tensor."""
+    C, NH, NKV, Fh = cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"], cfg["ffn_hidden"]
+    return {"qkv": C, "attproj": C, "fc": C, "fcproj": Fh,
+            "qkv_out": (NH + 2 * NKV) * (C // NH),
+            "fc_out": 2 * Fh if cfg["family"] == "llama" else Fh}
 
 
 class ActCheck:
@@ -409,9 +429,12 @@ class Quantizer:
       else     fake_acts of the float32 value of x.
     record, a dict, collects the values used, keyed (site, layer).
 
+    out(x, site, layer) rounds a linear's output the same way (OUT_SITES; fp16/bf16 only,
+    else the identity).
+
     fault (self-test only): "round-even" (ties to even), "no-subln" (b158 without the
     SubLN norms), "ste-mask" (weight STE passes no gradient to clipped weights),
-    "no-act" (activations not quantized)."""
+    "no-act" (activations not quantized), "no-round" (linear outputs not rounded)."""
 
     def __init__(self, cfg, fault=None, record=None, replay=None, engine=None,
                  act_check=None):
@@ -429,9 +452,16 @@ class Quantizer:
         q, clip = fake_weights(w.detach().to(_F32), self.prec, self.group, self.fault)
         return ste(w, q, ~clip if self.fault == "ste-mask" else None)
 
-    def act(self, x, site, layer):
-        if not self.on or self.mode is None or self.fault == "no-act":
-            if self.on and self.record is not None:   # "no-act": what went in unchanged
+    def out(self, x, site, layer):
+        if self.mode not in FLOAT_MODES:
+            return x
+        return self.act(x, site, layer, skip=self.fault == "no-round")
+
+    def act(self, x, site, layer, skip=None):
+        if skip is None:
+            skip = self.fault == "no-act"
+        if not self.on or self.mode is None or skip:
+            if self.on and self.record is not None:   # "no-act"/"no-round": what went in unchanged
                 self.record[(site, layer)] = x.detach().to(_F32)
             return x
         if self.engine is not None:
@@ -499,7 +529,9 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
     Precision (cfg["precision"], default fp32; precisions/precision.h): the four linears
     of every block (qkvw, attprojw, fcw, fcprojw) compute fake_acts(x) @ fake_weights(W).T
     with the identity STE, W being that layer's (OC, C) slice; embeddings, head, norms,
-    biases and the residual stream stay unquantized. The quantized inputs are the ln1
+    biases and the residual stream stay unquantized. fp16/bf16 (mixed precision) also round the
+    qkv output after RoPE and the MLP's first linear output to 16 bits (Quantizer.out,
+    OUT_SITES), identity STE. The quantized inputs are the ln1
     output, the attention output, the ln2 output and the MLP activation output; b158
     first passes the latter two through RMSNorm with subln_attw[l] / subln_ffnw[l]
     (SubLN, eps = norm_eps).
@@ -557,6 +589,13 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
         if not gpt2:
             q = apply_rope(q, cos, sin, rope_style)
             k = apply_rope(k, cos, sin, rope_style)
+        if qz.mode in FLOAT_MODES:  # the qkv output after RoPE, rounded (OUT_SITES)
+            heads = lambda t: t.transpose(1, 2).reshape(B, T, -1)  # noqa: E731
+            qkv = qz.out(torch.cat([heads(q), heads(k), heads(v)], dim=-1), "qkv_out", l)
+            q, k, v = qkv.split([NH * hd, NKV * hd, NKV * hd], dim=-1)
+            q = q.reshape(B, T, NH, hd).transpose(1, 2)
+            k = k.reshape(B, T, NKV, hd).transpose(1, 2)
+            v = v.reshape(B, T, NKV, hd).transpose(1, 2)
         if NKV != NH:  # query head h reads kv head h // (NH / NKV)
             k = k.repeat_interleave(NH // NKV, dim=1)
             v = v.repeat_interleave(NH // NKV, dim=1)
@@ -570,11 +609,11 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
         # --- MLP ---
         if gpt2:
             h2 = F.layer_norm(x, (C,), p["ln2w"][l], p["ln2b"][l], eps)
-            u = F.gelu(F.linear(qz.act(h2, "fc", l), qz.weight(p["fcw"][l]), p["fcb"][l]),
-                       approximate=gelu_approx)
+            u = F.gelu(qz.out(F.linear(qz.act(h2, "fc", l), qz.weight(p["fcw"][l]), p["fcb"][l]),
+                              "fc_out", l), approximate=gelu_approx)
         else:
             h2 = rms_norm(x, p["ln2w"][l], eps)
-            gu = F.linear(qz.act(h2, "fc", l), qz.weight(p["fcw"][l]))
+            gu = qz.out(F.linear(qz.act(h2, "fc", l), qz.weight(p["fcw"][l])), "fc_out", l)
             g, u = gu[..., :Fh], gu[..., Fh:]
             u = F.silu(g) * u
         if qz.subln:

@@ -25,6 +25,7 @@ and, with a quantized --precision (fp16 bf16 int8 int4 b158; QAT as the C engine
   ste-mask     the weight STE passes no gradient to clipped weights
   no-act       activations not quantized
   wd-subln     weight decay on the SubLN gains too
+  no-round     fp16/bf16 without rounding the qkv and MLP-in linear outputs to 16 bits
 
 A quantized precision also plants exact rounding ties in the quantized weights (as
 tests/parity_dump.c does) and writes the trajectory tensors train_params.*, train_grads.*,
@@ -43,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bitbench_model as bm  # noqa: E402
 
 FAULTS = ("none", "grad", "grad-elem", "rope", "gelu", "adam-nobc", "wd-all", "no-clip")
-QFAULTS = ("round-even", "no-subln", "ste-mask", "no-act", "wd-subln")
+QFAULTS = ("round-even", "no-subln", "ste-mask", "no-act", "wd-subln", "no-round")
 
 
 def random_params(cfg, gen):
@@ -151,7 +152,7 @@ def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw, traj=None):
                     for l in range(cfg["n_layer"])]) for n in bm.QUANTIZED_NAMES})
                 traj["qacts"].append({s_: torch.stack([rec[(s_, l)] for l in
                                                        range(cfg["n_layer"])])
-                                      for s_ in bm.ACT_SITES})
+                                      for s_ in bm.act_sites(cfg)})
         norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads.values()))
         if clip > 0 and fault != "no-clip":
             coef = min(1.0, clip / (norm + 1e-6))
@@ -237,7 +238,7 @@ def main(argv):
         fwd_kw["rope_style"] = "interleaved"
     if args.fault == "gelu":
         fwd_kw["gelu_approx"] = "none"
-    if args.fault in ("round-even", "no-subln", "ste-mask", "no-act"):
+    if args.fault in ("round-even", "no-subln", "ste-mask", "no-act", "no-round"):
         fwd_kw["qfault"] = args.fault
 
     # Forward + backward at the initial parameters, float32.

@@ -66,6 +66,8 @@ expect 1 "llama b158 STE masks clipped" -- --family llama --precision b158 --fau
 expect 1 "gpt2 int4 STE masks clipped"  -- --family gpt2 --precision int4 --fault ste-mask
 expect 1 "llama int8 no act quant"      -- --family llama --precision int8 --fault no-act
 expect 1 "llama b158 decay on SubLN"    -- --family llama --precision b158 --fault wd-subln
+expect 1 "gpt2 fp16 outputs not rounded" -- --family gpt2 --precision fp16 --fault no-round
+expect 1 "llama bf16 outputs not rounded" -- --family llama --precision bf16 --fault no-round
 
 echo "selftest: malformed input and missing torch"
 "$py" "$here/make_fake_io.py" --family llama "$tmp/m.st" "$tmp/io.st" >/dev/null 2>&1

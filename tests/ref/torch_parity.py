@@ -246,11 +246,10 @@ def check_pair(args):
 
     # ---- what the engine quantized (optional; quantized parity files carry it) ----
     S_io = int(io["train_lrs"].size) if "train_lrs" in io else 0
-    qacts = {s_: io.get(f"train_qacts.{s_}") for s_ in bm.ACT_SITES}
+    qacts = {s_: io.get(f"train_qacts.{s_}") for s_ in bm.act_sites(cfg)}
     wq = {n: io.get(f"train_wq.{n}") for n in bm.QUANTIZED_NAMES}
     if quant and all(v is not None for v in list(qacts.values()) + list(wq.values())):
-        dims = {"qkv": cfg["n_embd"], "attproj": cfg["n_embd"], "fc": cfg["n_embd"],
-                "fcproj": cfg["ffn_hidden"]}
+        dims = bm.site_dims(cfg)
         for s_, a in qacts.items():
             want = (S_io, cfg["n_layer"], B, T, dims[s_])
             if tuple(a.shape) != want or a.dtype != np.float32:
@@ -266,7 +265,7 @@ def check_pair(args):
     else:
         if quant and any(v is not None for v in list(qacts.values()) + list(wq.values())):
             rep.fail_only("quantized", "IO file has some train_qacts.* / train_wq.* but not "
-                                       "all eight")
+                                       f"all {len(qacts) + len(wq)}")
             return rep.finish(cfg)
         engine, wq = None, None
         if quant:
