@@ -7,6 +7,7 @@
 #include "memcalc.h"
 #include "../engine/cpu/attention.h"
 #include "../engine/model.h"
+#include <math.h>
 #include <string.h>
 
 void bb_memcalc_weights_of(const bb_config *c, bb_memcalc_weights *o) {
@@ -61,10 +62,14 @@ static double layer_slot_floats(const bb_config *c, int B, int T, bool att) {
 /* The activations of one layer that fp16/bf16 keep in 16 bits (model.h bb_acts): the
  * quantized linears' inputs ln1, atty, ln2 (C each) and fch_act (F), and the linear
  * outputs qkv (QKV) and fch (FF1). */
+static double qkv_width(const bb_config *c) {
+    return ((double)c->n_head + 2.0 * c->n_kv_head) * ((double)c->n_embd / c->n_head);
+}
+static double ff1_width(const bb_config *c) {  /* SwiGLU: [gate | up] */
+    return c->family == BB_FAMILY_LLAMA ? 2.0 * c->ffn_hidden : c->ffn_hidden;
+}
 static double half_storable_floats(const bb_config *c, int B, int T) {
-    double C = c->n_embd, NH = c->n_head, hd = C / NH, QKV = (NH + 2.0 * c->n_kv_head) * hd;
-    double F = c->ffn_hidden, FF1 = c->family == BB_FAMILY_LLAMA ? 2 * F : F;
-    return (double)B * T * (3.0 * C + F + QKV + FF1);
+    return (double)B * T * (3.0 * c->n_embd + c->ffn_hidden + qkv_width(c) + ff1_width(c));
 }
 
 static double rope_bytes(const bb_config *c) {
@@ -108,9 +113,11 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
     double Lk = ckpt == BB_CKPT_BLOCK ? 1 : L;
     bool att = ckpt != BB_CKPT_SELECTIVE;
     /* ln1, qkv, atty, ln2, fch, fch_act: fp32 per kept layer, or (fp16, bf16:
-     * bb_model_half_acts) 16 bits per kept layer plus one fp32 working slot */
-    bool half = bb_model_half_acts(c) && Lk >= 3;  /* as ensure_acts */
-    double lin_in = half_storable_floats(c, B, T), lin_in_bytes = half ? 2 * Lk * lin_in + 4 * lin_in : 4 * Lk * lin_in;
+     * bb_model_half_acts) 16 bits per kept layer plus two fp32 working buffers, one as
+     * wide as max(C, F), one as max(QKV, FF1) */
+    double lin_in = half_storable_floats(c, B, T), lin_in_bytes = 4 * Lk * lin_in;
+    double half_bytes = 2 * Lk * lin_in + 4 * BT * (fmax(C, c->ffn_hidden) + fmax(qkv_width(c), ff1_width(c)));
+    if (bb_model_half_acts(c) && half_bytes < lin_in_bytes) lin_in_bytes = half_bytes;  /* as ensure_acts */
     double acts = Lk * layer_slot_floats(c, B, T, att) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
                   2 * BT /*lnf*/ + BT * V /*logits, the probabilities over them (logits_in_place)*/ + BT /*losses*/;
     o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
@@ -122,7 +129,7 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
 double bb_memcalc_teacher(const bb_config *t, int B, int T) {
     bb_tensor_spec s[BB_N_PARAMS];
     double N = n_params(t, s), export_bytes, BT = (double)B * T, C = t->n_embd, V = t->vocab_size;
-    /* forward-only tables: one layer slot (fp32 linear inputs: 16-bit storage needs 3 kept
+    /* forward-only tables: one layer slot (fp32: 16-bit storage pays from 2 kept
      * layers), one block output, the logits; no attention probabilities, probs or losses */
     double acts = layer_slot_floats(t, B, T, false) + half_storable_floats(t, B, T) + BT * C /*residual3*/ +
                   BT * C /*encoded*/ + BT * C + 2 * BT /*lnf*/ + BT * V /*logits*/;

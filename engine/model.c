@@ -319,10 +319,15 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
      * recomputation and models that never run backward pass att = NULL (backend.h) */
     bool backward = !m->forward_only && (m->grads_mem || m->lora);
     size_t La = backward && m->ckpt_mode != BB_CKPT_SELECTIVE ? Lk : 0;
-    bool half = bb_model_half_acts(c) && !m->fp32_acts && Lk >= 3;  /* the fp32 slot costs 2 layers' worth */
-    size_t Lf = half ? 1 : Lk;  /* layers of fp32 linear inputs: one working slot with 16-bit storage */
-    size_t sizes[] = {BT * C,     Lf * BT * C, Lk * BT, Lk * BT,     Lf * BT * QKV, Lf * BT * C, La * B * NH * T * T,
-                      Lk * BT * C, Lf * BT * C, Lk * BT, Lk * BT,    Lf * BT * FF1, Lf * BT * F, Lo * BT * C,
+    /* ln1, qkv, atty, ln2, fch, fch_act: every kept layer in fp32, or with 16-bit storage
+     * two fp32 working buffers that the layer's six take turns in (layer_forward): A holds
+     * ln1, atty, ln2, fch_act (C or F wide), B holds qkv, fch (QKV or FF1). Used where it
+     * takes fewer bytes: from 2 kept layers (not with block checkpointing) */
+    size_t wideA = C > F ? C : F, wideB = QKV > FF1 ? QKV : FF1, storable = 3 * C + F + QKV + FF1;
+    bool half = bb_model_half_acts(c) && !m->fp32_acts && 2 * Lk * storable + 4 * (wideA + wideB) < 4 * Lk * storable;
+    size_t nA = half ? BT * wideA : Lk * BT * C, nB = half ? BT * wideB : Lk * BT * QKV, own = half ? 0 : Lk;
+    size_t sizes[] = {BT * C,     nA,          Lk * BT, Lk * BT,     nB,            own * BT * C, La * B * NH * T * T,
+                      Lk * BT * C, own * BT * C, Lk * BT, Lk * BT,   own * BT * FF1, own * BT * F, Lo * BT * C,
                       BT * C,     BT,         BT,     BT * V,     apart * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
@@ -340,6 +345,10 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
     if (loss && !apart) m->acts.probs = m->acts.logits;
+    if (half) {  /* the working buffers' tenants */
+        m->acts.atty = m->acts.ln2 = m->acts.fch_act = m->acts.ln1;
+        m->acts.fch = m->acts.qkv;
+    }
     size_t hsizes[] = {Lk * BT * C, Lk * BT * QKV, Lk * BT * C, Lk * BT * C, Lk * BT * FF1, Lk * BT * F}, htotal = 0;
     uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.qkv_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_h,
                           &m->acts.fch_act_h};
@@ -413,29 +422,24 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
                         a->ln1_h ? a->fch_h + l * BT * FF1 : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};
 }
 
-/* Copies the layer's six 16-bit storable activations between the fp32 working slot and
- * their 16-bit storage (to_half after the layer's forward, back before its backward). */
-static void half_acts_copy(const bb_model *m, const layer_acts *a, bool to_half) {
-    if (!a->ln1_h) return;
+/* Moves one of the layer's six 16-bit storable activations (n floats) between its fp32
+ * working buffer and its 16-bit storage: to_half once the forward is done with it (the
+ * buffer's next tenant overwrites it), back just before the backward reads it. A no-op
+ * without 16-bit storage (h NULL). Exact: the forward rounded every value to 16 bits. */
+static void half_move(const bb_model *m, float *f, uint16_t *h, size_t n, bool to_half) {
+    if (!h) return;
     const bb_eltwise_kernels *k = bb_eltwise();
-    const bb_config *c = &m->cfg;
-    size_t BT = (size_t)m->B * m->T, C = (size_t)c->n_embd, F = (size_t)c->ffn_hidden;
-    size_t QKV = (size_t)(c->n_head + 2 * c->n_kv_head) * (C / (size_t)c->n_head);
-    size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
-    int bf16 = c->act_quant == BB_ACTQ_BF16;
-    float *f[6] = {a->ln1, a->qkv, a->atty, a->ln2, a->fch, a->fch_act};
-    uint16_t *h[6] = {a->ln1_h, a->qkv_h, a->atty_h, a->ln2_h, a->fch_h, a->fch_act_h};
-    size_t n[6] = {BT * C, BT * QKV, BT * C, BT * C, BT * FF1, BT * F};
-    for (int t = 0; t < 6; t++) {
-        size_t chunks = (n[t] + 16383) / 16384;
-#pragma omp parallel for schedule(static) if (n[t] >= 2 * BB_PAR_MIN_WORK)
-        for (size_t j = 0; j < chunks; j++) {
-            size_t lo = j * 16384, len = n[t] - lo < 16384 ? n[t] - lo : 16384;
-            if (to_half) k->to_half(h[t] + lo, f[t] + lo, len, bf16);
-            else k->from_half(f[t] + lo, h[t] + lo, len, bf16);
-        }
+    int bf16 = m->cfg.act_quant == BB_ACTQ_BF16;
+    size_t chunks = (n + 16383) / 16384;
+#pragma omp parallel for schedule(static) if (n >= 2 * BB_PAR_MIN_WORK)
+    for (size_t j = 0; j < chunks; j++) {
+        size_t lo = j * 16384, len = n - lo < 16384 ? n - lo : 16384;
+        if (to_half) k->to_half(h + lo, f + lo, len, bf16);
+        else k->from_half(f + lo, h + lo, len, bf16);
     }
 }
+#define KEEP16(a, name, n) half_move(m, (a).name, (a).name##_h, (n), true)
+#define LOAD16(a, name, n) half_move(m, (a).name, (a).name##_h, (n), false)
 
 void bb_model_round_output(const bb_model *m, float *x, size_t n) {
     int mode = m->cfg.act_quant;
@@ -559,11 +563,16 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     bool subln = bb_precisions[c->precision].subln;
     layer_params p = LAYER_VIEW(m->params, m->specs, l);
     layer_acts a = layer_acts_at(m, l);
+    size_t NC = (size_t)N * C;
+    /* with 16-bit storage ln1, atty, ln2, fch_act share one fp32 buffer and qkv, fch
+     * another (ensure_acts): each is kept (KEEP16) before the next tenant is written */
     bb_model_norm_forward(m, a.ln1, a.ln1_mean, a.ln1_rstd, residual, p.ln1w, p.ln1b, N);
     bb_model_linear_forward(m, 0, l, a.qkv, a.ln1, p.qkvb, N, C, QKV, 0);
+    KEEP16(a, ln1, NC);
     if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
     bb_model_round_output(m, a.qkv, (size_t)N * QKV);
     be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
+    KEEP16(a, qkv, (size_t)N * QKV);
     float *att_in = a.atty;
     if (subln) {
         be->rmsnorm_forward(a.atty_n, a.atty_rstd, a.atty, p.subln_attw, N, C, c->norm_eps);
@@ -571,11 +580,14 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     }
     be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
     bb_model_linear_forward(m, 1, l, a.residual2, att_in, NULL, N, C, C, 1);
+    KEEP16(a, atty, NC);
     bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
     bb_model_linear_forward(m, 2, l, a.fch, a.ln2, p.fcb, N, C, FF1, 0);
+    KEEP16(a, ln2, NC);
     bb_model_round_output(m, a.fch, (size_t)N * FF1);
     if (f->swiglu) be->swiglu_forward(a.fch_act, a.fch, N, F);
     else be->gelu_forward(a.fch_act, a.fch, N, F);
+    KEEP16(a, fch, (size_t)N * FF1);
     float *fc_in = a.fch_act;
     if (subln) {
         be->rmsnorm_forward(a.fch_n, a.fch_rstd, a.fch_act, p.subln_ffnw, N, F, c->norm_eps);
@@ -583,7 +595,7 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     }
     be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
     bb_model_linear_forward(m, 3, l, a.residual3, fc_in, NULL, N, F, C, 1);
-    half_acts_copy(m, &a, true);
+    KEEP16(a, fch_act, (size_t)N * F);
 }
 
 /* The forward to the logits, then the loss: the cross-entropy, or with teacher logits
@@ -689,7 +701,9 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
         /* block checkpointing: the same ops on the same input, so the same bits */
         if (m->ckpt_mode == BB_CKPT_BLOCK) layer_forward(m, l, residual);
-        half_acts_copy(m, &a, false);
+        /* 16-bit storage: each activation back into its fp32 buffer just before it is read
+         * (LOAD16), in the reverse order of the forward's KEEP16 */
+        LOAD16(a, fch_act, BT * F);
         /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
          * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
         memset(g->dfch_act, 0, BT * F * sizeof(float));
@@ -702,13 +716,16 @@ void bb_model_backward(bb_model *m, float grad_scale) {
                             F, C);
         }
         memset(g->dfch, 0, BT * FF1 * sizeof(float));
+        LOAD16(a, fch, BT * FF1);
         if (f->swiglu) be->swiglu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         else be->gelu_backward(g->dfch, a.fch, g->dfch_act, N, F);
         memset(g->dnorm, 0, BT * C * sizeof(float));
+        LOAD16(a, ln2, BT * C);
         linear_backward(m, 2, l, g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);
         norm_backward(m, g->dresidual, dp.ln2w, dp.ln2b, g->dnorm, a.residual2, p.ln2w, a.ln2_mean, a.ln2_rstd, N);
         /* residual2 = residual + attproj(attention(qkv(norm1(residual)))) */
         memset(g->datty, 0, BT * C * sizeof(float));
+        LOAD16(a, atty, BT * C);
         if (subln) {
             memset(g->dsub, 0, BT * C * sizeof(float));
             linear_backward(m, 1, l, g->dsub, dp.attprojw, dp.attprojb, g->dresidual, a.atty_n, QW(wq, p, attprojw), N,
@@ -719,10 +736,12 @@ void bb_model_backward(bb_model *m, float grad_scale) {
                             C, C);
         }
         memset(g->dqkv, 0, BT * QKV * sizeof(float));
+        LOAD16(a, qkv, BT * QKV);
         /* a.att NULL (selective): the probabilities are recomputed from qkv, bit for bit */
         be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
         if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         memset(g->dnorm, 0, BT * C * sizeof(float));
+        LOAD16(a, ln1, BT * C);
         linear_backward(m, 0, l, g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, QW(wq, p, qkvw), N, C, QKV);
         norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual, p.ln1w, a.ln1_mean, a.ln1_rstd, N);
     }

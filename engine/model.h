@@ -92,11 +92,12 @@ typedef struct {
     /* fp16/bf16 (bb_model_half_acts): the activations of the matmuls kept for backward
      * live here as 16-bit copies — the four quantized-linear inputs and the outputs of the
      * qkv and MLP-in linears (bb_model_round_output: mixed precision keeps a linear's
-     * output in 16 bits, as torch.autocast does) — and ln1, qkv, atty, ln2, fch, fch_act
-     * above are one layer's working buffers (slot 0), written back from these at the
-     * start of each layer's backward. The values are exact in 16 bits (the forward
-     * rounded them), so training is bit-identical to FP32 storage at half the bytes for
-     * these tensors. */
+     * output in 16 bits, as torch.autocast does). ln1, qkv, atty, ln2, fch, fch_act above
+     * are then two fp32 working buffers that they take turns in (ln1 = atty = ln2 =
+     * fch_act, qkv = fch: model.c layer_forward), each moved to 16 bits when the forward
+     * is done with it and back just before the backward reads it. The values are exact
+     * in 16 bits (the forward rounded them), so training is bit-identical to FP32 storage
+     * at half the bytes for these tensors. */
     uint16_t *ln1_h;     /* (L,B,T,C) */
     uint16_t *qkv_h;     /* (L,B,T,QKV) */
     uint16_t *atty_h;    /* (L,B,T,C) */
@@ -208,9 +209,10 @@ void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
  * (fp16, bf16: autocast keeps the fp16 copy of a matmul input, and a linear's output is
  * fp16). Their SubLN-free block has six: the inputs ln1, atty, ln2, fch_act of the four
  * linears and the outputs qkv (the attention's matmul input) and fch (the MLP
- * activation's input), all exact in 16 bits. The model uses it when it keeps 3 or more
- * layers (not with block checkpointing; selective keeps them all): the one fp32 working
- * slot costs 2 layers' worth. */
+ * activation's input), all exact in 16 bits. The model uses it where it takes fewer bytes
+ * than fp32 (model.c ensure_acts: from 2 kept layers; not with block checkpointing, which
+ * keeps one): the two fp32 working buffers the layer computes in cost a little more than
+ * one layer's worth of 16-bit storage. */
 bool bb_model_half_acts(const bb_config *cfg);
 
 /* Recomputes wq from the masters (after init, load and every optimizer step). */

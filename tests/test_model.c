@@ -397,7 +397,7 @@ static void test_checkpointing_parity(void) {
         }
 }
 
-/* fp16/bf16 keep the quantized linears' inputs in 16 bits for backward (model.h): the
+/* fp16/bf16 keep the activations of their matmuls in 16 bits for backward (model.h): the
  * values are exact there, so three training steps (in each checkpointing mode)
  * give the bits of fp32 storage, in fewer activation bytes. */
 static void test_half_activations(void) {
@@ -406,7 +406,7 @@ static void test_half_activations(void) {
         for (int pi = 0; pi < 2; pi++)
             for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
                 bb_config c = tiny((bb_family)f);
-                c.n_layer = 4;  /* 16-bit storage saves bytes from 3 layers: it adds one fp32 slot */
+                c.n_layer = 4;  /* 16-bit storage saves bytes from 2 kept layers (ensure_acts) */
                 char err[200], name[96];
                 bb_config_set_precision(&c, precisions[pi], err, sizeof err);
                 snprintf(name, sizeof name, "%s/%s checkpointing %s", bb_family_name(c.family), precisions[pi],
