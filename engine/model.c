@@ -408,7 +408,7 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
     size_t QKV = (NH + 2 * (size_t)c->n_kv_head) * hd, F = (size_t)c->ffn_hidden;
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
-    size_t lf = a->ln1_h ? 0 : (size_t)l;  /* the 16-bit storable: one fp32 working slot with 16-bit storage */
+    size_t lf = a->ln1_h ? 0 : (size_t)l;  /* with 16-bit storage: the two fp32 working buffers (ensure_acts) */
     return (layer_acts){a->ln1 + lf * BT * C,      a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
                         a->qkv + lf * BT * QKV,    a->atty + lf * BT * C,
                         bb_at(a->att, (size_t)m->B * NH * m->T * m->T, l),
