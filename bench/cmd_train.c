@@ -124,7 +124,7 @@ int bb_cmd_train(int argc, char **argv) {
         {"int4-group", BB_ARG_INT, &a.group, "G", "int4 weight group size: 32, 64 or 128", 32, 128},
         {"act-quant", BB_ARG_STR, &a.act_quant, "MODE", "int4 activations: token or block (per group)", 0, -1},
         {"lambda-warmup", BB_ARG_INT, &a.lambda_warmup, "N",
-         "b158 quantization warm-up: lambda = min(step/N, 1) (HF 1.58-bit recipe; 0: off)", 0, 100000000},
+         "int8/int4/b158 quantization warm-up: lambda = min(step/N, 1) (HF 1.58-bit recipe; 0: off)", 0, 100000000},
         {"two-stage", BB_ARG_FLAG, &a.two_stage, NULL,
          "BitNet b1.58 two-stage recipe: at 50% the peak lr drops to 2/3 and weight decay to 0", 0, -1},
         {"loss-scale-interval", BB_ARG_INT, &a.scaler_interval, "N",
@@ -271,6 +271,11 @@ int bb_cmd_train(int argc, char **argv) {
     }
     m.ckpt_mode = (bb_ckpt_mode)ckpt_mode;
     m.logits_in_place = true;  /* probabilities over the logits: nothing here reads logits after a loss */
+    /* the warm-up blends quantization in, x + lambda (q(x) - x): values off the 16-bit grid,
+     * which fp16/bf16 keep for backward in 16 bits (model.h bb_model_half_acts) */
+    if (a.lambda_warmup && (cfg.act_quant == BB_ACTQ_FP16 || cfg.act_quant == BB_ACTQ_BF16))
+        bb_usage_error("train", "--lambda-warmup is a warm-up for the integer precisions (int8, int4, b158), not %s",
+                       bb_precisions[cfg.precision].name);
     if (a.seq == 0) a.seq = cfg.max_seq;
     if (a.seq > cfg.max_seq) bb_usage_error("train", "--seq %ld exceeds the model's max_seq %d", a.seq, cfg.max_seq);
 

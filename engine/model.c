@@ -604,6 +604,9 @@ static float forward(bb_model *m, const int *inputs, const int *targets, const f
                      int B, int T) {
     BB_CHECK(!(m->forward_only && targets));  /* a forward-only model has no loss buffers */
     ensure_acts(m, B, T, !m->logits_in_place || tlogits != NULL);
+    /* the BitNet warm-up (lambda < 1) leaves values off the 16-bit grid, which 16-bit
+     * activation storage would round (cmd_train refuses the combination) */
+    BB_CHECK(m->quant_lambda >= 1.0f || !m->acts.ln1_h);
     const bb_config *c = &m->cfg;
     const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;

@@ -63,6 +63,7 @@ expect 2 "--checkpointing: unknown mode 'attn'" -- "$BB" bench memory --preset t
 expect 2 "--checkpointing: unknown mode 'full'" -- "$BB" bench throughput --preset tiny --checkpointing full
 expect 0 "checkpointing selective" -- "$BB" memcalc --model tiny --checkpointing selective
 expect 0 "selective: keep no attention probabilities" -- "$BB" train --help
+expect 2 "--lambda-warmup is a warm-up for the integer precisions \(int8, int4, b158\), not bf16" -- "$BB" train --model tiny --precision bf16 --lambda-warmup 10
 expect 2 "n_embd 64 is not divisible by n_head 5" -- "$BB" train --model tiny --set n_head=5
 expect 2 "unknown config key 'n_layers'" -- "$BB" train --model tiny --set n_layers=3
 expect 2 "exceeds the model's max_seq 64" -- "$BB" train --model tiny --seq 65

@@ -1,6 +1,6 @@
 /* test_decode.c — KV-cache decoding: every step's logits match a full recompute of the
  * whole sequence, greedy decoding with the cache produces the same tokens as greedy
- * with full recomputes (both families, FP32 and a quantized precision), and beam search
+ * with full recomputes (both families; FP32, b158 and bf16), and beam search
  * with width 1 is exactly greedy. */
 #include "../engine/alloc.h"
 #include "../engine/kvcache.h"
@@ -31,9 +31,11 @@ static bb_model make_model(bb_family f, const char *precision) {
 }
 
 static void test_cache_matches_recompute(void) {
-    const char *precisions[] = {"fp32", "b158"};
+    /* bf16: mixed precision rounds the qkv and MLP-in outputs (bb_model_round_output) and
+     * prefill reads qkv from its 16-bit storage (model.h bb_acts qkv_h) */
+    const char *precisions[] = {"fp32", "b158", "bf16"};
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
-        for (int pi = 0; pi < 2; pi++) {
+        for (int pi = 0; pi < 3; pi++) {
             bb_model m = make_model((bb_family)f, precisions[pi]);
             int V = m.cfg.vocab_size, P = 5, n_new = 25, prompt[5] = {3, 17, 8, 42, 5};
             char err[200], name[96];
@@ -42,6 +44,8 @@ static void test_cache_matches_recompute(void) {
             int seq[64];
             memcpy(seq, prompt, sizeof prompt);
             const float *logits = bb_kvcache_prefill(&m, &kv, prompt, P);
+            CHECK(strcmp(precisions[pi], "bf16") != 0 || m.acts.qkv_h != NULL,
+                  "%s/bf16: prefill did not go through the 16-bit qkv storage", bb_family_name((bb_family)f));
             float *cached = bb_alloc(BB_MEM_OTHER, (size_t)V * sizeof(float));
             for (int t = 0; t < n_new; t++) {
                 memcpy(cached, logits, (size_t)V * sizeof(float));

@@ -340,7 +340,7 @@ static void test_logits_in_place(void) {
 /* Checkpointing (model.h bb_ckpt_mode) recomputes in backward what forward did not keep:
  * selective the attention probabilities (from qkv, backend.h), block every block. Each gives
  * the loss and the gradients of keeping everything bit for bit, in fewer activation bytes,
- * for both families at fp32, fp16 (4 layers: the linears' inputs kept in 16 bits,
+ * for both families at fp32, fp16 (4 layers: six activations a block kept in 16 bits,
  * bb_model_half_acts) and b158 (SubLN), and at T = 72 > BB_ATT_BLOCK with hd 8, where
  * the attention runs several row blocks on an OpenMP team. */
 static void test_checkpointing_parity(void) {
