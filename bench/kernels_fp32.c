@@ -254,19 +254,19 @@ static void *setup_attention(const int64_t *a) {
     buf(s, 2, B * T * 3 * C, 2, -1.0f, 1.0f);     /* qkv */
     buf(s, 3, B * T * 3 * C, 0, 0, 0);            /* dqkv */
     buf(s, 4, B * T * C, 4, -1.0f, 1.0f);         /* dout */
-    bb_backend_cpu.attention_forward(s->f[0], s->f[1], s->f[2], (int)B, (int)T, (int)NH, (int)NH, (int)hd);
+    bb_backend_cpu.attention_forward(s->f[0], s->f[1], s->f[2], (int)B, (int)T, (int)NH, (int)NH, (int)hd, BB_ATT_F32);
     return s;
 }
 
 static void run_attention_forward(void *p, const int64_t *a) {
     kstate *s = p;
-    bb_backend_cpu.attention_forward(s->f[0], s->f[1], s->f[2], (int)a[0], (int)a[1], (int)a[2], (int)a[2], (int)a[3]);
+    bb_backend_cpu.attention_forward(s->f[0], s->f[1], s->f[2], (int)a[0], (int)a[1], (int)a[2], (int)a[2], (int)a[3], BB_ATT_F32);
 }
 
 static void run_attention_backward(void *p, const int64_t *a) {
     kstate *s = p;
     bb_backend_cpu.attention_backward(s->f[3], s->f[4], s->f[2], s->f[1], (int)a[0], (int)a[1], (int)a[2], (int)a[2],
-                                      (int)a[3]);
+                                      (int)a[3], BB_ATT_F32);
 }
 
 static double flops_attention_forward(const int64_t *a) {

@@ -51,10 +51,11 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
 /* Floats of one layer's slot in the activation table (model.c ensure_acts) other than the
  * 16-bit storable (ln1, qkv, atty, ln2, fch, fch_act) and the block output residual3; att:
  * with the attention probabilities (not with selective recomputation, nor in a model that
- * never runs backward). */
+ * never runs backward), which fp16/bf16 keep in 16 bits (half a float each, att_h). */
 static double layer_slot_floats(const bb_config *c, int B, int T, bool att) {
     double C = c->n_embd, NH = c->n_head, F = c->ffn_hidden, BT = (double)B * T;
-    double slot = 2 * BT /*ln1 mean, rstd*/ + (att ? B * NH * T * T : 0) + BT * C /*residual2*/ + 2 * BT;
+    double att_floats = (bb_model_att_fmt(c) == BB_ATT_F32 ? 1.0 : 0.5) * B * NH * T * T;
+    double slot = 2 * BT /*ln1 mean, rstd*/ + (att ? att_floats : 0) + BT * C /*residual2*/ + 2 * BT;
     if (bb_precisions[c->precision].subln) slot += BT * C + BT + BT * F + BT;
     return slot;
 }
@@ -93,8 +94,9 @@ static double n_params(const bb_config *c, bb_tensor_spec s[BB_N_PARAMS]) {
 }
 
 /* The CPU attention backward's transient row blocks per thread (engine/cpu/attention.h). */
-static double att_scratch_bytes(int T, bb_ckpt_mode ckpt) {
-    return 4.0 * (double)bb_attention_cpu_scratch_floats(T, true, ckpt == BB_CKPT_SELECTIVE);
+static double att_scratch_bytes(const bb_config *c, int T, bb_ckpt_mode ckpt) {
+    bool half = bb_model_att_fmt(c) != BB_ATT_F32;
+    return 4.0 * (double)bb_attention_cpu_scratch_floats(T, true, ckpt == BB_CKPT_SELECTIVE, half);
 }
 
 void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_memcalc *o) {
@@ -122,7 +124,7 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
                   2 * BT /*lnf*/ + BT * V /*logits, the probabilities over them (logits_in_place)*/ + BT /*losses*/;
     o->activations = 4 * acts + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c);
-    o->att_scratch_per_thread = att_scratch_bytes(T, ckpt);
+    o->att_scratch_per_thread = att_scratch_bytes(c, T, ckpt);
     o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace;
 }
 
@@ -188,6 +190,6 @@ void bb_memcalc_lora(const bb_config *c, const bb_lora_config *lc, int B, int T,
                   BT /*losses*/;
     o->activations = 4 * acts + 2 * 4 * BT /*inputs, targets*/ + 4 * h + masks;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c) + 4 * (BT * r + (lc->dropout > 0 ? BT * max_in : 0));
-    o->att_scratch_per_thread = att_scratch_bytes(T, ckpt);
+    o->att_scratch_per_thread = att_scratch_bytes(c, T, ckpt);
     o->total = o->packed + o->frozen + o->adapters + o->adapter_grads + o->adapter_optim + o->activations + o->workspace;
 }

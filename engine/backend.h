@@ -12,6 +12,9 @@
 #include "../precisions/precision.h"
 #include <stddef.h>
 
+/* How the attention keeps its probabilities (attention_forward below). */
+typedef enum { BB_ATT_F32, BB_ATT_F16, BB_ATT_BF16 } bb_att_fmt;
+
 typedef struct {
     const char *name;
     /* out (N,OC) = inp (N,C) @ weight(OC,C)^T + bias (OC) [bias may be NULL]. With
@@ -49,10 +52,16 @@ typedef struct {
      * activation recomputation (Korthikanti et al. 2022, arXiv:2205.05198, §4.2; model.h
      * bb_ckpt_mode). Every backend must recompute with the code that computed the kept
      * probabilities, so a backward gives the same result with att kept or NULL (bit for
-     * bit where its backward is deterministic: CPU and reference). */
-    void (*attention_forward)(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd);
-    void (*attention_backward)(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                               int NH, int NKV, int hd);
+     * bit where its backward is deterministic: CPU and reference).
+     * fmt (mixed precision, model.h): BB_ATT_F32 keeps the probabilities as computed, in
+     * float; BB_ATT_F16 / BB_ATT_BF16 round them to that format (round to nearest even)
+     * before P V, as a half-precision matmul reads them, keep them in att as 16-bit values
+     * (uint16_t), and backward uses the rounded P throughout (dV = P^T dY and the softmax
+     * backward dS = P (dP - rowsum(P dP))). */
+    void (*attention_forward)(float *out, void *att, const float *qkv, int B, int T, int NH, int NKV, int hd,
+                              bb_att_fmt fmt);
+    void (*attention_backward)(float *dqkv, const float *dout, const float *qkv, const void *att, int B, int T,
+                               int NH, int NKV, int hd, bb_att_fmt fmt);
     /* out = x + broadcast(bias) [bias may be NULL]: starts a residual branch before an
      * accumulating matmul. */
     void (*residual_bias_forward)(float *out, const float *x, const float *bias, int N, int C);

@@ -117,6 +117,7 @@ static void attention_step(bb_kvcache *kv, const bb_model *m, int l) {
     int QKV = (NH + 2 * NKV) * hd, n = kv->len + 1;
     float scale = 1.0f / sqrtf((float)hd);
     const bb_eltwise_kernels *k = bb_eltwise();
+    bb_att_fmt fmt = bb_model_att_fmt(c);
 #pragma omp parallel for schedule(static) if ((size_t)S * NH * n * hd >= 32768)
     for (int sh = 0; sh < S * NH; sh++) {
         int s = sh / NH, h = sh % NH, kvh = h / group;
@@ -130,12 +131,14 @@ static void attention_step(bb_kvcache *kv, const bb_model *m, int l) {
             maxv = p[t] > maxv ? p[t] : maxv;
         }
         float inv = 1.0f / k->exp_shift_sum(p, p, maxv, (size_t)n);
+        for (int t = 0; t < n; t++) p[t] *= inv;
+        /* mixed precision: the probabilities rounded as the training attention rounds them */
+        if (fmt == BB_ATT_F16) k->fake_fp16(p, (size_t)n);
+        else if (fmt == BB_ATT_BF16) k->fake_bf16(p, (size_t)n);
         float *y = kv->atty + (size_t)s * C + (size_t)h * hd;
         for (int i = 0; i < hd; i++) y[i] = 0.0f;
-        for (int t = 0; t < n; t++) {
-            float w = p[t] * inv;
-            for (int i = 0; i < hd; i++) y[i] += w * V[(size_t)t * hd + i];
-        }
+        for (int t = 0; t < n; t++)
+            for (int i = 0; i < hd; i++) y[i] += p[t] * V[(size_t)t * hd + i];
     }
 }
 

@@ -319,6 +319,7 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
      * recomputation and models that never run backward pass att = NULL (backend.h) */
     bool backward = !m->forward_only && (m->grads_mem || m->lora);
     size_t La = backward && m->ckpt_mode != BB_CKPT_SELECTIVE ? Lk : 0;
+    size_t att16 = bb_model_att_fmt(c) != BB_ATT_F32 ? 1 : 0;  /* kept in 16 bits (att_h), not as floats */
     /* ln1, qkv, atty, ln2, fch, fch_act: every kept layer in fp32, or with 16-bit storage
      * two fp32 working buffers that the layer's six take turns in (layer_forward): A holds
      * ln1, atty, ln2, fch_act (C or F wide), B holds qkv, fch (QKV or FF1). Used where it
@@ -326,7 +327,7 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     size_t wideA = C > F ? C : F, wideB = QKV > FF1 ? QKV : FF1, storable = 3 * C + F + QKV + FF1;
     bool half = bb_model_half_acts(c) && !m->fp32_acts && 2 * Lk * storable + 4 * (wideA + wideB) < 4 * Lk * storable;
     size_t nA = half ? BT * wideA : Lk * BT * C, nB = half ? BT * wideB : Lk * BT * QKV, own = half ? 0 : Lk;
-    size_t sizes[] = {BT * C,     nA,          Lk * BT, Lk * BT,     nB,            own * BT * C, La * B * NH * T * T,
+    size_t sizes[] = {BT * C,     nA,          Lk * BT, Lk * BT,     nB,            own * BT * C, (1 - att16) * La * B * NH * T * T,
                       Lk * BT * C, own * BT * C, Lk * BT, Lk * BT,   own * BT * FF1, own * BT * F, Lo * BT * C,
                       BT * C,     BT,         BT,     BT * V,     apart * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
@@ -349,17 +350,19 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
         m->acts.atty = m->acts.ln2 = m->acts.fch_act = m->acts.ln1;
         m->acts.fch = m->acts.qkv;
     }
-    size_t hsizes[] = {Lk * BT * C, Lk * BT * QKV, Lk * BT * C, Lk * BT * C, Lk * BT * FF1, Lk * BT * F}, htotal = 0;
+    size_t hs = half ? 1 : 0;
+    size_t hsizes[] = {hs * Lk * BT * C, hs * Lk * BT * QKV, hs * Lk * BT * C,  hs * Lk * BT * C,
+                       hs * Lk * BT * FF1, hs * Lk * BT * F, att16 * La * B * NH * T * T}, htotal = 0;
     uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.qkv_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_h,
-                          &m->acts.fch_act_h};
-    for (size_t i = 0; i < 6; i++) htotal += half ? hsizes[i] : 0;
+                          &m->acts.fch_act_h, &m->acts.att_h};
+    for (size_t i = 0; i < 7; i++) htotal += hsizes[i];
     if (htotal > m->acts_half_cap) {
         bb_free(m->acts_half_mem);
         m->acts_half_mem = bb_alloc(BB_MEM_ACTS, htotal * sizeof(uint16_t));
         m->acts_half_cap = htotal;
     }
     uint16_t *h = m->acts_half_mem;
-    for (size_t i = 0; i < 6; i++) { *hptrs[i] = half ? h : NULL; h += half ? hsizes[i] : 0; }
+    for (size_t i = 0; i < 7; i++) { *hptrs[i] = hsizes[i] ? h : NULL; h += hsizes[i]; }
     if (m->grads_mem || m->lora) {  /* training: the backward scratch */
         size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
         float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
@@ -391,7 +394,16 @@ typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *residual2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_act,
         *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
     uint16_t *ln1_h, *qkv_h, *atty_h, *ln2_h, *fch_h, *fch_act_h;  /* NULL unless bb_model_half_acts */
+    uint16_t *att_h;  /* the probabilities in 16 bits (bb_model_att_fmt), NULL where not kept so */
 } layer_acts;
+
+/* The attention's probabilities as layer_forward passes them to the backend: float, 16-bit,
+ * or NULL (not kept). */
+static void *att_of(const layer_acts *a) { return a->att_h ? (void *)a->att_h : (void *)a->att; }
+
+bb_att_fmt bb_model_att_fmt(const bb_config *c) {
+    return c->act_quant == BB_ACTQ_FP16 ? BB_ATT_F16 : c->act_quant == BB_ACTQ_BF16 ? BB_ATT_BF16 : BB_ATT_F32;
+}
 
 bool bb_model_half_acts(const bb_config *c) {
     return (c->act_quant == BB_ACTQ_FP16 || c->act_quant == BB_ACTQ_BF16) && !bb_precisions[c->precision].subln;
@@ -419,7 +431,8 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
                         bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l),
                         a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->qkv_h + l * BT * QKV : NULL,
                         a->ln1_h ? a->atty_h + l * BT * C : NULL, a->ln1_h ? a->ln2_h + l * BT * C : NULL,
-                        a->ln1_h ? a->fch_h + l * BT * FF1 : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL};
+                        a->ln1_h ? a->fch_h + l * BT * FF1 : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL,
+                        a->att_h ? a->att_h + l * (size_t)m->B * NH * m->T * m->T : NULL};
 }
 
 /* Moves one of the layer's six 16-bit storable activations (n floats) between its fp32
@@ -571,7 +584,7 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     KEEP16(a, ln1, NC);
     if (!f->learned_pos) be->rope_forward(a.qkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
     bb_model_round_output(m, a.qkv, (size_t)N * QKV);
-    be->attention_forward(a.atty, a.att, a.qkv, B, T, NH, NKV, hd);
+    be->attention_forward(a.atty, att_of(&a), a.qkv, B, T, NH, NKV, hd, bb_model_att_fmt(c));
     KEEP16(a, qkv, (size_t)N * QKV);
     float *att_in = a.atty;
     if (subln) {
@@ -741,7 +754,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         memset(g->dqkv, 0, BT * QKV * sizeof(float));
         LOAD16(a, qkv, BT * QKV);
         /* a.att NULL (selective): the probabilities are recomputed from qkv, bit for bit */
-        be->attention_backward(g->dqkv, g->datty, a.qkv, a.att, B, T, NH, NKV, hd);
+        be->attention_backward(g->dqkv, g->datty, a.qkv, att_of(&a), B, T, NH, NKV, hd, bb_model_att_fmt(c));
         if (!f->learned_pos) be->rope_backward(g->dqkv, m->rope_cos, m->rope_sin, B, T, NH, NKV, hd);
         memset(g->dnorm, 0, BT * C * sizeof(float));
         LOAD16(a, ln1, BT * C);

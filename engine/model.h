@@ -71,7 +71,8 @@ typedef struct {
     float *qkv;        /* (L,B,T,QKV) after RoPE for llama */
     float *atty;       /* (L,B,T,C) */
     float *att;        /* (L,B,NH,T,T); NULL when nothing keeps it (ensure_acts: selective
-                          recomputation, or a model that never runs backward) */
+                          recomputation, or a model that never runs backward), and for
+                          fp16/bf16, which keep att_h instead */
     float *residual2;  /* (L,B,T,C) */
     float *ln2;        /* (L,B,T,C) */
     float *ln2_mean;   /* (L,B,T) */
@@ -104,6 +105,10 @@ typedef struct {
     uint16_t *ln2_h;     /* (L,B,T,C) */
     uint16_t *fch_h;     /* (L,B,T,FF1) */
     uint16_t *fch_act_h; /* (L,B,T,F) */
+    /* fp16/bf16: the attention probabilities, rounded to 16 bits before P V (backend.h
+     * bb_att_fmt, bb_model_att_fmt) and kept in 16 bits whenever they are kept at all
+     * (fp32_acts too: they are exact there) */
+    uint16_t *att_h;     /* (L,B,NH,T,T) */
 } bb_acts;
 
 /* Gradient scratch for one layer at a time (backward walks the layers downwards). */
@@ -137,7 +142,8 @@ typedef struct {
                                    fake-quant values, the reference path */
     bool frozen_quant;          /* packed weights loaded from an export: never requantized */
     bool fp32_acts;             /* keep every activation in fp32 even where bb_model_half_acts (tests:
-                                   16-bit storage must not change a bit); set before the first forward */
+                                   16-bit storage must not change a bit), but the attention probabilities
+                                   (att_h); set before the first forward */
     bb_ckpt_mode ckpt_mode;     /* activation checkpointing (none, selective, block); set before the
                                    first forward */
     bool forward_only;          /* logits only (bb_model_opts): one layer slot of activations, no loss */
@@ -214,6 +220,10 @@ void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
  * keeps one): the two fp32 working buffers the layer computes in cost a little more than
  * one layer's worth of 16-bit storage. */
 bool bb_model_half_acts(const bb_config *cfg);
+/* The attention probabilities' format (backend.h): BB_ATT_F16 / BB_ATT_BF16 for the mixed
+ * precisions (act_quant fp16/bf16: rounded before P V, as a half-precision matmul reads
+ * them), BB_ATT_F32 otherwise. */
+bb_att_fmt bb_model_att_fmt(const bb_config *cfg);
 
 /* Recomputes wq from the masters (after init, load and every optimizer step). */
 void bb_model_requantize(bb_model *m);

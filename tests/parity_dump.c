@@ -16,7 +16,8 @@
  * (train_wq.<name>, (S, L, OC, C)) and the quantized inputs of the four linears
  * (train_qacts.<site>, (S, L, B, T, C or F); sites qkv, attproj, fc, fcproj), and for
  * fp16/bf16 the linear outputs they round to 16 bits (qkv_out (S, L, B, T, QKV) after
- * RoPE, fc_out (S, L, B, T, FF1)). */
+ * RoPE, fc_out (S, L, B, T, FF1)) and the attention probabilities they round (att,
+ * (S, L, B, NH, T, T)). */
 #include "../engine/cpu/isa.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
@@ -185,22 +186,25 @@ int main(int argc, char **argv) {
     float *traj_p = trajectory ? bb_alloc(BB_MEM_OTHER, (STEPS + 1) * NP * sizeof(float)) : NULL;
     float *traj_g = trajectory ? bb_alloc(BB_MEM_OTHER, STEPS * NP * sizeof(float)) : NULL;
     /* quantized: the linears' weights and inputs as the forward used them; fp16/bf16 add
-     * the two linear outputs they round (bb_model_round_output): qkv after RoPE, fch */
-    enum { NQ = 4, NSITE = 6 };
+     * the two linear outputs they round (bb_model_round_output): qkv after RoPE, fch, and
+     * the attention probabilities they round (bb_model_att_fmt; (B, NH, T, T) a layer) */
+    enum { NQ = 4, NSITE = 7, SITE_ATT = 6 };
     static const int qparam[NQ] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
-    static const char *qsite[NSITE] = {"qkv", "attproj", "fc", "fcproj", "qkv_out", "fc_out"};
+    static const char *qsite[NSITE] = {"qkv", "attproj", "fc", "fcproj", "qkv_out", "fc_out", "att"};
     bool quant = trajectory && cfg.precision != BB_PREC_FP32, subln = bb_precisions[cfg.precision].subln;
     bool half_fmt = cfg.act_quant == BB_ACTQ_FP16 || cfg.act_quant == BB_ACTQ_BF16;
     int nsite = half_fmt ? NSITE : NQ;
     size_t C_ = (size_t)cfg.n_embd, F_ = (size_t)cfg.ffn_hidden, hd_ = C_ / (size_t)cfg.n_head;
     size_t QKV_ = ((size_t)cfg.n_head + 2 * (size_t)cfg.n_kv_head) * hd_;
     size_t FF1_ = cfg.family == BB_FAMILY_LLAMA ? 2 * F_ : F_;  /* SwiGLU: [gate | up] */
-    size_t BTn = (size_t)B * T, Ln = (size_t)cfg.n_layer, site_dim[NSITE] = {C_, C_, C_, F_, QKV_, FF1_};
+    size_t BTn = (size_t)B * T, Ln = (size_t)cfg.n_layer, site_dim[NSITE] = {C_, C_, C_, F_, QKV_, FF1_, 0};
+    size_t site_n[NSITE];  /* elements of one layer's site */
+    for (int k = 0; k < NSITE; k++) site_n[k] = k == SITE_ATT ? (size_t)B * cfg.n_head * T * T : BTn * site_dim[k];
     float *traj_wq[NQ] = {0}, *traj_qa[NSITE] = {0};
     for (int k = 0; quant && k < NQ; k++)
         traj_wq[k] = bb_alloc(BB_MEM_OTHER, STEPS * m.specs[qparam[k]].numel * sizeof(float));
     for (int k = 0; quant && k < nsite; k++)
-        traj_qa[k] = bb_alloc(BB_MEM_OTHER, STEPS * Ln * BTn * site_dim[k] * sizeof(float));
+        traj_qa[k] = bb_alloc(BB_MEM_OTHER, STEPS * Ln * site_n[k] * sizeof(float));
     for (int s = 0; s < STEPS; s++) {
         train_lrs[s] = bb_schedule_lr(&sched, s);
         if (traj_p) memcpy(traj_p + s * NP, m.params_mem, NP * sizeof(float));
@@ -210,11 +214,11 @@ int main(int argc, char **argv) {
             memcpy(traj_wq[k] + s * nw, m.wq.t[qparam[k]], nw * sizeof(float));
         }
         for (int k = 0; quant && k < nsite; k++) {
-            size_t na = Ln * BTn * site_dim[k];
+            size_t na = Ln * site_n[k];
             const float *qa[NSITE] = {m.acts.ln1, subln ? m.acts.atty_n : m.acts.atty, m.acts.ln2,
-                                      subln ? m.acts.fch_n : m.acts.fch_act, m.acts.qkv, m.acts.fch};
+                                      subln ? m.acts.fch_n : m.acts.fch_act, m.acts.qkv, m.acts.fch, m.acts.att};
             const uint16_t *qh[NSITE] = {m.acts.ln1_h, m.acts.atty_h, m.acts.ln2_h, m.acts.fch_act_h, m.acts.qkv_h,
-                                         m.acts.fch_h};
+                                         m.acts.fch_h, m.acts.att_h};
             if (qh[k])  /* fp16/bf16 keep these in 16 bits (model.h) */
                 bb_eltwise()->from_half(traj_qa[k] + s * na, qh[k], na, cfg.act_quant == BB_ACTQ_BF16);
             else
@@ -274,9 +278,9 @@ int main(int argc, char **argv) {
         io[n++] = f32(qnames[0][k], traj_wq[k], 4, wshape);
     }
     for (int k = 0; quant && k < nsite; k++) {
-        size_t ashape[5] = {STEPS, Ln, B, T, site_dim[k]};
+        size_t ashape[5] = {STEPS, Ln, B, T, site_dim[k]}, pshape[6] = {STEPS, Ln, B, cfg.n_head, T, T};
         snprintf(qnames[1][k], sizeof qnames[1][k], "train_qacts.%s", qsite[k]);
-        io[n++] = f32(qnames[1][k], traj_qa[k], 5, ashape);
+        io[n++] = k == SITE_ATT ? f32(qnames[1][k], traj_qa[k], 6, pshape) : f32(qnames[1][k], traj_qa[k], 5, ashape);
     }
     char adamw[256];
     snprintf(adamw, sizeof adamw,

@@ -144,24 +144,51 @@ static void test_attention(void) {
         ref->rope_backward(q2, cs, sn, B, T, NH, NKV, hd);
         EXPECT_NMSE("rope_backward.dqkv", q1, q2, nq, TOL);
         float *o1 = rnd(no, 1), *o2 = rnd(no, 1), *a1 = rnd(na, 1), *a2 = rnd(na, 1);
-        gpu->attention_forward(o1, a1, qkv, B, T, NH, NKV, hd);
-        ref->attention_forward(o2, a2, qkv, B, T, NH, NKV, hd);
+        gpu->attention_forward(o1, a1, qkv, B, T, NH, NKV, hd, BB_ATT_F32);
+        ref->attention_forward(o2, a2, qkv, B, T, NH, NKV, hd, BB_ATT_F32);
         EXPECT_NMSE("attention.out", o1, o2, no, TOL);
         EXPECT_NMSE("attention.att", a1, a2, na, TOL);
         float *dout = rnd(no, 1), *d1 = rnd(nq, 1), *d2 = copy(d1, nq);
-        gpu->attention_backward(d1, dout, qkv, a2, B, T, NH, NKV, hd);
-        ref->attention_backward(d2, dout, qkv, a2, B, T, NH, NKV, hd);
+        gpu->attention_backward(d1, dout, qkv, a2, B, T, NH, NKV, hd, BB_ATT_F32);
+        ref->attention_backward(d2, dout, qkv, a2, B, T, NH, NKV, hd, BB_ATT_F32);
         EXPECT_NMSE("attention.dqkv", d1, d2, nq, TOL);
         /* att == NULL (selective recomputation, backend.h): forward keeps no probabilities
          * and gives the kept path's out bit for bit (no atomics there); backward recomputes
          * them with forward's code (its atomics leave run-to-run rounding: TOL) */
         float *o3 = rnd(no, 1), *d3 = rnd(nq, 1), *d4 = copy(d3, nq);
-        gpu->attention_forward(o3, NULL, qkv, B, T, NH, NKV, hd);
+        gpu->attention_forward(o3, NULL, qkv, B, T, NH, NKV, hd, BB_ATT_F32);
         EXPECT_NMSE("attention.out att=NULL vs kept", o3, o1, no, 0.0);
-        gpu->attention_backward(d3, dout, qkv, a1, B, T, NH, NKV, hd);
-        gpu->attention_backward(d4, dout, qkv, NULL, B, T, NH, NKV, hd);
+        gpu->attention_backward(d3, dout, qkv, a1, B, T, NH, NKV, hd, BB_ATT_F32);
+        gpu->attention_backward(d4, dout, qkv, NULL, B, T, NH, NKV, hd, BB_ATT_F32);
         EXPECT_NMSE("attention.dqkv recomputed vs kept", d4, d3, nq, TOL);
         bb_free(o3); bb_free(d3); bb_free(d4);
+        /* mixed precision (backend.h bb_att_fmt): the probabilities rounded and kept in 16
+         * bits; against the reference within its 16-bit rounding (a value that lands the
+         * other way: the precision's train_grad bound, tolerances.h), the backward from the
+         * reference's kept values at TOL, and recomputed = kept */
+        for (int f = BB_ATT_F16; f <= BB_ATT_BF16; f++) {
+            bb_att_fmt fmt = (bb_att_fmt)f;
+            double tol16 = bb_cuda_tol(fmt == BB_ATT_F16 ? "fp16" : "bf16")->train_grad;
+            uint16_t *h1 = bb_alloc(BB_MEM_OTHER, na * sizeof(uint16_t)), *h2 = bb_alloc(BB_MEM_OTHER, na * sizeof(uint16_t));
+            float *o5 = rnd(no, 1), *o6 = rnd(no, 1), *w1 = rnd(na, 1), *w2 = rnd(na, 1);
+            gpu->attention_forward(o5, h1, qkv, B, T, NH, NKV, hd, fmt);
+            ref->attention_forward(o6, h2, qkv, B, T, NH, NKV, hd, fmt);
+            for (size_t i = 0; i < na; i++) {
+                w1[i] = fmt == BB_ATT_F16 ? bb_fp16_to_fp32(h1[i]) : bb_bf16_to_fp32(h1[i]);
+                w2[i] = fmt == BB_ATT_F16 ? bb_fp16_to_fp32(h2[i]) : bb_bf16_to_fp32(h2[i]);
+            }
+            EXPECT_NMSE(fmt == BB_ATT_F16 ? "attention.att f16" : "attention.att bf16", w1, w2, na, tol16);
+            EXPECT_NMSE("attention.out 16-bit P", o5, o6, no, tol16);
+            float *d5 = rnd(nq, 1), *d6 = copy(d5, nq), *d7 = rnd(nq, 2), *d8 = copy(d7, nq);
+            gpu->attention_backward(d5, dout, qkv, h2, B, T, NH, NKV, hd, fmt);
+            ref->attention_backward(d6, dout, qkv, h2, B, T, NH, NKV, hd, fmt);
+            EXPECT_NMSE("attention.dqkv 16-bit P", d5, d6, nq, TOL);
+            gpu->attention_backward(d7, dout, qkv, h1, B, T, NH, NKV, hd, fmt);
+            gpu->attention_backward(d8, dout, qkv, NULL, B, T, NH, NKV, hd, fmt);
+            EXPECT_NMSE("attention.dqkv 16-bit recomputed vs kept", d8, d7, nq, TOL);
+            bb_free(h1); bb_free(h2); bb_free(o5); bb_free(o6); bb_free(w1); bb_free(w2);
+            bb_free(d5); bb_free(d6); bb_free(d7); bb_free(d8);
+        }
         bb_free(qkv); bb_free(q1); bb_free(q2); bb_free(cs); bb_free(sn); bb_free(o1); bb_free(o2); bb_free(a1);
         bb_free(a2); bb_free(dout); bb_free(d1); bb_free(d2);
     }

@@ -135,7 +135,7 @@ static void rope_fwd(fd_case *c, double *out) {
     rope_forward_ref_f64(out, c->cs, c->sn, c->B, c->T, c->NH, c->NKV, c->hd);
 }
 static void att_fwd(fd_case *c, double *out) {
-    attention_forward_ref_f64(out, c->att, c->x, c->B, c->T, c->NH, c->NKV, c->hd);
+    attention_forward_ref_f64(out, c->att, c->x, c->B, c->T, c->NH, c->NKV, c->hd, BB_ATT_F32);
 }
 static void test_rope_attention(void) {
     const struct { int NH, NKV; } heads[] = {{2, 2}, {4, 2}, {3, 1}};
@@ -163,7 +163,7 @@ static void test_rope_attention(void) {
         double *y = dzeros(ny);
         att_fwd(&c, y);
         memset(dx, 0, nq * sizeof *dx);
-        attention_backward_ref_f64(dx, c.w, c.x, c.att, c.B, c.T, c.NH, c.NKV, c.hd);
+        attention_backward_ref_f64(dx, c.w, c.x, c.att, c.B, c.T, c.NH, c.NKV, c.hd, BB_ATT_F32);
         snprintf(name, sizeof name, "attention.dqkv[NH=%d NKV=%d]", c.NH, c.NKV);
         fd_compare(name, &c, c.x, nq, dx);
     }

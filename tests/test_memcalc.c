@@ -200,7 +200,7 @@ static void test_attention_scratch(void) {
         bb_memcalc_full(&c, B, T, (bb_ckpt_mode)ck, &pred);
         bb_mem_reset_peaks();
         bb_mem_stats before = bb_mem_stats_get();
-        bb_backend_cpu.attention_backward(dqkv, y, qkv, ck == BB_CKPT_SELECTIVE ? NULL : att, B, T, NH, NKV, hd);
+        bb_backend_cpu.attention_backward(dqkv, y, qkv, ck == BB_CKPT_SELECTIVE ? NULL : att, B, T, NH, NKV, hd, BB_ATT_F32);
         bb_mem_stats after = bb_mem_stats_get();
         peaks[ck] = (double)(after.peak[BB_MEM_WORKSPACE] - before.current[BB_MEM_WORKSPACE]);
         double want = pred.att_scratch_per_thread * omp_get_max_threads();

@@ -364,7 +364,10 @@ static void test_checkpointing_parity(void) {
             size_t acts_a = bb_mem_stats_get().current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS];
             bb_model_zero_grad(&a);
             bb_model_backward(&a, 1.0f);
-            CHECK(a.acts.att != NULL, "%s/%s: no attention probabilities kept without checkpointing",
+            /* fp16/bf16 keep them in 16 bits (att_h), the others as floats (att) */
+            bool att16 = bb_model_att_fmt(&c) != BB_ATT_F32;
+            CHECK(att16 ? a.acts.att_h != NULL && a.acts.att == NULL : a.acts.att != NULL && a.acts.att_h == NULL,
+                  "%s/%s: the attention probabilities not kept (or kept twice) without checkpointing",
                   bb_family_name(c.family), cases[ci].precision);
             for (int mode = BB_CKPT_SELECTIVE; mode < BB_CKPT_COUNT; mode++) {
                 snprintf(name, sizeof name, "%s/%s L=%d C=%d T=%d %s", bb_family_name(c.family), cases[ci].precision,
@@ -385,8 +388,8 @@ static void test_checkpointing_parity(void) {
                       name, ndiff, worst, b.grads_mem[worst], a.grads_mem[worst]);
                 CHECK(acts_b < acts_a, "%s: kept %zu activation bytes, without checkpointing %zu", name, acts_b, acts_a);
                 if (mode == BB_CKPT_SELECTIVE) {
-                    CHECK(b.acts.att == NULL, "%s: attention probabilities kept", name);
-                    size_t att = (size_t)c.n_layer * B * c.n_head * T * T * sizeof(float);
+                    CHECK(b.acts.att == NULL && b.acts.att_h == NULL, "%s: attention probabilities kept", name);
+                    size_t att = (size_t)c.n_layer * B * c.n_head * T * T * (att16 ? sizeof(uint16_t) : sizeof(float));
                     CHECK(acts_a - acts_b == att, "%s: saved %zu activation bytes, the probabilities are %zu", name,
                           acts_a - acts_b, att);
                     CHECK(!bb_model_half_acts(&c) || b.acts.ln1_h != NULL, "%s: no 16-bit saved activations", name);

@@ -132,15 +132,15 @@ static void test_rope_attention(void) {
         snprintf(name, sizeof name, "rope.dinp[shape %zu]", s);
         EXPECT_CLOSE_F(name, q1, q2, nq, TOL);
         float *y1 = rnd(ny, 1), *y2 = rnd(ny, 1), *a1 = rnd(na, 1), *a2 = rnd(na, 1);
-        cpu->attention_forward(y1, a1, q1, B, T, NH, NKV, hd);
-        ref->attention_forward(y2, a2, q1, B, T, NH, NKV, hd);
+        cpu->attention_forward(y1, a1, q1, B, T, NH, NKV, hd, BB_ATT_F32);
+        ref->attention_forward(y2, a2, q1, B, T, NH, NKV, hd, BB_ATT_F32);
         snprintf(name, sizeof name, "attention.out[shape %zu]", s);
         EXPECT_CLOSE_F(name, y1, y2, ny, TOL);
         snprintf(name, sizeof name, "attention.att[shape %zu]", s);
         EXPECT_CLOSE_F(name, a1, a2, na, TOL);
         float *dy = rnd(ny, 1), *dq1 = rnd(nq, 1), *dq2 = copy(dq1, nq);
-        cpu->attention_backward(dq1, dy, q1, a2, B, T, NH, NKV, hd);
-        ref->attention_backward(dq2, dy, q1, a2, B, T, NH, NKV, hd);
+        cpu->attention_backward(dq1, dy, q1, a2, B, T, NH, NKV, hd, BB_ATT_F32);
+        ref->attention_backward(dq2, dy, q1, a2, B, T, NH, NKV, hd, BB_ATT_F32);
         snprintf(name, sizeof name, "attention.dqkv[shape %zu]", s);
         EXPECT_CLOSE_F(name, dq1, dq2, nq, TOL);
         /* att == NULL (selective recomputation, backend.h): forward keeps no probabilities
@@ -151,11 +151,11 @@ static void test_rope_attention(void) {
         const float *kept_y[] = {y1, y2}, *kept_att[] = {a1, a2};
         for (int k = 0; k < 2; k++) {
             float *y3 = rnd(ny, 2), *g1 = rnd(nq, 3), *g2 = copy(g1, nq);
-            both[k]->attention_forward(y3, NULL, q1, B, T, NH, NKV, hd);
+            both[k]->attention_forward(y3, NULL, q1, B, T, NH, NKV, hd, BB_ATT_F32);
             snprintf(name, sizeof name, "%s attention.out att=NULL vs kept[shape %zu]", both[k]->name, s);
             EXPECT_CLOSE_F(name, y3, kept_y[k], ny, 0.0);
-            both[k]->attention_backward(g1, dy, q1, kept_att[k], B, T, NH, NKV, hd);
-            both[k]->attention_backward(g2, dy, q1, NULL, B, T, NH, NKV, hd);
+            both[k]->attention_backward(g1, dy, q1, kept_att[k], B, T, NH, NKV, hd, BB_ATT_F32);
+            both[k]->attention_backward(g2, dy, q1, NULL, B, T, NH, NKV, hd, BB_ATT_F32);
             snprintf(name, sizeof name, "%s attention.dqkv recomputed vs kept[shape %zu]", both[k]->name, s);
             EXPECT_CLOSE_F(name, g2, g1, nq, 0.0);
             bb_free(y3); bb_free(g1); bb_free(g2);
@@ -163,6 +163,68 @@ static void test_rope_attention(void) {
         bb_free(cs); bb_free(sn); bb_free(q1); bb_free(q2); bb_free(y1); bb_free(y2);
         bb_free(a1); bb_free(a2); bb_free(dy); bb_free(dq1); bb_free(dq2);
     }
+}
+
+/* Mixed-precision attention (backend.h bb_att_fmt F16/BF16): every kept probability is
+ * the round-to-nearest-even of the fp32 one the same backend computes (bit for bit); the
+ * CPU and the reference agree within a rounding step; and the probabilities recomputed in
+ * backward (att == NULL) are the kept ones, so out and dqkv match bit for bit. */
+static void test_attention_16bit(void) {
+    const struct { int B, T, NH, NKV, hd; } shapes[] = {{2, 70, 4, 4, 8}, {1, 131, 6, 2, 16}};
+    const bb_att_fmt fmts[] = {BB_ATT_F16, BB_ATT_BF16};
+    const double step[] = {1.0 / 2048, 1.0 / 256};  /* one rounding step, relative to P's max (<= 1) */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int fi = 0; fi < 2; fi++) {
+            int B = shapes[s].B, T = shapes[s].T, NH = shapes[s].NH, NKV = shapes[s].NKV, hd = shapes[s].hd;
+            bb_att_fmt fmt = fmts[fi];
+            size_t nq = (size_t)B * T * (NH + 2 * NKV) * hd, ny = (size_t)B * T * NH * hd, na = (size_t)B * NH * T * T;
+            const char *fn = fmt == BB_ATT_F16 ? "f16" : "bf16";
+            char name[96];
+            float *q = rnd(nq, 11), *dy = rnd(ny, 12), *p32 = rnd(na, 1), *w[2], *y[2], *g[2];
+            uint16_t *h[2] = {bb_alloc(BB_MEM_OTHER, na * 2), bb_alloc(BB_MEM_OTHER, na * 2)};
+            const bb_backend *both[] = {cpu, ref};
+            for (int k = 0; k < 2; k++) {
+                float *y32 = rnd(ny, 2);
+                both[k]->attention_forward(y32, p32, q, B, T, NH, NKV, hd, BB_ATT_F32);
+                y[k] = rnd(ny, 3);
+                both[k]->attention_forward(y[k], h[k], q, B, T, NH, NKV, hd, fmt);
+                size_t bad = 0, first = 0;
+                for (size_t i = 0; i < na; i++) {
+                    uint16_t want = fmt == BB_ATT_F16 ? bb_fp32_to_fp16(p32[i]) : bb_fp32_to_bf16(p32[i]);
+                    if (h[k][i] != want && !bad++) first = i;
+                }
+                CHECK(bad == 0, "%s attention.att %s[shape %zu]: %zu of %zu kept values are not the rounded fp32 "
+                      "probabilities, first [%zu] 0x%04x vs %.9g", both[k]->name, fn, s, bad, na, first, h[k][first],
+                      p32[first]);
+                w[k] = bb_alloc(BB_MEM_OTHER, na * sizeof(float));
+                for (size_t i = 0; i < na; i++)
+                    w[k][i] = fmt == BB_ATT_F16 ? bb_fp16_to_fp32(h[k][i]) : bb_bf16_to_fp32(h[k][i]);
+                /* recomputation: the same out without keeping, the same gradient from NULL */
+                float *y3 = rnd(ny, 4);
+                both[k]->attention_forward(y3, NULL, q, B, T, NH, NKV, hd, fmt);
+                snprintf(name, sizeof name, "%s attention.out %s att=NULL vs kept[shape %zu]", both[k]->name, fn, s);
+                EXPECT_CLOSE_F(name, y3, y[k], ny, 0.0);
+                g[k] = rnd(nq, 5);
+                float *g2 = copy(g[k], nq);
+                both[k]->attention_backward(g[k], dy, q, h[k], B, T, NH, NKV, hd, fmt);
+                both[k]->attention_backward(g2, dy, q, NULL, B, T, NH, NKV, hd, fmt);
+                snprintf(name, sizeof name, "%s attention.dqkv %s recomputed vs kept[shape %zu]", both[k]->name, fn, s);
+                EXPECT_CLOSE_F(name, g2, g[k], nq, 0.0);
+                bb_free(y32); bb_free(y3); bb_free(g2);
+            }
+            snprintf(name, sizeof name, "attention.att %s cpu vs ref[shape %zu]", fn, s);
+            EXPECT_CLOSE_F(name, w[0], w[1], na, step[fi]);
+            snprintf(name, sizeof name, "attention.out %s cpu vs ref[shape %zu]", fn, s);
+            EXPECT_CLOSE_F(name, y[0], y[1], ny, step[fi]);
+            /* the same kept probabilities into both backwards: only the summation order differs */
+            float *g1 = rnd(nq, 6), *g2 = copy(g1, nq);
+            cpu->attention_backward(g1, dy, q, h[1], B, T, NH, NKV, hd, fmt);
+            ref->attention_backward(g2, dy, q, h[1], B, T, NH, NKV, hd, fmt);
+            snprintf(name, sizeof name, "attention.dqkv %s cpu vs ref, the same P[shape %zu]", fn, s);
+            EXPECT_CLOSE_F(name, g1, g2, nq, TOL);
+            bb_free(q); bb_free(dy); bb_free(p32); bb_free(g1); bb_free(g2);
+            for (int k = 0; k < 2; k++) { bb_free(h[k]); bb_free(w[k]); bb_free(y[k]); bb_free(g[k]); }
+        }
 }
 
 static void test_loss_embedding_optim(void) {
@@ -340,6 +402,7 @@ static const bb_test_case cases[] = {
     {"norms", test_norms},
     {"activations", test_activations},
     {"rope_attention", test_rope_attention},
+    {"attention_16bit", test_attention_16bit},
     {"loss_embedding_optim", test_loss_embedding_optim},
 };
 BB_TEST_MAIN(cases)

@@ -15,6 +15,10 @@
  * block into att when it keeps it. Backward walks each head's row blocks once, adding
  * every block's dK and dV right after its dQ: the same order of accumulation as two
  * passes, with one row block of scratch instead of T x T.
+ * Mixed precision (fmt BB_ATT_F16/BF16, backend.h): each row block is rounded to the
+ * 16-bit format in the scratch (the eltwise fake_fp16/fake_bf16 kernels), P V reads the
+ * rounded values and att keeps them as 16-bit; backward widens a kept block into the
+ * scratch (exact) or recomputes and rounds it, so both paths see the same bits.
  * Reference: attention_forward_ref / attention_backward_ref in ops_ref.c. */
 #include "attention.h"
 #include "../../common/parallel.h"
@@ -27,9 +31,15 @@
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-size_t bb_attention_cpu_scratch_floats(int T, bool backward, bool recompute) {
+size_t bb_attention_cpu_scratch_floats(int T, bool backward, bool recompute, bool half) {
     /* BB_ATT_BLOCK x T floats = 256 T bytes: every thread's block stays 64-byte aligned */
-    return (size_t)BB_ATT_BLOCK * (size_t)T * (backward && recompute ? 2 : 1);
+    return (size_t)BB_ATT_BLOCK * (size_t)T * (backward && (recompute || half) ? 2 : 1);
+}
+
+/* Rounds a block of n probabilities to the 16-bit format of fmt, in place. */
+static void round_block(float *P, size_t n, bb_att_fmt fmt, const bb_eltwise_kernels *k) {
+    if (fmt == BB_ATT_F16) k->fake_fp16(P, n);
+    else if (fmt == BB_ATT_BF16) k->fake_bf16(P, n);
 }
 
 /* Probabilities of query rows i0 .. i0+rows of one head into P (rows x T, row stride T):
@@ -50,11 +60,12 @@ static void probs_block(float *P, const float *Q, const float *K, int QKV, int i
     }
 }
 
-void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd) {
+void bb_attention_forward_cpu(float *out, void *att, const float *qkv, int B, int T, int NH, int NKV, int hd,
+                              bb_att_fmt fmt) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     float scale = 1.0f / sqrtf((float)hd);
     const bb_eltwise_kernels *k = bb_eltwise();
-    size_t per_thread = bb_attention_cpu_scratch_floats(T, false, att == NULL);
+    size_t per_thread = bb_attention_cpu_scratch_floats(T, false, att == NULL, fmt != BB_ATT_F32);
     float *scratch = bb_alloc(BB_MEM_WORKSPACE, (size_t)omp_get_max_threads() * per_thread * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1) if ((long)B * NH * T * T * hd >= BB_PAR_MIN_MACS)
     for (int bh = 0; bh < B * NH; bh++) {
@@ -65,8 +76,11 @@ void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, i
         float *P = scratch + (size_t)omp_get_thread_num() * per_thread, *Y = out + (size_t)b * T * C + (size_t)h * hd;
         for (int i0 = 0; i0 < T; i0 += BB_ATT_BLOCK) {
             int rows = min_int(BB_ATT_BLOCK, T - i0), cols = i0 + rows;
+            size_t off = ((size_t)bh * T + i0) * T, n = (size_t)rows * T;
             probs_block(P, Q, K, QKV, i0, rows, T, hd, scale, k);
-            if (att) memcpy(att + ((size_t)bh * T + i0) * T, P, (size_t)rows * T * sizeof(float));
+            round_block(P, n, fmt, k);
+            if (att && fmt == BB_ATT_F32) memcpy((float *)att + off, P, n * sizeof(float));
+            else if (att) k->to_half((uint16_t *)att + off, P, n, fmt == BB_ATT_BF16);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, P, T, V, QKV, 0.0f,
                         Y + (size_t)i0 * C, C);
         }
@@ -74,19 +88,19 @@ void bb_attention_forward_cpu(float *out, float *att, const float *qkv, int B, i
     bb_free(scratch);
 }
 
-void bb_attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                               int NH, int NKV, int hd) {
+void bb_attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const void *att, int B, int T,
+                               int NH, int NKV, int hd, bb_att_fmt fmt) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     float scale = 1.0f / sqrtf((float)hd);
     const bb_eltwise_kernels *k = bb_eltwise();
-    size_t per_thread = bb_attention_cpu_scratch_floats(T, true, att == NULL);
+    size_t per_thread = bb_attention_cpu_scratch_floats(T, true, att == NULL, fmt != BB_ATT_F32);
     float *scratch = bb_alloc(BB_MEM_WORKSPACE, (size_t)omp_get_max_threads() * per_thread * sizeof(float));
     /* the same condition as forward's (B NH T T hd): recomputed blocks run as kept ones did */
 #pragma omp parallel for schedule(dynamic, 1) if ((long)B * NH * T * T * hd >= BB_PAR_MIN_MACS)
     for (int bk = 0; bk < B * NKV; bk++) {
         int b = bk / NKV, kvh = bk % NKV;
         float *dP = scratch + (size_t)omp_get_thread_num() * per_thread;
-        float *Pr = dP + (size_t)BB_ATT_BLOCK * T;  /* recomputed probabilities (att == NULL) */
+        float *Pr = dP + (size_t)BB_ATT_BLOCK * T;  /* recomputed or widened probabilities */
         const float *base = qkv + (size_t)b * T * QKV;
         float *dbase = dqkv + (size_t)b * T * QKV;
         const float *K = base + C + (size_t)kvh * hd, *V = base + C + (size_t)(NKV + kvh) * hd;
@@ -96,9 +110,14 @@ void bb_attention_backward_cpu(float *dqkv, const float *dout, const float *qkv,
             float *dQ = dbase + (size_t)h * hd;
             for (int i0 = 0; i0 < T; i0 += BB_ATT_BLOCK) {
                 int rows = min_int(BB_ATT_BLOCK, T - i0), cols = i0 + rows;
+                size_t off = (((size_t)b * NH + h) * T + i0) * T, n = (size_t)rows * T;
                 const float *P = Pr;
-                if (att) P = att + (((size_t)b * NH + h) * T + i0) * T;
-                else probs_block(Pr, Q, K, QKV, i0, rows, T, hd, scale, k);
+                if (att && fmt == BB_ATT_F32) P = (const float *)att + off;
+                else if (att) k->from_half(Pr, (const uint16_t *)att + off, n, fmt == BB_ATT_BF16);
+                else {
+                    probs_block(Pr, Q, K, QKV, i0, rows, T, hd, scale, k);
+                    round_block(Pr, n, fmt, k);
+                }
                 /* dP = dY V^T on the visible block */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f, dY + (size_t)i0 * C, C, V,
                             QKV, 0.0f, dP, T);

@@ -8,6 +8,7 @@
  * take finite differences of the same code in double precision. <tgmath.h> picks
  * expf/exp etc. from the argument type. */
 #include "../backend.h"
+#include "../../precisions/precision.h"
 #include <string.h>
 #include <tgmath.h>
 
@@ -203,16 +204,47 @@ static void NAME(attention_row_ref)(real *p, const real *qkv, int b, int h, int 
     for (int s = t + 1; s < T; s++) p[s] = (real)0.0;
 }
 
-/* att (B,NH,T,T) keeps the probabilities; NULL keeps none (a row buffer instead). */
-LINKAGE void NAME(attention_forward_ref)(real *out, real *att, const real *qkv, int B, int T, int NH, int NKV, int hd) {
+/* Mixed precision (backend.h bb_att_fmt): a row of probabilities rounded to the 16-bit
+ * format (round to nearest even, precisions/fakequant.c), in place. */
+static void NAME(attention_round_row_ref)(real *p, int T, bb_att_fmt fmt) {
+    for (int s = 0; fmt != BB_ATT_F32 && s < T; s++)
+        p[s] = fmt == BB_ATT_F16 ? (real)bb_fp16_to_fp32(bb_fp32_to_fp16((float)p[s]))
+                                 : (real)bb_bf16_to_fp32(bb_fp32_to_bf16((float)p[s]));
+}
+
+/* Row t of head h's probabilities as forward used them: from att (real, or 16-bit with a
+ * 16-bit fmt) when kept, else recomputed (and rounded) into row. */
+static const real *NAME(attention_p_ref)(real *row, const void *att, const real *qkv, int b, int h, int t, int T,
+                                          int NH, int NKV, int hd, bb_att_fmt fmt) {
+    size_t off = (((size_t)b * NH + h) * T + t) * T;
+    if (att && fmt == BB_ATT_F32) return (const real *)att + off;
+    if (att) {
+        const uint16_t *a = (const uint16_t *)att + off;
+        for (int s = 0; s < T; s++) row[s] = (real)(fmt == BB_ATT_F16 ? bb_fp16_to_fp32(a[s]) : bb_bf16_to_fp32(a[s]));
+        return row;
+    }
+    NAME(attention_row_ref)(row, qkv, b, h, t, T, NH, NKV, hd);
+    NAME(attention_round_row_ref)(row, T, fmt);
+    return row;
+}
+
+/* att (B,NH,T,T) keeps the probabilities (real, or uint16_t with a 16-bit fmt); NULL keeps
+ * none (a row buffer instead). */
+LINKAGE void NAME(attention_forward_ref)(real *out, void *att, const real *qkv, int B, int T, int NH, int NKV, int hd,
+                                         bb_att_fmt fmt) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     real row[T > 0 ? T : 1];
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             int kvh = h / group;
             for (int t = 0; t < T; t++) {
-                real *p = att ? att + (((size_t)b * NH + h) * T + t) * T : row;
+                size_t off = (((size_t)b * NH + h) * T + t) * T;
+                real *p = att && fmt == BB_ATT_F32 ? (real *)att + off : row;
                 NAME(attention_row_ref)(p, qkv, b, h, t, T, NH, NKV, hd);
+                NAME(attention_round_row_ref)(p, T, fmt);
+                for (int s = 0; att && fmt != BB_ATT_F32 && s < T; s++)
+                    ((uint16_t *)att)[off + s] = fmt == BB_ATT_F16 ? bb_fp32_to_fp16((float)p[s])
+                                                                   : bb_fp32_to_bf16((float)p[s]);
                 real *y = out + ((size_t)b * T + t) * C + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) y[i] = (real)0.0;
                 for (int s = 0; s <= t; s++) {
@@ -225,9 +257,9 @@ LINKAGE void NAME(attention_forward_ref)(real *out, real *att, const real *qkv, 
 
 /* With P = softmax(S), S = scale * q.k: dP = dy.v, dS = P (dP - sum_s P dP),
  * dq += scale dS k, dk += scale dS q, dv += P dy. att == NULL: each row of P is
- * recomputed from qkv. */
-LINKAGE void NAME(attention_backward_ref)(real *dqkv, const real *dout, const real *qkv, const real *att, int B, int T,
-                                   int NH, int NKV, int hd) {
+ * recomputed from qkv. With a 16-bit fmt, P is the rounded probabilities throughout. */
+LINKAGE void NAME(attention_backward_ref)(real *dqkv, const real *dout, const real *qkv, const void *att, int B, int T,
+                                   int NH, int NKV, int hd, bb_att_fmt fmt) {
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, group = NH / NKV;
     real scale = (real)1.0 / sqrt((real)hd);
     real row[T > 0 ? T : 1];
@@ -235,9 +267,7 @@ LINKAGE void NAME(attention_backward_ref)(real *dqkv, const real *dout, const re
         for (int h = 0; h < NH; h++) {
             int kvh = h / group;
             for (int t = 0; t < T; t++) {
-                const real *p = row;
-                if (att) p = att + (((size_t)b * NH + h) * T + t) * T;
-                else NAME(attention_row_ref)(row, qkv, b, h, t, T, NH, NKV, hd);
+                const real *p = NAME(attention_p_ref)(row, att, qkv, b, h, t, T, NH, NKV, hd, fmt);
                 const real *dy = dout + ((size_t)b * T + t) * C + (size_t)h * hd;
                 const real *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
                 real *dq = dqkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;

@@ -1,6 +1,7 @@
 /* ops_ref_f64.h — the scalar reference ops compiled in double (see ops_ref.c), for
  * finite-difference gradient checks. Same arguments as backend.h with double for float. */
 #pragma once
+#include "../backend.h"
 #include <stddef.h>
 
 void matmul_forward_ref_f64(double *out, const double *inp, const double *weight, const double *bias, int N, int C, int OC, int accumulate);
@@ -16,8 +17,10 @@ void swiglu_backward_ref_f64(double *dinp, const double *inp, const double *dout
 void rope_apply_ref_f64(double *qkv, const double *cos, const double *sin, int B, int T, int NH, int NKV, int hd, double sign);
 void rope_forward_ref_f64(double *qkv, const double *cos, const double *sin, int B, int T, int NH, int NKV, int hd);
 void rope_backward_ref_f64(double *dqkv, const double *cos, const double *sin, int B, int T, int NH, int NKV, int hd);
-void attention_forward_ref_f64(double *out, double *att, const double *qkv, int B, int T, int NH, int NKV, int hd);
-void attention_backward_ref_f64(double *dqkv, const double *dout, const double *qkv, const double *att, int B, int T, int NH, int NKV, int hd);
+void attention_forward_ref_f64(double *out, void *att, const double *qkv, int B, int T, int NH, int NKV, int hd,
+                               bb_att_fmt fmt);
+void attention_backward_ref_f64(double *dqkv, const double *dout, const double *qkv, const void *att, int B, int T,
+                                int NH, int NKV, int hd, bb_att_fmt fmt);
 void residual_bias_forward_ref_f64(double *out, const double *x, const double *bias, int N, int C);
 void crossentropy_forward_ref_f64(double *losses, double *probs, const double *logits, const int *targets, int N, int V);
 void crossentropy_backward_ref_f64(double *dlogits, const double *probs, const int *targets, double scale, int N, int V);

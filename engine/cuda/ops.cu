@@ -11,6 +11,8 @@ extern "C" {
 #include "../cuda_backend.h"
 }
 #include "check.cuh"
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <math.h>
 
 #define THREADS 256
@@ -263,14 +265,37 @@ __device__ static void attention_row(float *p, const float *qkv, int b, int h, i
     __syncthreads(); /* p[] complete before every thread reads all of it */
 }
 
-/* att NULL: the row lives in dynamic shared memory (T floats) and is not kept. */
-__global__ static void attention_forward_kernel(float *out, float *att, const float *qkv, int T, int NH, int NKV,
-                                                int hd) {
+/* Mixed precision (backend.h bb_att_fmt): a probability rounded to the 16-bit format
+ * (round to nearest even, as the CPU's fake_fp16/fake_bf16), its bits, and back. */
+__device__ static float att_round(float x, int fmt) {
+    if (fmt == BB_ATT_F16) return __half2float(__float2half_rn(x));
+    if (fmt == BB_ATT_BF16) return __bfloat162float(__float2bfloat16_rn(x));
+    return x;
+}
+__device__ static unsigned short att_bits(float x, int fmt) {
+    return fmt == BB_ATT_F16 ? __half_as_ushort(__float2half_rn(x)) : __bfloat16_as_ushort(__float2bfloat16_rn(x));
+}
+__device__ static float att_widen(unsigned short u, int fmt) {
+    return fmt == BB_ATT_F16 ? __half2float(__ushort_as_half(u)) : __bfloat162float(__ushort_as_bfloat16(u));
+}
+
+/* The row lives in dynamic shared memory (T floats) unless att keeps it as floats; a
+ * 16-bit fmt rounds it there and att keeps the 16-bit values. */
+__global__ static void attention_forward_kernel(float *out, void *att, const float *qkv, int T, int NH, int NKV,
+                                                int hd, int fmt) {
     extern __shared__ float prow[];
     int t = blockIdx.x % T, h = (blockIdx.x / T) % NH, b = blockIdx.x / (T * NH);
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
-    float *p = att ? att + (((size_t)b * NH + h) * T + t) * T : prow;
+    size_t off = (((size_t)b * NH + h) * T + t) * T;
+    float *p = att && fmt == BB_ATT_F32 ? (float *)att + off : prow;
     attention_row(p, qkv, b, h, t, T, NH, NKV, hd);
+    if (fmt != BB_ATT_F32) {
+        for (int s = threadIdx.x; s < T; s += blockDim.x) {
+            p[s] = att_round(p[s], fmt);
+            if (att) ((unsigned short *)att)[off + s] = att_bits(p[s], fmt);
+        }
+        __syncthreads();
+    }
     float *y = out + ((size_t)b * T + t) * C + (size_t)h * hd;
     for (int i = threadIdx.x; i < hd; i += blockDim.x) {
         float acc = 0.0f;
@@ -285,25 +310,39 @@ static void attention_shmem(const void *kernel, size_t bytes) {
         CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
-static void attention_forward_cuda(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd) {
-    size_t shmem = att ? 0 : (size_t)T * sizeof(float);
+static void attention_forward_cuda(float *out, void *att, const float *qkv, int B, int T, int NH, int NKV, int hd,
+                                   bb_att_fmt fmt) {
+    size_t shmem = att && fmt == BB_ATT_F32 ? 0 : (size_t)T * sizeof(float);
     attention_shmem((const void *)attention_forward_kernel, shmem);
-    attention_forward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(out, att, qkv, T, NH, NKV, hd);
+    attention_forward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(out, att, qkv, T, NH, NKV, hd,
+                                                                                    (int)fmt);
     KERNEL_CHECK();
 }
 
 /* dP = dy.v, dS = P (dP - sum_s P dP) scale, dq += dS k, dk += dS q, dv += P dy (ops_ref.c).
- * ds[] in dynamic shared memory (T floats); att NULL: the row of P is recomputed into the
- * T floats after it. */
-__global__ static void attention_backward_kernel(float *dqkv, const float *dout, const float *qkv, const float *att,
-                                                 int T, int NH, int NKV, int hd) {
+ * ds[] in dynamic shared memory (T floats); unless att keeps the row as floats, the row of
+ * P goes into the T floats after it: widened from att's 16-bit values, or recomputed
+ * (att NULL) and rounded as forward rounded it. */
+__global__ static void attention_backward_kernel(float *dqkv, const float *dout, const float *qkv, const void *att,
+                                                 int T, int NH, int NKV, int hd, int fmt) {
     extern __shared__ float ds[];
     int t = blockIdx.x % T, h = (blockIdx.x / T) % NH, b = blockIdx.x / (T * NH);
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
     float scale = 1.0f / sqrtf((float)hd);
+    size_t off = (((size_t)b * NH + h) * T + t) * T;
     const float *p = ds + T;
-    if (att) p = att + (((size_t)b * NH + h) * T + t) * T;
-    else attention_row(ds + T, qkv, b, h, t, T, NH, NKV, hd);
+    if (att && fmt == BB_ATT_F32) {
+        p = (const float *)att + off;
+    } else if (att) {
+        for (int s = threadIdx.x; s < T; s += blockDim.x) ds[T + s] = att_widen(((const unsigned short *)att)[off + s], fmt);
+        __syncthreads();
+    } else {
+        attention_row(ds + T, qkv, b, h, t, T, NH, NKV, hd);
+        if (fmt != BB_ATT_F32) {
+            for (int s = threadIdx.x; s < T; s += blockDim.x) ds[T + s] = att_round(ds[T + s], fmt);
+            __syncthreads();
+        }
+    }
     const float *dy = dout + ((size_t)b * T + t) * C + (size_t)h * hd;
     const float *q = qkv + ((size_t)b * T + t) * QKV + (size_t)h * hd;
     float rowdot = 0.0f;
@@ -331,12 +370,12 @@ __global__ static void attention_backward_kernel(float *dqkv, const float *dout,
         dq[i] += acc;
     }
 }
-static void attention_backward_cuda(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                                    int NH, int NKV, int hd) {
-    size_t shmem = (size_t)T * sizeof(float) * (att ? 1 : 2);
+static void attention_backward_cuda(float *dqkv, const float *dout, const float *qkv, const void *att, int B, int T,
+                                    int NH, int NKV, int hd, bb_att_fmt fmt) {
+    size_t shmem = (size_t)T * sizeof(float) * (att && fmt == BB_ATT_F32 ? 1 : 2);
     attention_shmem((const void *)attention_backward_kernel, shmem);
     attention_backward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(dqkv, dout, qkv, att, T, NH, NKV,
-                                                                                     hd);
+                                                                                     hd, (int)fmt);
     KERNEL_CHECK();
 }
 

@@ -5,6 +5,7 @@
  * copies: the correctness path (tests/test_cuda_train.c, `--device cuda`), not the
  * throughput path, which needs the model's tensors resident on the device. */
 #include "../cuda_backend.h"
+#include <stdint.h>
 #include <stdlib.h>
 
 #define SLOTS 8
@@ -111,18 +112,24 @@ static void rope_backward(float *dqkv, const float *cos, const float *sin, int B
     rope(dqkv, cos, sin, B, T, NH, NKV, hd, 1);
 }
 /* att NULL (selective recomputation, backend.h) stays NULL on the device: dev() maps NULL to NULL. */
-static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hd) {
-    size_t no = F((size_t)B * T * NH * hd), na = F((size_t)B * NH * T * T), nq = F((size_t)B * T * (NH + 2 * NKV) * hd);
-    float *o = OUT(0, out, no), *a = OUT(1, att, na);
-    bb_backend_cuda.attention_forward(o, a, IN(2, qkv, nq), B, T, NH, NKV, hd);
+/* att holds floats, or 16-bit values with a 16-bit fmt (backend.h). */
+static size_t att_bytes(int B, int T, int NH, bb_att_fmt fmt) {
+    return (size_t)B * NH * T * T * (fmt == BB_ATT_F32 ? sizeof(float) : sizeof(uint16_t));
+}
+static void attention_forward(float *out, void *att, const float *qkv, int B, int T, int NH, int NKV, int hd,
+                              bb_att_fmt fmt) {
+    size_t no = F((size_t)B * T * NH * hd), na = att_bytes(B, T, NH, fmt), nq = F((size_t)B * T * (NH + 2 * NKV) * hd);
+    float *o = OUT(0, out, no);
+    void *a = OUT(1, att, na);
+    bb_backend_cuda.attention_forward(o, a, IN(2, qkv, nq), B, T, NH, NKV, hd, fmt);
     down(out, o, no);
     down(att, a, na);
 }
-static void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T,
-                               int NH, int NKV, int hd) {
-    size_t no = F((size_t)B * T * NH * hd), na = F((size_t)B * NH * T * T), nq = F((size_t)B * T * (NH + 2 * NKV) * hd);
+static void attention_backward(float *dqkv, const float *dout, const float *qkv, const void *att, int B, int T,
+                               int NH, int NKV, int hd, bb_att_fmt fmt) {
+    size_t no = F((size_t)B * T * NH * hd), na = att_bytes(B, T, NH, fmt), nq = F((size_t)B * T * (NH + 2 * NKV) * hd);
     float *d = IN(0, dqkv, nq);
-    bb_backend_cuda.attention_backward(d, IN(1, dout, no), IN(2, qkv, nq), IN(3, att, na), B, T, NH, NKV, hd);
+    bb_backend_cuda.attention_backward(d, IN(1, dout, no), IN(2, qkv, nq), IN(3, att, na), B, T, NH, NKV, hd, fmt);
     down(dqkv, d, nq);
 }
 static void residual_bias_forward(float *out, const float *x, const float *bias, int N, int C) {

@@ -332,8 +332,10 @@ ACT_SITES = ("qkv", "attproj", "fc", "fcproj")
 # half-precision GEMM returns them (torch.autocast; engine/model_internal.h
 # bb_model_round_output): the qkv projection after RoPE ("qkv_out", (…, QKV) with
 # q, k, v heads concatenated as the engine lays them out) and the MLP's first linear before
-# its activation ("fc_out", (…, F) gpt2, (…, 2F) llama [gate | up]).
-OUT_SITES = ("qkv_out", "fc_out")
+# its activation ("fc_out", (…, F) gpt2, (…, 2F) llama [gate | up]), and the attention
+# probabilities before P V ("att", (B, NH, T, T) a layer; backend.h bb_att_fmt), whose
+# backward reads the rounded values too (RoundedSoftmax).
+OUT_SITES = ("qkv_out", "fc_out", "att")
 FLOAT_MODES = ("fp16", "bf16")
 
 
@@ -342,12 +344,32 @@ def act_sites(cfg):
     return ACT_SITES + (OUT_SITES if act_mode(cfg) in FLOAT_MODES else ())
 
 
-def site_dims(cfg):
-    """The last dimension of each site's (L, B, T, dim) tensor."""
+def site_shape(cfg, site, B, T):
+    """The shape of one layer's values at a site: (B, T, dim), or (B, NH, T, T) for att."""
     C, NH, NKV, Fh = cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"], cfg["ffn_hidden"]
-    return {"qkv": C, "attproj": C, "fc": C, "fcproj": Fh,
-            "qkv_out": (NH + 2 * NKV) * (C // NH),
-            "fc_out": 2 * Fh if cfg["family"] == "llama" else Fh}
+    if site == "att":
+        return (B, NH, T, T)
+    dim = {"qkv": C, "attproj": C, "fc": C, "fcproj": Fh,
+           "qkv_out": (NH + 2 * NKV) * (C // NH),
+           "fc_out": 2 * Fh if cfg["family"] == "llama" else Fh}[site]
+    return (B, T, dim)
+
+
+class RoundedSoftmax(torch.autograd.Function):
+    """The attention probabilities of mixed precision: the value is pq, the softmax of the
+    scores rounded to 16 bits (given), and the backward is the softmax's with pq in place
+    of the exact probabilities, dS = pq (dP - rowsum(pq dP)), as the engine's attention
+    backward reads its kept (or recomputed and rounded) 16-bit values (backend.h)."""
+
+    @staticmethod
+    def forward(ctx, scores, pq):
+        ctx.save_for_backward(pq)
+        return pq.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        (pq,) = ctx.saved_tensors
+        return pq * (g - (g * pq).sum(-1, keepdim=True)), None
 
 
 class ActCheck:
@@ -434,7 +456,8 @@ class Quantizer:
 
     fault (self-test only): "round-even" (ties to even), "no-subln" (b158 without the
     SubLN norms), "ste-mask" (weight STE passes no gradient to clipped weights),
-    "no-act" (activations not quantized), "no-round" (linear outputs not rounded)."""
+    "no-act" (activations not quantized), "no-round" (linear outputs and attention
+    probabilities not rounded)."""
 
     def __init__(self, cfg, fault=None, record=None, replay=None, engine=None,
                  act_check=None):
@@ -457,6 +480,16 @@ class Quantizer:
             return x
         return self.act(x, site, layer, skip=self.fault == "no-round")
 
+    def probs(self, scores, layer):
+        """The attention probabilities softmax(scores): rounded at site "att" with the
+        RoundedSoftmax backward for fp16/bf16, else as they are."""
+        p = scores.softmax(dim=-1)
+        if self.mode not in FLOAT_MODES or self.fault == "no-round":
+            if self.on and self.record is not None and self.mode in FLOAT_MODES:
+                self.record[("att", layer)] = p.detach().to(_F32)
+            return p
+        return RoundedSoftmax.apply(scores, self._value(p, "att", layer).to(p.dtype))
+
     def act(self, x, site, layer, skip=None):
         if skip is None:
             skip = self.fault == "no-act"
@@ -464,6 +497,11 @@ class Quantizer:
             if self.on and self.record is not None:   # "no-act"/"no-round": what went in unchanged
                 self.record[(site, layer)] = x.detach().to(_F32)
             return x
+        return ste(x, self._value(x, site, layer))
+
+    def _value(self, x, site, layer):
+        """The quantized value of x at a site (float32): the engine's (checked), the
+        twin's, or fake_acts of x; recorded."""
         if self.engine is not None:
             q = torch.as_tensor(self.engine[site][layer]).reshape(x.shape).to(_F32)
             if self.check is not None:
@@ -474,7 +512,7 @@ class Quantizer:
             q = fake_acts(x.detach().to(_F32), self.mode, self.group, self.fault)
         if self.record is not None:
             self.record[(site, layer)] = q
-        return ste(x, q)
+        return q
 
 
 # --------------------------------------------------------------------------------------
@@ -600,7 +638,7 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
             k = k.repeat_interleave(NH // NKV, dim=1)
             v = v.repeat_interleave(NH // NKV, dim=1)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))   # (B, NH, T, T)
-        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        att = qz.probs(att.masked_fill(~causal, float("-inf")), l)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)            # merge heads
         if qz.subln:
             y = rms_norm(y, p["subln_attw"][l], eps)

@@ -249,9 +249,8 @@ def check_pair(args):
     qacts = {s_: io.get(f"train_qacts.{s_}") for s_ in bm.act_sites(cfg)}
     wq = {n: io.get(f"train_wq.{n}") for n in bm.QUANTIZED_NAMES}
     if quant and all(v is not None for v in list(qacts.values()) + list(wq.values())):
-        dims = bm.site_dims(cfg)
         for s_, a in qacts.items():
-            want = (S_io, cfg["n_layer"], B, T, dims[s_])
+            want = (S_io, cfg["n_layer"]) + bm.site_shape(cfg, s_, B, T)
             if tuple(a.shape) != want or a.dtype != np.float32:
                 rep.fail_only("quantized", f"train_qacts.{s_}: {a.dtype} {list(a.shape)}, "
                                            f"expected F32 {list(want)}")
