@@ -195,6 +195,39 @@ static float FN(dot)(const float *a, const float *b, size_t n) {
     return lane[0];
 }
 
+/* sum a[i] b[i] c[i] in dot's fixed 32-lane order */
+static float FN(dot3)(const float *a, const float *b, const float *c, size_t n) {
+    float lane[32] = {0};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 32; j++) lane[j] += a[i + (size_t)j] * b[i + (size_t)j] * c[i + (size_t)j];
+    for (int j = 0; i < n; i++, j++) lane[j] += a[i] * b[i] * c[i];
+    for (int w = 16; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+    return lane[0];
+}
+
+/* The SubLN RMSNorms of b158 and every llama norm: in the baseline-compiled ops.c these
+ * ran 4 lanes wide and took 4 % of a b158 training step (perf, small B=8 T=256). The
+ * reductions use dot's fixed lane order, so every ISA copy returns the same bits. */
+static float FN(rmsnorm_row)(float *y, const float *x, const float *w, size_t n, float eps) {
+    float r = 1.0f / __builtin_sqrtf(FN(dot)(x, x, n) / (float)n + eps);
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * r * w[i];
+    return r;
+}
+
+static void FN(rmsnorm_row_backward)(float *dx, const float *dy, const float *x, const float *w, float r, size_t n) {
+    float k = r * r * r * FN(dot3)(x, w, dy, n) / (float)n;
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) dx[i] += r * w[i] * dy[i] - x[i] * k;
+}
+
+static void FN(rmsnorm_dweight)(float *dw, const float *x, const float *dy, float r, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) dw[i] += x[i] * r * dy[i];
+}
+
 static void FN(fake_block)(float *wq, const float *w, size_t n, float inv, float s, float lo, float hi) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
@@ -221,4 +254,7 @@ const bb_eltwise_kernels FN(bb_eltwise) = {
     .abssum = FN(abssum),
     .fake_block = FN(fake_block),
     .dot = FN(dot),
+    .rmsnorm_row = FN(rmsnorm_row),
+    .rmsnorm_row_backward = FN(rmsnorm_row_backward),
+    .rmsnorm_dweight = FN(rmsnorm_dweight),
 };

@@ -33,6 +33,12 @@ typedef struct {
     /* sum a[i] b[i] in a fixed 32-lane order (the same bits from every ISA copy): the
      * tiny matmuls that run on the calling thread (ops.c matmul_forward_cpu) */
     float (*dot)(const float *a, const float *b, size_t n);
+    /* RMSNorm rows (Zhang & Sennrich 2019; ops_ref.c has the scalar reference):
+     * forward y = x r w with r = 1 / sqrt(mean(x^2) + eps), returning r; backward
+     * dx += r w dy - x r^3 / n * sum(x w dy); weight gradient dw += x r dy over one span. */
+    float (*rmsnorm_row)(float *y, const float *x, const float *w, size_t n, float eps);
+    void (*rmsnorm_row_backward)(float *dx, const float *dy, const float *x, const float *w, float r, size_t n);
+    void (*rmsnorm_dweight)(float *dw, const float *x, const float *dy, float r, size_t n);
     /* Half storage of values already rounded to fp16 / bf16 (the fake-quantized inputs of
      * fp16/bf16 linears): exact both ways. bf16 keeps the upper 16 bits. */
     void (*to_half)(uint16_t *dst, const float *src, size_t n, int bf16);

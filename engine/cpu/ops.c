@@ -131,43 +131,29 @@ static void layernorm_backward_cpu(float *dinp, float *dweight, float *dbias, co
     }
 }
 
+/* RMSNorm: the row kernels of the active ISA (eltwise.c). */
 static void rmsnorm_forward_cpu(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
                                 float eps) {
+    const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= BB_PAR_MIN_WORK)
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C;
-        float *y = out + (size_t)n * C, ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int c = 0; c < C; c++) ss += x[c] * x[c];
-        float r = 1.0f / sqrtf(ss / (float)C + eps);
-#pragma omp simd
-        for (int c = 0; c < C; c++) y[c] = x[c] * r * weight[c];
-        rstd[n] = r;
-    }
+    for (int n = 0; n < N; n++)
+        rstd[n] = k->rmsnorm_row(out + (size_t)n * C, inp + (size_t)n * C, weight, (size_t)C, eps);
 }
 
 static void rmsnorm_backward_cpu(float *dinp, float *dweight, const float *dout, const float *inp,
                                  const float *weight, const float *rstd, int N, int C) {
+    const bb_eltwise_kernels *k = bb_eltwise();
 #pragma omp parallel if ((size_t)N * C >= BB_PAR_MIN_WORK)
     {
 #pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-            float *dx = dinp + (size_t)n * C, r = rstd[n], dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-            for (int c = 0; c < C; c++) dot += x[c] * weight[c] * dy[c];
-            float k = r * r * r * dot / (float)C;
-#pragma omp simd
-            for (int c = 0; c < C; c++) dx[c] += r * weight[c] * dy[c] - x[c] * k;
-        }
+        for (int n = 0; n < N; n++)
+            k->rmsnorm_row_backward(dinp + (size_t)n * C, dout + (size_t)n * C, inp + (size_t)n * C, weight, rstd[n],
+                                    (size_t)C);
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);
-        for (int n = 0; dweight && n < N; n++) {
-            const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-            float r = rstd[n];
-#pragma omp simd
-            for (int c = lo; c < hi; c++) dweight[c] += x[c] * r * dy[c];
-        }
+        for (int n = 0; dweight && n < N; n++)
+            k->rmsnorm_dweight(dweight + lo, inp + (size_t)n * C + lo, dout + (size_t)n * C + lo, rstd[n],
+                               (size_t)(hi - lo));
     }
 }
 
