@@ -62,7 +62,12 @@ int bb_cmd_export(int argc, char **argv) {
     double qn = 0;
     int qp[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
     for (int k = 0; k < 4; k++) qn += (double)m->specs[qp[k]].numel;
-    printf("  quantized linears: %.2fM weights; everything else (embeddings, head, norms) stays FP32\n", qn / 1e6);
+    if (m->cfg.quant_head)
+        printf("  quantized linears and the LM head (quant_head): %.2fM + %.2fM weights; embeddings and norms stay FP32%s\n",
+               qn / 1e6, (double)m->cfg.vocab_size * m->cfg.n_embd / 1e6,
+               m->specs[BB_P_LMHEAD].numel ? "" : " (the head is tied: wte is stored FP32 for the embedding and packed for the head)");
+    else
+        printf("  quantized linears: %.2fM weights; everything else (embeddings, head, norms) stays FP32\n", qn / 1e6);
     if (m == &ptq) bb_model_free(&ptq);
     bb_model_free(&src);
     return 0;

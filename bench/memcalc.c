@@ -45,6 +45,11 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
         packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
         *export_bytes += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
     }
+    if (c->quant_head) {  /* the fake-quant head (model.c head_q), packed in the export only */
+        int V = c->vocab_size, C = c->n_embd;
+        fake += 4.0 * V * C;
+        *export_bytes += (double)(pt->storage_size ? pt->storage_size(V, C) : pt->packed_size(V, C, &po));
+    }
     return fake + packed + 64 + 8.0 * 4 * L;  /* + alignment slack + the offset table */
 }
 

@@ -22,6 +22,9 @@ void bb_config_to_json(const bb_config *c, char *out, size_t cap) {
     /* nf4 only, so the other precisions' configs stay as they were */
     if (c->precision == BB_PREC_NF4 && n > 1 && (size_t)n < cap)
         snprintf(out + n - 1, cap - (size_t)n + 1, ", \"nf4_double_quant\": %s}", c->nf4_no_double_quant ? "false" : "true");
+    /* only when on, likewise */
+    n = (int)strlen(out);
+    if (c->quant_head && n > 1 && (size_t)n < cap) snprintf(out + n - 1, cap - (size_t)n + 1, ", \"quant_head\": true}");
 }
 
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len) {
@@ -67,6 +70,8 @@ int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, s
     if (actq && actq->type == BB_JSON_STRING && strcmp(actq->str, "block") == 0) c->act_quant = BB_ACTQ_INT8_BLOCK;
     const bb_json_node *dq = bb_json_get(root, "nf4_double_quant");
     if (dq && dq->type == BB_JSON_BOOL && !dq->boolean) c->nf4_no_double_quant = true;
+    const bb_json_node *qh = bb_json_get(root, "quant_head");
+    if (qh && qh->type == BB_JSON_BOOL && qh->boolean) c->quant_head = true;
     rc = bb_config_validate(c, err, err_len);
 done:
     bb_json_doc_free(doc);

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #define GPT2(L, C, H, V, T) \
-    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false}
+    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false}
 #define LLAMA(L, C, H, KV, V, T, F) \
-    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false}
+    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false}
 
 const bb_preset bb_presets[] = {
     {"tiny", GPT2(2, 64, 4, 4096, 64), true},
@@ -95,6 +95,12 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
             else { snprintf(err, err_len, "nf4_double_quant must be on or off, got '%s'", val); return -1; }
             continue;
         }
+        if (strcmp(key, "quant_head") == 0) {
+            if (strcmp(val, "on") == 0) cfg->quant_head = true;
+            else if (strcmp(val, "off") == 0) cfg->quant_head = false;
+            else { snprintf(err, err_len, "quant_head must be on or off, got '%s'", val); return -1; }
+            continue;
+        }
         if (strcmp(key, "family") == 0) {
             int f = -1;
             for (int i = 0; i < BB_FAMILY_COUNT; i++)
@@ -155,6 +161,11 @@ int bb_config_validate(const bb_config *c, char *err, size_t err_len) {
         snprintf(err, err_len, "per-block activation quantization (act_quant=block) is an int4 option");
         return -1;
     }
+    if (c->quant_head && (c->precision == BB_PREC_FP32 || c->precision == BB_PREC_NF4)) {
+        snprintf(err, err_len, "quant_head=on needs a trainable quantized precision (fp16, bf16, int8, int4, b158), not %s",
+                 bb_precisions[c->precision].name);
+        return -1;
+    }
     if (c->n_embd % c->n_head) {
         snprintf(err, err_len, "n_embd %d is not divisible by n_head %d", c->n_embd, c->n_head);
         return -1;
@@ -182,6 +193,8 @@ void bb_config_describe(const bb_config *c, char *out, size_t cap) {
         snprintf(out + n, cap - (size_t)n, " g%d%s", c->group, c->act_quant == BB_ACTQ_INT8_BLOCK ? " act-block" : "");
     if (c->precision == BB_PREC_NF4 && n > 0 && (size_t)n < cap)
         snprintf(out + n, cap - (size_t)n, "%s", c->nf4_no_double_quant ? " fp32-absmax" : " double-quant");
+    n = (int)strlen(out);
+    if (c->quant_head && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " quant-head");
 }
 
 bb_prec_opts bb_config_prec_opts(const bb_config *c) {

@@ -20,14 +20,28 @@ static bool is_quantized(int i) {
     return false;
 }
 
-/* Bytes of one layer matrix of param i in the export: storage format for b158, else the
- * compute format. */
-static size_t layer_bytes(const bb_model *m, int i) {
-    const bb_config *c = &m->cfg;
+/* Bytes of one (OC, C) matrix in the export: storage format for b158, else the compute
+ * format. */
+static size_t matrix_bytes(const bb_config *c, int OC, int C) {
     const bb_precision_traits *pt = &bb_precisions[c->precision];
-    int OC = (int)m->specs[i].shape[1], C = (int)m->specs[i].shape[2];
     bb_prec_opts o = bb_config_prec_opts(c);
     return pt->storage_size ? pt->storage_size(OC, C) : pt->packed_size(OC, C, &o);
+}
+
+/* One layer matrix of param i. */
+static size_t layer_bytes(const bb_model *m, int i) {
+    return matrix_bytes(&m->cfg, (int)m->specs[i].shape[1], (int)m->specs[i].shape[2]);
+}
+
+/* The quantized LM head (cfg.quant_head) is stored under this name, packed like a linear;
+ * the FP32 head tensor (lm_head, or the tied wte that the embedding also reads) stays. */
+#define HEAD_NAME "head_q"
+
+static void pack_matrix(const bb_config *c, uint8_t *dst, const float *w, int OC, int C) {
+    const bb_precision_traits *pt = &bb_precisions[c->precision];
+    bb_prec_opts o = bb_config_prec_opts(c);
+    if (pt->storage_pack) pt->storage_pack(dst, w, OC, C);
+    else pt->pack(dst, w, OC, C, &o);
 }
 
 int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *info, size_t *bytes_written, char *err,
@@ -42,15 +56,15 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
         return -1;
     }
     const bb_precision_traits *pt = &bb_precisions[c->precision];
-    bb_prec_opts o = bb_config_prec_opts(c);
     int L = c->n_layer, n = 0;
-    bb_st_tensor *t = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L) * sizeof *t);
-    char (*names)[64] = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L) * 64);
-    uint8_t **bufs = bb_alloc(BB_MEM_OTHER, (size_t)(NQ * L) * sizeof *bufs);
+    bb_st_tensor *t = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L + 1) * sizeof *t);
+    char (*names)[64] = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L + 1) * 64);
+    uint8_t **bufs = bb_alloc(BB_MEM_OTHER, (size_t)(NQ * L + 1) * sizeof *bufs);
     int nb = 0;
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];
         if (!s->numel) continue;
+        if (i == BB_P_LMHEAD && c->quant_head) continue;  /* an untied head is only in its packed form */
         if (!is_quantized(i)) {
             t[n] = (bb_st_tensor){.name = s->name, .dtype = BB_DT_F32, .ndim = s->ndim, .data = m->params.t[i]};
             for (int d = 0; d < s->ndim; d++) t[n].shape[d] = (int64_t)s->shape[d];
@@ -62,12 +76,18 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
         for (int l = 0; l < L; l++) {
             uint8_t *b = bufs[nb++] = bb_alloc(BB_MEM_OTHER, bytes + 64);
             const float *w = m->params.t[i] + per * (size_t)l;
-            if (pt->storage_pack) pt->storage_pack(b, w, OC, C);
-            else pt->pack(b, w, OC, C, &o);
+            pack_matrix(c, b, w, OC, C);
             snprintf(names[n], 64, "%s.%d", s->name, l);
             t[n] = (bb_st_tensor){.name = names[n], .dtype = BB_DT_U8, .ndim = 1, .shape = {(int64_t)bytes}, .data = b};
             n++;
         }
+    }
+    if (c->quant_head) {
+        size_t bytes = matrix_bytes(c, c->vocab_size, c->n_embd);
+        uint8_t *b = bufs[nb++] = bb_alloc(BB_MEM_OTHER, bytes + 64);
+        pack_matrix(c, b, bb_family_traits[c->family].tied_head ? m->params.wte : m->params.lm_head, c->vocab_size,
+                    c->n_embd);
+        t[n++] = (bb_st_tensor){.name = HEAD_NAME, .dtype = BB_DT_U8, .ndim = 1, .shape = {(int64_t)bytes}, .data = b};
     }
     char config[512], step[32], packing[96];
     bb_config_to_json(c, config, sizeof config);
@@ -155,6 +175,7 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];
         if (!s->numel) continue;
+        if (i == BB_P_LMHEAD && cfg.quant_head) continue;  /* filled from head_q below */
         if (!is_quantized(i)) {
             const bb_st_entry *e = bb_safetensors_find(st, s->name);
             bool ok = e && e->dtype == BB_DT_F32 && e->nbytes == s->numel * sizeof(float);
@@ -179,6 +200,23 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
              * code that reads params (the reference path) sees the same weights */
             memcpy(m->params.t[i] + per * (size_t)l, wq, per * sizeof(float));
         }
+    }
+    if (cfg.quant_head) {  /* the fake-quant head, exactly as training computed it (precision.h contract) */
+        size_t bytes = matrix_bytes(&cfg, cfg.vocab_size, cfg.n_embd);
+        const bb_st_entry *e = bb_safetensors_find(st, HEAD_NAME);
+        if (!e || e->dtype != BB_DT_U8 || e->nbytes != bytes) {
+            snprintf(err, err_len, "packed file '%s': tensor '%s' is missing or not %zu bytes of U8", path, HEAD_NAME, bytes);
+            bb_model_free(m);
+            return -1;
+        }
+        bb_prec_opts o = bb_config_prec_opts(&cfg);
+        uint8_t *tmp = bb_alloc(BB_MEM_OTHER, bytes + 64);  /* aligned, as the unpackers expect */
+        memcpy(tmp, e->data, bytes);
+        if (pt->storage_unpack) pt->storage_unpack(m->head_q, tmp, cfg.vocab_size, cfg.n_embd);
+        else pt->unpack(m->head_q, tmp, cfg.vocab_size, cfg.n_embd, &o);
+        bb_free(tmp);
+        if (m->params.lm_head)  /* as for the linears: the masters' place holds the dequantized values */
+            memcpy(m->params.lm_head, m->head_q, (size_t)cfg.vocab_size * cfg.n_embd * sizeof(float));
     }
     if (info) {
         memset(info, 0, sizeof *info);

@@ -195,7 +195,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
         bb_model_linear_forward(m, 3, l, x, fc_in, NULL, S, F, C, 1);
     }
     bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x, m->params.lnfw, m->params.lnfb, S);
-    be->matmul_forward(kv->logits, kv->h, f->tied_head ? m->params.wte : m->params.lm_head, NULL, S, C, V, 0);
+    bb_model_head_forward(m, kv->logits, kv->h, S);
     kv->len++;
     return kv->logits;
 }

@@ -128,6 +128,8 @@ int bb_model_init_opts(bb_model *m, const bb_config *cfg, const bb_backend *be, 
         carve(&m->wq, m->wq_mem, qs);
         alloc_packed(m);
     }
+    if (cfg->quant_head)  /* filled by bb_model_requantize or a packed file's loader */
+        m->head_q = bb_alloc(charge(m, BB_MEM_PACKED), (size_t)cfg->vocab_size * cfg->n_embd * sizeof(float));
     init_rope(m);
     return 0;
 }
@@ -173,6 +175,10 @@ int bb_model_init_frozen(bb_model *m, const bb_config *cfg, const bb_backend *be
     m->mean_loss = NAN;
     m->quant_lambda = 1.0f;
     m->mem_charge = BB_MEM_COUNT;  /* each table in its own category */
+    if (cfg->quant_head) {
+        snprintf(err, err_len, "a LoRA base with a quantized LM head (quant_head) is not supported: its head stays FP32");
+        return -1;
+    }
     m->frozen_base = true;
     m->frozen_quant = true;  /* nothing to requantize: there are no masters */
     m->fp32_acts = true;     /* the adapters read the linears' inputs: no 16-bit copies (bb_model_half_acts) */
@@ -216,6 +222,7 @@ void bb_model_free(bb_model *m) {
     free_acts(m);
     if (m->lora) bb_lora_free(m->lora);
     bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem); bb_free(m->wq_mem);
+    bb_free(m->head_q);
     bb_free(m->packed_mem); bb_free(m->packed_off);
     bb_free(m->rope_cos); bb_free(m->rope_sin);
     memset(m, 0, sizeof *m);
@@ -253,11 +260,26 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
     bb_model_requantize(m);
 }
 
+/* The fake-quant LM head (cfg.quant_head): the precision's weight quantizer over the
+ * (V, C) matrix, one output channel per vocabulary row, as for any quantized linear;
+ * blended like the linears under the BitNet warm-up. */
+static void requantize_head(bb_model *m) {
+    const bb_config *c = &m->cfg;
+    bb_prec_opts o = bb_config_prec_opts(c);
+    const float *w = bb_family_traits[c->family].tied_head ? m->params.wte : m->params.lm_head;
+    size_t n = (size_t)c->vocab_size * c->n_embd;
+    bb_fake_weights_fast(c->precision, m->head_q, w, c->vocab_size, c->n_embd, &o);
+    float lambda = m->quant_lambda;
+    if (lambda < 1.0f)
+        for (size_t e = 0; e < n; e++) m->head_q[e] = w[e] + lambda * (m->head_q[e] - w[e]);
+}
+
 void bb_model_requantize(bb_model *m) {
     if (!m->wq_mem || m->frozen_quant) return;
     const bb_config *c = &m->cfg;
     bb_prec_opts o = bb_config_prec_opts(c);
     int L = c->n_layer;
+    if (m->head_q) requantize_head(m);
     if (m->quant_lambda >= 1.0f) {
         /* pack the masters, and unpack for the fake-quant weights of backward: the two are
          * the same numbers (precision.h contract: unpack(pack(W)) == fake_weights(W)) */
@@ -482,6 +504,18 @@ static void norm_backward(const bb_model *m, float *dx, float *dw, float *db, co
 
 /* ---- quantized linears (precision.h) ------------------------------------------------ */
 
+const float *bb_model_head(const bb_model *m) {
+    if (m->head_q) return m->head_q;
+    return bb_family_traits[m->cfg.family].tied_head ? m->params.wte : m->params.lm_head;
+}
+
+void bb_model_head_forward(bb_model *m, float *logits, float *x, int N) {
+    const bb_config *c = &m->cfg;
+    if (m->head_q) bb_model_quantize_input(m, x, N, c->n_embd);
+    m->be->matmul_forward(logits, x, bb_model_head(m), NULL, N, c->n_embd, c->vocab_size, 0);
+    if (m->head_q) bb_model_round_output(m, logits, (size_t)N * c->vocab_size);
+}
+
 /* Fake-quantizes a quantized linear's input in place, rows in parallel; with the BitNet
  * warm-up lambda < 1 the input becomes x + lambda (q(x) - x). */
 void bb_model_quantize_input(const bb_model *m, float *x, int N, int C) {
@@ -621,7 +655,6 @@ static float forward(bb_model *m, const int *inputs, const int *targets, const f
      * activation storage would round (cmd_train refuses the combination) */
     BB_CHECK(m->quant_lambda >= 1.0f || !m->acts.ln1_h);
     const bb_config *c = &m->cfg;
-    const bb_family_traits_t *f = &bb_family_traits[c->family];
     const bb_backend *be = m->be;
     int L = c->n_layer, C = c->n_embd, V = c->vocab_size, N = B * T;
     for (int i = 0; i < N; i++) BB_CHECK(inputs[i] >= 0 && inputs[i] < V);
@@ -642,8 +675,7 @@ static float forward(bb_model *m, const int *inputs, const int *targets, const f
         residual = layer_acts_at(m, l).residual3;
     }
     bb_model_norm_forward(m, m->acts.lnf, m->acts.lnf_mean, m->acts.lnf_rstd, residual, m->params.lnfw, m->params.lnfb, N);
-    const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
-    be->matmul_forward(m->acts.logits, m->acts.lnf, head, NULL, N, C, V, 0);
+    bb_model_head_forward(m, m->acts.logits, m->acts.lnf, N);
     m->kd_tlogits = tlogits;
     m->kd_alpha = alpha;
     m->kd_temp = temp;
@@ -702,8 +734,8 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         be->crossentropy_backward(dlogits, m->acts.probs, m->targets, scale, N, V);
     memset(g->dnorm, 0, BT * C * sizeof(float));
     float *dhead = f->tied_head ? m->grads.wte : m->grads.lm_head;
-    const float *head = f->tied_head ? m->params.wte : m->params.lm_head;
-    be->matmul_backward(g->dnorm, dhead, NULL, dlogits, m->acts.lnf, head, N, C, V);
+    /* quant_head: the fake-quant head and input, the STE to the FP32 head as for the linears */
+    be->matmul_backward(g->dnorm, dhead, NULL, dlogits, m->acts.lnf, bb_model_head(m), N, C, V);
     memset(g->dresidual, 0, BT * C * sizeof(float));
     const float *last = L > 0 ? layer_acts_at(m, L - 1).residual3 : m->acts.encoded;
     norm_backward(m, g->dresidual, m->grads.lnfw, m->grads.lnfb, g->dnorm, last, m->params.lnfw, m->acts.lnf_mean,

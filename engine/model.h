@@ -135,6 +135,8 @@ typedef struct {
     bb_param_ptrs params, grads, m, v;
     float *wq_mem;              /* fake-quant copies of the quantized linears (non-FP32) */
     bb_param_ptrs wq;           /* only qkvw, attprojw, fcw, fcprojw are set */
+    float *head_q;              /* (V,C) fake-quant LM head (cfg.quant_head), else NULL: the head is the
+                                   FP32 lm_head or, tied, wte */
     float quant_lambda;         /* BitNet warm-up: forward uses x + lambda (q(x) - x); 1 = full */
     uint8_t *packed_mem;        /* packed compute formats of the quantized linears (precision.h) */
     size_t *packed_off;         /* (4, L) byte offsets: qkvw, attprojw, fcw, fcprojw per layer */

@@ -81,6 +81,17 @@ static void test_against_allocator(void) {
                 snprintf(name, sizeof name, "%s/%s/%s", presets[pi], bb_precisions[p].name, bb_ckpt_names[ck]);
                 check_step(name, &c, NULL, (bb_ckpt_mode)ck);
             }
+    /* the quantized LM head (quant_head): its fake-quant copy is a packed-weights table */
+    const char *qh[] = {"fp16", "int8", "b158"};
+    for (int k = 0; k < 3; k++) {
+        bb_config c;
+        char err[200], name[96];
+        bb_config_from_preset(&c, "small", err, sizeof err);
+        bb_config_set_precision(&c, qh[k], err, sizeof err);
+        c.quant_head = true;
+        snprintf(name, sizeof name, "small/%s/quant_head", qh[k]);
+        check_step(name, &c, NULL, BB_CKPT_NONE);
+    }
 }
 
 /* method lora: a frozen base at every precision, adapters on all linears with dropout

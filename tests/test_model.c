@@ -11,7 +11,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
@@ -478,7 +478,74 @@ static void test_kernels_vs_fake_path(void) {
         }
 }
 
+/* quant_head (config.h): the LM head as a quantized linear, checked piece by piece against
+ * its definition. A model with the head quantized and one without share every weight, so
+ * everything before the head is the same: (1) head_q is the precision's fake quantization
+ * of the FP32 head; (2) the head's input (acts.lnf) is the precision's activation
+ * quantization of the plain model's final-norm output; (3) logits = lnf_q head_q^T,
+ * rounded to 16 bits for fp16/bf16; (4) the STE: grad lm_head = dlogits^T lnf_q (llama;
+ * gpt2's tied wte also collects the embedding's gradient). */
+static void test_quant_head(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
+            if (bb_precisions[p].base_only) continue;
+            bb_config c = tiny((bb_family)f);
+            char err[200], name[96];
+            bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+            bb_config plain_cfg = c;
+            c.quant_head = true;
+            bb_model q, plain;
+            init_model(&q, c, &bb_backend_cpu);
+            init_model(&plain, plain_cfg, &bb_backend_cpu);
+            int B = 2, T = 12, N = B * T, C = c.n_embd, V = c.vocab_size, in[24], tg[24];
+            batch(B, T, V, in, tg, 4);
+            bb_model_forward(&q, in, tg, B, T);
+            bb_model_forward(&plain, in, tg, B, T);
+            const char *fam = bb_family_name(c.family), *pn = bb_precisions[p].name;
+            const float *master = c.family == BB_FAMILY_GPT2 ? q.params.wte : q.params.lm_head;
+            float *want = bb_alloc(BB_MEM_OTHER, (size_t)V * C * sizeof(float));
+            bb_prec_opts o = bb_config_prec_opts(&c);
+            bb_precisions[p].fake_weights(want, master, V, C, &o);
+            size_t differ = 0;
+            for (size_t e = 0; e < (size_t)V * C; e++) differ += want[e] != q.head_q[e];
+            CHECK(differ == 0, "%s/%s: %zu head_q values differ from the fake-quant head", fam, pn, differ);
+            float *lnf_q = bb_alloc(BB_MEM_OTHER, (size_t)N * C * sizeof(float));
+            memcpy(lnf_q, plain.acts.lnf, (size_t)N * C * sizeof(float));
+            bb_fake_acts(lnf_q, N, C, c.act_quant, c.act_quant == BB_ACTQ_INT8_BLOCK ? c.group : C);
+            snprintf(name, sizeof name, "%s/%s quantized head input", fam, pn);
+            EXPECT_CLOSE_F(name, q.acts.lnf, lnf_q, (size_t)N * C, 0.0);
+            float *z = bb_alloc(BB_MEM_OTHER, (size_t)N * V * sizeof(float));
+            for (int n = 0; n < N; n++)
+                for (int v = 0; v < V; v++) {
+                    double s = 0;
+                    for (int k = 0; k < C; k++) s += (double)lnf_q[n * C + k] * q.head_q[(size_t)v * C + k];
+                    z[(size_t)n * V + v] = (float)s;
+                }
+            if (c.act_quant == BB_ACTQ_FP16 || c.act_quant == BB_ACTQ_BF16) bb_fake_acts(z, N, V, c.act_quant, V);
+            snprintf(name, sizeof name, "%s/%s quantized head logits", fam, pn);
+            EXPECT_CLOSE_F(name, q.acts.logits, z, (size_t)N * V, bb_tol(pn)->model_paths);
+            bb_model_zero_grad(&q);
+            bb_model_backward(&q, 1.0f);
+            if (c.family == BB_FAMILY_LLAMA) {  /* acts.probs holds dlogits after backward */
+                float *dw = bb_alloc(BB_MEM_OTHER, (size_t)V * C * sizeof(float));
+                for (int v = 0; v < V; v++)
+                    for (int k = 0; k < C; k++) {
+                        double s = 0;
+                        for (int n = 0; n < N; n++) s += (double)q.acts.probs[(size_t)n * V + v] * lnf_q[n * C + k];
+                        dw[(size_t)v * C + k] = (float)s;
+                    }
+                snprintf(name, sizeof name, "%s/%s grad lm_head (STE)", fam, pn);
+                EXPECT_CLOSE_F(name, q.grads.lm_head, dw, (size_t)V * C, 1e-5);
+                bb_free(dw);
+            }
+            bb_free(want); bb_free(lnf_q); bb_free(z);
+            bb_model_free(&q);
+            bb_model_free(&plain);
+        }
+}
+
 static const bb_test_case cases[] = {
+    {"quant_head", test_quant_head},
     {"kernels_vs_fake_path", test_kernels_vs_fake_path},
     {"checkpointing_parity", test_checkpointing_parity},
     {"logits_in_place", test_logits_in_place},
