@@ -62,12 +62,17 @@ int bb_cmd_export(int argc, char **argv) {
     double qn = 0;
     int qp[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
     for (int k = 0; k < 4; k++) qn += (double)m->specs[qp[k]].numel;
-    if (m->cfg.quant_head)
-        printf("  quantized linears and the LM head (quant_head): %.2fM + %.2fM weights; embeddings and norms stay FP32%s\n",
-               qn / 1e6, (double)m->cfg.vocab_size * m->cfg.n_embd / 1e6,
-               m->specs[BB_P_LMHEAD].numel ? "" : " (the head is tied: wte is stored FP32 for the embedding and packed for the head)");
-    else
+    const bb_config *c = &m->cfg;
+    bool tied = m->specs[BB_P_LMHEAD].numel == 0;
+    if (!c->quant_head && !c->quant_embed)
         printf("  quantized linears: %.2fM weights; everything else (embeddings, head, norms) stays FP32\n", qn / 1e6);
+    else  /* config.h quant_head / quant_embed; a tied table quantized for both uses is packed once */
+        printf("  quantized linears %.2fM weights%s%s; FP32: %s%s%snorms%s\n", qn / 1e6,
+               c->quant_head ? ", LM head (quant_head)" : "", c->quant_embed ? ", token embedding (quant_embed)" : "",
+               c->quant_embed ? "" : "token embedding, ", c->quant_head ? "" : "head, ",
+               m->specs[BB_P_WPE].numel ? "positions (wpe), " : "",
+               tied && c->quant_head != c->quant_embed ? " (the tied wte is stored both FP32 and packed)" : "");
+
     if (m == &ptq) bb_model_free(&ptq);
     bb_model_free(&src);
     return 0;

@@ -45,11 +45,12 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
         packed += L * (double)((pt->packed_size(OC, Cin, &po) + 63) & ~(size_t)63);
         *export_bytes += L * (double)(pt->storage_size ? pt->storage_size(OC, Cin) : pt->packed_size(OC, Cin, &po));
     }
-    if (c->quant_head) {  /* the fake-quant head (model.c head_q), packed in the export only */
-        int V = c->vocab_size, C = c->n_embd;
-        fake += 4.0 * V * C;
-        *export_bytes += (double)(pt->storage_size ? pt->storage_size(V, C) : pt->packed_size(V, C, &po));
-    }
+    /* the fake-quant head and embedding (model.c head_q, embed_q; one matrix when a tied head
+     * and the embedding are both quantized), packed in the export only */
+    int tables = c->quant_head + (c->quant_embed && !(c->quant_head && c->family == BB_FAMILY_GPT2));
+    int V = c->vocab_size, C = c->n_embd;
+    fake += 4.0 * V * C * tables;
+    *export_bytes += tables * (double)(pt->storage_size ? pt->storage_size(V, C) : pt->packed_size(V, C, &po));
     return fake + packed + 64 + 8.0 * 4 * L;  /* + alignment slack + the offset table */
 }
 

@@ -25,6 +25,8 @@ void bb_config_to_json(const bb_config *c, char *out, size_t cap) {
     /* only when on, likewise */
     n = (int)strlen(out);
     if (c->quant_head && n > 1 && (size_t)n < cap) snprintf(out + n - 1, cap - (size_t)n + 1, ", \"quant_head\": true}");
+    n = (int)strlen(out);
+    if (c->quant_embed && n > 1 && (size_t)n < cap) snprintf(out + n - 1, cap - (size_t)n + 1, ", \"quant_embed\": true}");
 }
 
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len) {
@@ -72,6 +74,8 @@ int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, s
     if (dq && dq->type == BB_JSON_BOOL && !dq->boolean) c->nf4_no_double_quant = true;
     const bb_json_node *qh = bb_json_get(root, "quant_head");
     if (qh && qh->type == BB_JSON_BOOL && qh->boolean) c->quant_head = true;
+    const bb_json_node *qe = bb_json_get(root, "quant_embed");
+    if (qe && qe->type == BB_JSON_BOOL && qe->boolean) c->quant_embed = true;
     rc = bb_config_validate(c, err, err_len);
 done:
     bb_json_doc_free(doc);

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #define GPT2(L, C, H, V, T) \
-    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false}
+    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false}
 #define LLAMA(L, C, H, KV, V, T, F) \
-    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false}
+    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false}
 
 const bb_preset bb_presets[] = {
     {"tiny", GPT2(2, 64, 4, 4096, 64), true},
@@ -95,10 +95,12 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
             else { snprintf(err, err_len, "nf4_double_quant must be on or off, got '%s'", val); return -1; }
             continue;
         }
-        if (strcmp(key, "quant_head") == 0) {
-            if (strcmp(val, "on") == 0) cfg->quant_head = true;
-            else if (strcmp(val, "off") == 0) cfg->quant_head = false;
-            else { snprintf(err, err_len, "quant_head must be on or off, got '%s'", val); return -1; }
+        bool *flag = strcmp(key, "quant_head") == 0 ? &cfg->quant_head
+                   : strcmp(key, "quant_embed") == 0 ? &cfg->quant_embed : NULL;
+        if (flag) {
+            if (strcmp(val, "on") == 0) *flag = true;
+            else if (strcmp(val, "off") == 0) *flag = false;
+            else { snprintf(err, err_len, "%s must be on or off, got '%s'", key, val); return -1; }
             continue;
         }
         if (strcmp(key, "family") == 0) {
@@ -161,9 +163,9 @@ int bb_config_validate(const bb_config *c, char *err, size_t err_len) {
         snprintf(err, err_len, "per-block activation quantization (act_quant=block) is an int4 option");
         return -1;
     }
-    if (c->quant_head && (c->precision == BB_PREC_FP32 || c->precision == BB_PREC_NF4)) {
-        snprintf(err, err_len, "quant_head=on needs a trainable quantized precision (fp16, bf16, int8, int4, b158), not %s",
-                 bb_precisions[c->precision].name);
+    if ((c->quant_head || c->quant_embed) && (c->precision == BB_PREC_FP32 || c->precision == BB_PREC_NF4)) {
+        snprintf(err, err_len, "%s=on needs a trainable quantized precision (fp16, bf16, int8, int4, b158), not %s",
+                 c->quant_head ? "quant_head" : "quant_embed", bb_precisions[c->precision].name);
         return -1;
     }
     if (c->n_embd % c->n_head) {
@@ -195,6 +197,8 @@ void bb_config_describe(const bb_config *c, char *out, size_t cap) {
         snprintf(out + n, cap - (size_t)n, "%s", c->nf4_no_double_quant ? " fp32-absmax" : " double-quant");
     n = (int)strlen(out);
     if (c->quant_head && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " quant-head");
+    n = (int)strlen(out);
+    if (c->quant_embed && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " quant-embed");
 }
 
 bb_prec_opts bb_config_prec_opts(const bb_config *c) {

@@ -33,9 +33,31 @@ static size_t layer_bytes(const bb_model *m, int i) {
     return matrix_bytes(&m->cfg, (int)m->specs[i].shape[1], (int)m->specs[i].shape[2]);
 }
 
-/* The quantized LM head (cfg.quant_head) is stored under this name, packed like a linear;
- * the FP32 head tensor (lm_head, or the tied wte that the embedding also reads) stays. */
-#define HEAD_NAME "head_q"
+/* The (V, C) tables quantized by configuration (config.h quant_head, quant_embed), each
+ * packed like a linear under its own name. A tied gpt2 head and embedding quantized
+ * together are one matrix (model.h: embed_q == head_q), stored once as head_q. */
+typedef struct {
+    const char *name;
+    float *wq;   /* the model's fake-quant copy */
+    int master;  /* the FP32 parameter it quantizes */
+} quant_table;
+
+static int quant_tables(const bb_model *m, quant_table out[2]) {
+    bool tied = bb_family_traits[m->cfg.family].tied_head;
+    int n = 0;
+    if (m->cfg.quant_head) out[n++] = (quant_table){"head_q", m->head_q, tied ? BB_P_WTE : BB_P_LMHEAD};
+    if (m->cfg.quant_embed && m->embed_q != m->head_q) out[n++] = (quant_table){"embed_q", m->embed_q, BB_P_WTE};
+    return n;
+}
+
+/* Whether a model of config c still reads FP32 tensor i; if not, the file holds only its
+ * packed form. */
+static bool fp32_read(const bb_config *c, int i) {
+    bool tied = bb_family_traits[c->family].tied_head;
+    if (i == BB_P_LMHEAD) return !c->quant_head;
+    if (i == BB_P_WTE) return !c->quant_embed || (tied && !c->quant_head);
+    return true;
+}
 
 static void pack_matrix(const bb_config *c, uint8_t *dst, const float *w, int OC, int C) {
     const bb_precision_traits *pt = &bb_precisions[c->precision];
@@ -57,14 +79,14 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
     }
     const bb_precision_traits *pt = &bb_precisions[c->precision];
     int L = c->n_layer, n = 0;
-    bb_st_tensor *t = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L + 1) * sizeof *t);
-    char (*names)[64] = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L + 1) * 64);
-    uint8_t **bufs = bb_alloc(BB_MEM_OTHER, (size_t)(NQ * L + 1) * sizeof *bufs);
+    bb_st_tensor *t = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L + 2) * sizeof *t);
+    char (*names)[64] = bb_alloc(BB_MEM_OTHER, (size_t)(BB_N_PARAMS + NQ * L + 2) * 64);
+    uint8_t **bufs = bb_alloc(BB_MEM_OTHER, (size_t)(NQ * L + 2) * sizeof *bufs);
     int nb = 0;
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];
         if (!s->numel) continue;
-        if (i == BB_P_LMHEAD && c->quant_head) continue;  /* an untied head is only in its packed form */
+        if (!fp32_read(c, i)) continue;
         if (!is_quantized(i)) {
             t[n] = (bb_st_tensor){.name = s->name, .dtype = BB_DT_F32, .ndim = s->ndim, .data = m->params.t[i]};
             for (int d = 0; d < s->ndim; d++) t[n].shape[d] = (int64_t)s->shape[d];
@@ -82,12 +104,12 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
             n++;
         }
     }
-    if (c->quant_head) {
+    quant_table qt[2];
+    for (int k = 0, nq = quant_tables(m, qt); k < nq; k++) {
         size_t bytes = matrix_bytes(c, c->vocab_size, c->n_embd);
         uint8_t *b = bufs[nb++] = bb_alloc(BB_MEM_OTHER, bytes + 64);
-        pack_matrix(c, b, bb_family_traits[c->family].tied_head ? m->params.wte : m->params.lm_head, c->vocab_size,
-                    c->n_embd);
-        t[n++] = (bb_st_tensor){.name = HEAD_NAME, .dtype = BB_DT_U8, .ndim = 1, .shape = {(int64_t)bytes}, .data = b};
+        pack_matrix(c, b, m->params.t[qt[k].master], c->vocab_size, c->n_embd);
+        t[n++] = (bb_st_tensor){.name = qt[k].name, .dtype = BB_DT_U8, .ndim = 1, .shape = {(int64_t)bytes}, .data = b};
     }
     char config[512], step[32], packing[96];
     bb_config_to_json(c, config, sizeof config);
@@ -175,7 +197,7 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
     for (int i = 0; i < BB_N_PARAMS; i++) {
         const bb_tensor_spec *s = &m->specs[i];
         if (!s->numel) continue;
-        if (i == BB_P_LMHEAD && cfg.quant_head) continue;  /* filled from head_q below */
+        if (!fp32_read(&cfg, i)) continue;  /* filled from its packed form below */
         if (!is_quantized(i)) {
             const bb_st_entry *e = bb_safetensors_find(st, s->name);
             bool ok = e && e->dtype == BB_DT_F32 && e->nbytes == s->numel * sizeof(float);
@@ -201,22 +223,26 @@ int bb_load_packed(bb_model *m, const void *stv, const char *path, const bb_back
             memcpy(m->params.t[i] + per * (size_t)l, wq, per * sizeof(float));
         }
     }
-    if (cfg.quant_head) {  /* the fake-quant head, exactly as training computed it (precision.h contract) */
-        size_t bytes = matrix_bytes(&cfg, cfg.vocab_size, cfg.n_embd);
-        const bb_st_entry *e = bb_safetensors_find(st, HEAD_NAME);
+    /* the fake-quant head and embedding, exactly as training computed them (precision.h
+     * contract: unpack(pack(W)) == fake_weights(W)) */
+    quant_table qt[2];
+    for (int k = 0, nq = quant_tables(m, qt); k < nq; k++) {
+        size_t bytes = matrix_bytes(&cfg, cfg.vocab_size, cfg.n_embd), vc = (size_t)cfg.vocab_size * cfg.n_embd;
+        const bb_st_entry *e = bb_safetensors_find(st, qt[k].name);
         if (!e || e->dtype != BB_DT_U8 || e->nbytes != bytes) {
-            snprintf(err, err_len, "packed file '%s': tensor '%s' is missing or not %zu bytes of U8", path, HEAD_NAME, bytes);
+            snprintf(err, err_len, "packed file '%s': tensor '%s' is missing or not %zu bytes of U8", path, qt[k].name,
+                     bytes);
             bb_model_free(m);
             return -1;
         }
         bb_prec_opts o = bb_config_prec_opts(&cfg);
         uint8_t *tmp = bb_alloc(BB_MEM_OTHER, bytes + 64);  /* aligned, as the unpackers expect */
         memcpy(tmp, e->data, bytes);
-        if (pt->storage_unpack) pt->storage_unpack(m->head_q, tmp, cfg.vocab_size, cfg.n_embd);
-        else pt->unpack(m->head_q, tmp, cfg.vocab_size, cfg.n_embd, &o);
+        if (pt->storage_unpack) pt->storage_unpack(qt[k].wq, tmp, cfg.vocab_size, cfg.n_embd);
+        else pt->unpack(qt[k].wq, tmp, cfg.vocab_size, cfg.n_embd, &o);
         bb_free(tmp);
-        if (m->params.lm_head)  /* as for the linears: the masters' place holds the dequantized values */
-            memcpy(m->params.lm_head, m->head_q, (size_t)cfg.vocab_size * cfg.n_embd * sizeof(float));
+        if (!fp32_read(&cfg, qt[k].master))  /* as for the linears: the masters' place holds the dequantized values */
+            memcpy(m->params.t[qt[k].master], qt[k].wq, vc * sizeof(float));
     }
     if (info) {
         memset(info, 0, sizeof *info);

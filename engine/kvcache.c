@@ -153,7 +153,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
     bool subln = bb_precisions[c->precision].subln;
     for (int s = 0; s < S; s++) {
         BB_CHECK(tokens[s] >= 0 && tokens[s] < V);
-        memcpy(kv->x + (size_t)s * C, m->params.wte + (size_t)tokens[s] * C, (size_t)C * sizeof(float));
+        memcpy(kv->x + (size_t)s * C, bb_model_embed(m) + (size_t)tokens[s] * C, (size_t)C * sizeof(float));
         if (m->params.wpe)
             for (int i = 0; i < C; i++) kv->x[(size_t)s * C + i] += m->params.wpe[(size_t)pos * C + i];
     }

@@ -128,8 +128,12 @@ int bb_model_init_opts(bb_model *m, const bb_config *cfg, const bb_backend *be, 
         carve(&m->wq, m->wq_mem, qs);
         alloc_packed(m);
     }
-    if (cfg->quant_head)  /* filled by bb_model_requantize or a packed file's loader */
-        m->head_q = bb_alloc(charge(m, BB_MEM_PACKED), (size_t)cfg->vocab_size * cfg->n_embd * sizeof(float));
+    /* filled by bb_model_requantize or a packed file's loader */
+    size_t vc = (size_t)cfg->vocab_size * cfg->n_embd * sizeof(float);
+    if (cfg->quant_head) m->head_q = bb_alloc(charge(m, BB_MEM_PACKED), vc);
+    if (cfg->quant_embed)
+        m->embed_q = cfg->quant_head && bb_family_traits[cfg->family].tied_head ? m->head_q
+                                                                                : bb_alloc(charge(m, BB_MEM_PACKED), vc);
     init_rope(m);
     return 0;
 }
@@ -175,8 +179,9 @@ int bb_model_init_frozen(bb_model *m, const bb_config *cfg, const bb_backend *be
     m->mean_loss = NAN;
     m->quant_lambda = 1.0f;
     m->mem_charge = BB_MEM_COUNT;  /* each table in its own category */
-    if (cfg->quant_head) {
-        snprintf(err, err_len, "a LoRA base with a quantized LM head (quant_head) is not supported: its head stays FP32");
+    if (cfg->quant_head || cfg->quant_embed) {
+        snprintf(err, err_len, "a LoRA base with a quantized %s is not supported: it stays FP32",
+                 cfg->quant_head ? "LM head (quant_head)" : "embedding (quant_embed)");
         return -1;
     }
     m->frozen_base = true;
@@ -222,6 +227,7 @@ void bb_model_free(bb_model *m) {
     free_acts(m);
     if (m->lora) bb_lora_free(m->lora);
     bb_free(m->params_mem); bb_free(m->grads_mem); bb_free(m->m_mem); bb_free(m->v_mem); bb_free(m->wq_mem);
+    if (m->embed_q != m->head_q) bb_free(m->embed_q);
     bb_free(m->head_q);
     bb_free(m->packed_mem); bb_free(m->packed_off);
     bb_free(m->rope_cos); bb_free(m->rope_sin);
@@ -260,18 +266,23 @@ void bb_model_init_weights(bb_model *m, uint64_t seed) {
     bb_model_requantize(m);
 }
 
-/* The fake-quant LM head (cfg.quant_head): the precision's weight quantizer over the
- * (V, C) matrix, one output channel per vocabulary row, as for any quantized linear;
- * blended like the linears under the BitNet warm-up. */
-static void requantize_head(bb_model *m) {
+/* The fake-quant LM head (cfg.quant_head) and token embedding (cfg.quant_embed): the
+ * precision's weight quantizer over the (V, C) matrix, one output channel per vocabulary
+ * row, as for any quantized linear; blended like the linears under the BitNet warm-up. */
+static void requantize_table(const bb_model *m, float *wq, const float *w) {
     const bb_config *c = &m->cfg;
     bb_prec_opts o = bb_config_prec_opts(c);
-    const float *w = bb_family_traits[c->family].tied_head ? m->params.wte : m->params.lm_head;
     size_t n = (size_t)c->vocab_size * c->n_embd;
-    bb_fake_weights_fast(c->precision, m->head_q, w, c->vocab_size, c->n_embd, &o);
+    bb_fake_weights_fast(c->precision, wq, w, c->vocab_size, c->n_embd, &o);
     float lambda = m->quant_lambda;
     if (lambda < 1.0f)
-        for (size_t e = 0; e < n; e++) m->head_q[e] = w[e] + lambda * (m->head_q[e] - w[e]);
+        for (size_t e = 0; e < n; e++) wq[e] = w[e] + lambda * (wq[e] - w[e]);
+}
+
+static void requantize_head_embed(bb_model *m) {
+    bool tied = bb_family_traits[m->cfg.family].tied_head;
+    if (m->head_q) requantize_table(m, m->head_q, tied ? m->params.wte : m->params.lm_head);
+    if (m->embed_q && m->embed_q != m->head_q) requantize_table(m, m->embed_q, m->params.wte);
 }
 
 void bb_model_requantize(bb_model *m) {
@@ -279,7 +290,7 @@ void bb_model_requantize(bb_model *m) {
     const bb_config *c = &m->cfg;
     bb_prec_opts o = bb_config_prec_opts(c);
     int L = c->n_layer;
-    if (m->head_q) requantize_head(m);
+    requantize_head_embed(m);
     if (m->quant_lambda >= 1.0f) {
         /* pack the masters, and unpack for the fake-quant weights of backward: the two are
          * the same numbers (precision.h contract: unpack(pack(W)) == fake_weights(W)) */
@@ -509,6 +520,8 @@ const float *bb_model_head(const bb_model *m) {
     return bb_family_traits[m->cfg.family].tied_head ? m->params.wte : m->params.lm_head;
 }
 
+const float *bb_model_embed(const bb_model *m) { return m->embed_q ? m->embed_q : m->params.wte; }
+
 void bb_model_head_forward(bb_model *m, float *logits, float *x, int N) {
     const bb_config *c = &m->cfg;
     if (m->head_q) bb_model_quantize_input(m, x, N, c->n_embd);
@@ -668,7 +681,7 @@ static float forward(bb_model *m, const int *inputs, const int *targets, const f
         memcpy(m->targets, targets, (size_t)N * sizeof(int));
     }
     if (m->lora) bb_lora_begin_forward(m->lora);
-    be->encoder_forward(m->acts.encoded, inputs, m->params.wte, m->params.wpe, B, T, C);
+    be->encoder_forward(m->acts.encoded, inputs, bb_model_embed(m), m->params.wpe, B, T, C);
     const float *residual = m->acts.encoded;
     for (int l = 0; l < L; l++) {
         layer_forward(m, l, residual);

@@ -137,6 +137,8 @@ typedef struct {
     bb_param_ptrs wq;           /* only qkvw, attprojw, fcw, fcprojw are set */
     float *head_q;              /* (V,C) fake-quant LM head (cfg.quant_head), else NULL: the head is the
                                    FP32 lm_head or, tied, wte */
+    float *embed_q;             /* (V,C) fake-quant token embedding (cfg.quant_embed), else NULL; a tied
+                                   head quantized too is the same matrix: embed_q == head_q */
     float quant_lambda;         /* BitNet warm-up: forward uses x + lambda (q(x) - x); 1 = full */
     uint8_t *packed_mem;        /* packed compute formats of the quantized linears (precision.h) */
     size_t *packed_off;         /* (4, L) byte offsets: qkvw, attprojw, fcw, fcprojw per layer */

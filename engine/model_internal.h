@@ -54,6 +54,8 @@ void bb_model_round_output(const bb_model *m, float *x, size_t n);
  * tied) or, with cfg.quant_head, its fake-quant copy head_q; then x is quantized in place
  * like a quantized linear's input (backward reads it) and fp16/bf16 round the logits. */
 const float *bb_model_head(const bb_model *m);
+/* The token embedding table the lookups read: embed_q (cfg.quant_embed) or wte. */
+const float *bb_model_embed(const bb_model *m);
 void bb_model_head_forward(bb_model *m, float *logits, float *x, int N);
 void bb_model_linear_forward(bb_model *m, int k, int l, float *out, float *x, const float *bias, int N, int C, int OC,
                              int accumulate);

@@ -1,6 +1,6 @@
 /* test_decode.c — KV-cache decoding: every step's logits match a full recompute of the
  * whole sequence, greedy decoding with the cache produces the same tokens as greedy
- * with full recomputes (both families; FP32, b158 and bf16, and b158 and bf16 with the quantized head), and beam search
+ * with full recomputes (both families; FP32, b158 and bf16, b158 with the quantized head and embedding, bf16 with the quantized head), and beam search
  * with width 1 is exactly greedy. */
 #include "../engine/alloc.h"
 #include "../engine/kvcache.h"
@@ -11,12 +11,16 @@
 
 static bb_model make_model(bb_family f, const char *precision) {
     bb_config c = {f, 2, 32, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 53, 40, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32,
-                   BB_ACTQ_NONE, false, false};
+                   BB_ACTQ_NONE, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     char err[200], name[16];
     snprintf(name, sizeof name, "%s", precision);
-    char *plus = strchr(name, '+');  /* "P+head": the LM head quantized too (quant_head) */
-    if (plus) *plus = '\0', c.quant_head = true;
+    /* "P+head", "P+head+embed": the LM head (quant_head) and the embedding (quant_embed)
+     * quantized too */
+    c.quant_head = strstr(name, "+head") != NULL;
+    c.quant_embed = strstr(name, "+embed") != NULL;
+    char *plus = strchr(name, '+');
+    if (plus) *plus = '\0';
     bb_config_set_precision(&c, name, err, sizeof err);
     bb_model m;
     if (bb_model_init(&m, &c, &bb_backend_cpu, false, err, sizeof err) != 0) {
@@ -36,7 +40,7 @@ static bb_model make_model(bb_family f, const char *precision) {
 static void test_cache_matches_recompute(void) {
     /* bf16: mixed precision rounds the qkv and MLP-in outputs (bb_model_round_output) and
      * prefill reads qkv from its 16-bit storage (model.h bb_acts qkv_h) */
-    const char *precisions[] = {"fp32", "b158", "bf16", "b158+head", "bf16+head"};
+    const char *precisions[] = {"fp32", "b158", "bf16", "b158+head+embed", "bf16+head"};
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
         for (int pi = 0; pi < 5; pi++) {
             bb_model m = make_model((bb_family)f, precisions[pi]);

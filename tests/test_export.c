@@ -2,7 +2,7 @@
  * export restores the fake-quant weights bit for bit (value equality) and every FP32
  * tensor exactly, and the packed model's loss equals the QAT model's within 1e-3 relative
  * (bit-identical where both run the same kernels), with and without the quantized LM head
- * (quant_head). Also: bad packed files are refused. */
+ * and token embedding (quant_head, quant_embed). Also: bad packed files are refused. */
 #include "../engine/alloc.h"
 #include "../engine/export.h"
 #include "../engine/safetensors.h"
@@ -15,21 +15,23 @@
 static void test_round_trip(void) {
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
         for (int pv = BB_PREC_FP16; pv <= BB_PREC_COUNT; pv++)
-          for (int qh = 0; qh < 2; qh++) {
+          for (int qmask = 0; qmask < 4; qmask++) {  /* bit 0: quant_head, bit 1: quant_embed */
+            int qh = qmask & 1, qe = qmask >> 1;
             /* the last round: nf4 without double quantization */
             int p = pv < BB_PREC_COUNT ? pv : BB_PREC_NF4;
-            if (qh && bb_precisions[p].base_only) continue;  /* nf4: a LoRA base, its head stays FP32 */
+            if (qmask && bb_precisions[p].base_only) continue;  /* nf4: a LoRA base, head and embedding FP32 */
             bb_config c = {(bb_family)f, 2, 64, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 97, 16, 0, 1e-5f, 10000.0f,
-                           BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false};
+                           BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
             c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
             char err[400], path[64];
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
             c.nf4_no_double_quant = pv == BB_PREC_COUNT;
             c.quant_head = qh;
+            c.quant_embed = qe;
             bb_model a, b;
             CHECK(bb_model_init(&a, &c, &bb_backend_cpu, false, err, sizeof err) == 0, "%s", err);
             bb_model_init_weights(&a, 31);
-            snprintf(path, sizeof path, "test_export_%d_%d_%d.packed", f, pv, qh);
+            snprintf(path, sizeof path, "test_export_%d_%d_%d.packed", f, pv, qmask);
             size_t bytes;
             CHECK(bb_export_packed(&a, path, NULL, &bytes, err, sizeof err) == 0, "export: %s", err);
             bb_ckpt_info info;
@@ -50,25 +52,35 @@ static void test_round_trip(void) {
             }
             size_t wrong = 0;
             for (int i = 0; i < BB_N_PARAMS; i++) {
-                if (!a.specs[i].numel || (qh && i == BB_P_LMHEAD)) continue;  /* quant_head: as head_q below */
+                /* quantized head or embedding: compared as head_q / embed_q below (a table that
+                 * no FP32 use reads is exported only packed) */
+                if (!a.specs[i].numel || (qh && i == BB_P_LMHEAD) || (qe && i == BB_P_WTE)) continue;
                 const float *x = a.wq.t[i] ? a.wq.t[i] : a.params.t[i], *y = b.wq.t[i] ? b.wq.t[i] : b.params.t[i];
                 for (size_t e = 0; e < a.specs[i].numel; e++) wrong += x[e] != y[e];
             }
             CHECK(wrong == 0, "%s/%s: %zu weights differ after export -> load", bb_family_name(c.family),
                   bb_precisions[p].name, wrong);
-            CHECK(b.cfg.quant_head == c.quant_head && (a.head_q != NULL) == qh && (b.head_q != NULL) == qh,
-                  "%s/%s quant_head %d: loaded %d", bb_family_name(c.family), bb_precisions[p].name, qh, b.cfg.quant_head);
-            if (qh && b.head_q) {
-                size_t n = (size_t)c.vocab_size * c.n_embd, head_wrong = 0;
-                for (size_t e = 0; e < n; e++) head_wrong += a.head_q[e] != b.head_q[e];
-                CHECK(head_wrong == 0, "%s/%s: %zu of %zu quantized head weights differ after export -> load",
-                      bb_family_name(c.family), bb_precisions[p].name, head_wrong, n);
+            CHECK(b.cfg.quant_head == c.quant_head && b.cfg.quant_embed == c.quant_embed && (b.head_q != NULL) == qh &&
+                      (b.embed_q != NULL) == qe,
+                  "%s/%s quant_head %d quant_embed %d: loaded %d %d", bb_family_name(c.family), bb_precisions[p].name, qh,
+                  qe, b.cfg.quant_head, b.cfg.quant_embed);
+            const float *qa[2] = {a.head_q, a.embed_q}, *qb[2] = {b.head_q, b.embed_q};
+            for (int k = 0; k < 2; k++) {
+                if (!qa[k] || !qb[k]) continue;
+                size_t n = (size_t)c.vocab_size * c.n_embd, qwrong = 0;
+                for (size_t e = 0; e < n; e++) qwrong += qa[k][e] != qb[k][e];
+                CHECK(qwrong == 0, "%s/%s: %zu of %zu quantized %s weights differ after export -> load",
+                      bb_family_name(c.family), bb_precisions[p].name, qwrong, n, k ? "embedding" : "head");
             }
+            if (qe && qh && !b.params.lm_head)  /* tied and both quantized: wte is in the file only packed */
+                CHECK(memcmp(b.params.wte, b.head_q, (size_t)c.vocab_size * c.n_embd * sizeof(float)) == 0,
+                      "%s: the loaded wte is not the dequantized table", bb_precisions[p].name);
             int in[32], tg[32];
             for (int i = 0; i < 32; i++) { in[i] = (i * 13 + 5) % 97; tg[i] = (i * 29 + 3) % 97; }
             float la = bb_model_forward(&a, in, tg, 2, 16), lb = bb_model_forward(&b, in, tg, 2, 16);
-            CHECK(fabsf(la - lb) <= 1e-3f * fabsf(la), "%s/%s%s: packed loss %.7f vs QAT loss %.7f",
-                  bb_family_name(c.family), bb_precisions[p].name, qh ? " quant_head" : "", lb, la);
+            CHECK(fabsf(la - lb) <= 1e-3f * fabsf(la), "%s/%s%s%s: packed loss %.7f vs QAT loss %.7f",
+                  bb_family_name(c.family), bb_precisions[p].name, qh ? " quant_head" : "", qe ? " quant_embed" : "", lb,
+                  la);
             if (b.use_kernels) CHECK(la == lb, "%s/%s: same kernels, different loss", bb_family_name(c.family),
                                      bb_precisions[p].name);
             unlink(path);
@@ -78,7 +90,7 @@ static void test_round_trip(void) {
 }
 
 static void test_bad_files(void) {
-    bb_config c = {BB_FAMILY_GPT2, 1, 32, 2, 2, 50, 8, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false};
+    bb_config c = {BB_FAMILY_GPT2, 1, 32, 2, 2, 50, 8, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
     char err[400];
     bb_config_set_precision(&c, "int8", err, sizeof err);

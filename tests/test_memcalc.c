@@ -81,15 +81,22 @@ static void test_against_allocator(void) {
                 snprintf(name, sizeof name, "%s/%s/%s", presets[pi], bb_precisions[p].name, bb_ckpt_names[ck]);
                 check_step(name, &c, NULL, (bb_ckpt_mode)ck);
             }
-    /* the quantized LM head (quant_head): its fake-quant copy is a packed-weights table */
-    const char *qh[] = {"fp16", "int8", "b158"};
-    for (int k = 0; k < 3; k++) {
+    /* the quantized LM head and embedding (quant_head, quant_embed): their fake-quant copies
+     * are packed-weights tables, one shared by a tied head and embedding */
+    struct { const char *prec, *family; bool head, embed; } qt[] = {
+        {"fp16", "gpt2", true, false}, {"int8", "gpt2", false, true}, {"b158", "gpt2", true, true},
+        {"int4", "llama", true, true}};
+    for (int k = 0; k < 4; k++) {
         bb_config c;
-        char err[200], name[96];
+        char err[200], name[96], fam[32];
         bb_config_from_preset(&c, "small", err, sizeof err);
-        bb_config_set_precision(&c, qh[k], err, sizeof err);
-        c.quant_head = true;
-        snprintf(name, sizeof name, "small/%s/quant_head", qh[k]);
+        snprintf(fam, sizeof fam, "family=%s", qt[k].family);
+        bb_config_override(&c, fam, err, sizeof err);
+        bb_config_set_precision(&c, qt[k].prec, err, sizeof err);
+        c.quant_head = qt[k].head;
+        c.quant_embed = qt[k].embed;
+        snprintf(name, sizeof name, "small/%s/%s%s%s", qt[k].family, qt[k].prec, qt[k].head ? "/quant_head" : "",
+                 qt[k].embed ? "/quant_embed" : "");
         check_step(name, &c, NULL, BB_CKPT_NONE);
     }
 }

@@ -11,7 +11,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
@@ -544,8 +544,66 @@ static void test_quant_head(void) {
         }
 }
 
+/* quant_embed (config.h): the token embedding looked up from its fake-quant copy. (1)
+ * embed_q is the precision's fake quantization of wte (and, for a tied gpt2 head quantized
+ * too, the very matrix of head_q); (2) the block input is embed_q[token] (+ wpe[pos] for
+ * gpt2), bit for bit; (3) the STE: grad wte gets each token's residual gradient unchanged
+ * (llama, whose head is untied: grad wte row v = sum of the residual gradient at v's
+ * positions, which backward leaves in gs.dresidual). */
+static void test_quant_embed(void) {
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++)
+            for (int with_head = 0; with_head < 2; with_head++) {
+                if (bb_precisions[p].base_only) continue;
+                bb_config c = tiny((bb_family)f);
+                char err[200];
+                bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
+                c.quant_embed = true;
+                c.quant_head = with_head;
+                bb_model m;
+                init_model(&m, c, &bb_backend_cpu);
+                int B = 2, T = 12, N = B * T, C = c.n_embd, V = c.vocab_size, in[24], tg[24];
+                batch(B, T, V, in, tg, 5);
+                const char *fam = bb_family_name(c.family), *pn = bb_precisions[p].name;
+                float *want = bb_alloc(BB_MEM_OTHER, (size_t)V * C * sizeof(float));
+                bb_prec_opts o = bb_config_prec_opts(&c);
+                bb_precisions[p].fake_weights(want, m.params.wte, V, C, &o);
+                size_t differ = 0;
+                for (size_t e = 0; e < (size_t)V * C; e++) differ += want[e] != m.embed_q[e];
+                CHECK(differ == 0, "%s/%s: %zu embed_q values differ from the fake-quant wte", fam, pn, differ);
+                CHECK((m.embed_q == m.head_q) == (with_head && c.family == BB_FAMILY_GPT2),
+                      "%s/%s head %d: embed_q and head_q shared %d", fam, pn, with_head, m.embed_q == m.head_q);
+                bb_model_forward(&m, in, tg, B, T);
+                size_t wrong = 0;
+                for (int n = 0; n < N; n++)
+                    for (int k = 0; k < C; k++) {
+                        float x = m.embed_q[(size_t)in[n] * C + k];
+                        if (m.params.wpe) x += m.params.wpe[(size_t)(n % T) * C + k];
+                        wrong += m.acts.encoded[(size_t)n * C + k] != x;
+                    }
+                CHECK(wrong == 0, "%s/%s: %zu block inputs are not embed_q[token] (+ wpe)", fam, pn, wrong);
+                bb_model_zero_grad(&m);
+                bb_model_backward(&m, 1.0f);
+                if (c.family == BB_FAMILY_LLAMA) {
+                    double *dw = calloc((size_t)V * C, sizeof *dw);
+                    for (int n = 0; n < N; n++)
+                        for (int k = 0; k < C; k++) dw[(size_t)in[n] * C + k] += m.gs.dresidual[(size_t)n * C + k];
+                    float *dwf = bb_alloc(BB_MEM_OTHER, (size_t)V * C * sizeof(float));
+                    for (size_t e = 0; e < (size_t)V * C; e++) dwf[e] = (float)dw[e];
+                    char name[96];
+                    snprintf(name, sizeof name, "%s/%s%s grad wte (STE)", fam, pn, with_head ? " +head" : "");
+                    EXPECT_CLOSE_F(name, m.grads.wte, dwf, (size_t)V * C, 1e-6);
+                    free(dw);
+                    bb_free(dwf);
+                }
+                bb_free(want);
+                bb_model_free(&m);
+            }
+}
+
 static const bb_test_case cases[] = {
     {"quant_head", test_quant_head},
+    {"quant_embed", test_quant_embed},
     {"kernels_vs_fake_path", test_kernels_vs_fake_path},
     {"checkpointing_parity", test_checkpointing_parity},
     {"logits_in_place", test_logits_in_place},

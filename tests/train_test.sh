@@ -44,32 +44,38 @@ for prec in fp16 bf16 int8 int4 b158; do
 done
 grep -q "packed weights" "$TMP/b158.out" && ok "b158 memory breakdown lists packed weights" || fail "no packed weights row"
 
-# 1c. the quantized LM head (--set quant_head=on; config.h): trains (tied gpt2 b158, untied llama
-# int8), exports with the head packed, and the packed file's perplexity equals the checkpoint's
-# (1e-3 relative); FP32 has nothing to quantize the head to
-for run in "b158 gpt2" "int8 llama"; do
+# 1c. the quantized LM head and token embedding (--set quant_head=on,quant_embed=on; config.h):
+# trains (tied gpt2 b158 with both, untied llama int8 with the head), exports them packed, and
+# the packed file's perplexity equals the checkpoint's (1e-3 relative); FP32 has nothing to
+# quantize them to
+for run in "b158 gpt2 quant_head=on,quant_embed=on" "int8 llama quant_head=on"; do
     set -- $run
-    "$BB" train "${TRAIN[@]}" --precision "$1" --family "$2" --set quant_head=on --steps 50 --lr 3e-3 --eval-windows 32 \
+    "$BB" train "${TRAIN[@]}" --precision "$1" --family "$2" --set "$3" --steps 50 --lr 3e-3 --eval-windows 32 \
         --csv "$TMP/qh-$1.csv" --log-every 50 --save "$TMP/qh-$1.ckpt" >"$TMP/qh-$1.out" 2>&1 ||
         { cat "$TMP/qh-$1.out"; fail "$1 quant_head training run failed"; continue; }
     grep -q "quant-head" "$TMP/qh-$1.out" || fail "$1 quant_head: the model line does not say quant-head"
     first=$(awk -F, 'NR==2 {print $6}' "$TMP/qh-$1.csv")
     last=$(awk -F, 'END {print $6}' "$TMP/qh-$1.csv")
     awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}' &&
-        ok "$1 $2 quant_head: validation loss $first -> $last after 50 steps" ||
-        fail "$1 $2 quant_head: validation loss did not fall by 1 nat: $first -> $last"
+        ok "$1 $2 $3: validation loss $first -> $last after 50 steps" ||
+        fail "$1 $2 $3: validation loss did not fall by 1 nat: $first -> $last"
     "$BB" export --ckpt "$TMP/qh-$1.ckpt" --out "$TMP/qh-$1.packed" >"$TMP/qhx-$1.out" 2>&1 &&
-        grep -q "quantized linears and the LM head" "$TMP/qhx-$1.out" || { cat "$TMP/qhx-$1.out"; fail "$1 quant_head export"; }
+        grep -q "LM head (quant_head)" "$TMP/qhx-$1.out" || { cat "$TMP/qhx-$1.out"; fail "$1 quant_head export"; }
+    [ "$1" = int8 ] || grep -q "token embedding (quant_embed); FP32: positions (wpe), norms$" "$TMP/qhx-$1.out" ||
+        { cat "$TMP/qhx-$1.out"; fail "$1 quant_embed export"; }
     a=$("$BB" eval ppl --ckpt "$TMP/qh-$1.ckpt" --split test --windows 20 2>&1 | sed -n 's/^perplexity \([0-9.]*\).*/\1/p')
     b=$("$BB" eval ppl --ckpt "$TMP/qh-$1.packed" --split test --windows 20 2>&1 | sed -n 's/^perplexity \([0-9.]*\).*/\1/p')
     awk -v a="$a" -v b="$b" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= 1e-3 * a)}' &&
-        ok "$1 quant_head: packed perplexity $b = QAT perplexity $a" || fail "$1 quant_head: packed '$b' vs QAT '$a'"
+        ok "$1 $3: packed perplexity $b = QAT perplexity $a" || fail "$1 quant_head: packed '$b' vs QAT '$a'"
     "$BB" generate --ckpt "$TMP/qh-$1.packed" --prompt "And God said" --tokens 8 --seed 3 >/dev/null 2>&1 ||
         fail "$1 quant_head: generate from the packed file"
 done
 out=$("$BB" train --model tiny --set quant_head=on --steps 1 2>&1)
 [ $? -eq 2 ] && grep -q "quant_head=on needs a trainable quantized precision" <<<"$out" &&
     ok "quant_head at fp32 refused" || fail "quant_head at fp32: $out"
+out=$("$BB" train --model tiny --precision int8 --set quant_embed=maybe --steps 1 2>&1)
+[ $? -eq 2 ] && grep -q "quant_embed must be on or off, got 'maybe'" <<<"$out" &&
+    ok "quant_embed=maybe refused" || fail "quant_embed=maybe: $out"
 
 # 2. stop + resume == uninterrupted, byte for byte
 "$BB" train "${TRAIN[@]}" --steps 8 --save "$TMP/a.ckpt" --csv "$TMP/a.csv" >/dev/null 2>&1 || fail "run a"
