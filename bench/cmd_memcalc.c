@@ -321,7 +321,9 @@ int bb_cmd_memcalc(int argc, char **argv) {
         printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
     printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
     if (m.packed_export > 0)
-        printf("  packed export of the quantized linears: %.3f GB\n", m.packed_export / 1e9);
+        printf("  packed export of the quantized linears%s: %.3f GB\n",
+               c.quant_head && c.quant_embed ? ", head and embedding" : c.quant_head ? " and head"
+               : c.quant_embed ? " and embedding" : "", m.packed_export / 1e9);
     printf("  not in the total: the CPU attention backward's transient row blocks, %.0f KiB per thread\n",
            m.att_scratch_per_thread / 1024.0);
     return 0;
