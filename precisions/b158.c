@@ -61,12 +61,9 @@ static inline int t2_code(const void *pk, const t2_layout *l, int o, int c) {
     return (b >> sh) & 3;
 }
 
-/* The per-tensor scale, exactly as fake_weights_b158 computes it. */
-static float b158_gamma(const float *w, size_t n) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += fabs((double)w[i]);
-    return fmaxf((float)(sum / (double)n), 1e-5f);
-}
+/* The per-tensor scale, exactly as fake_weights_b158 computes it (precision.h: the sum's
+ * lane order is the contract). */
+static float b158_gamma(const float *w, size_t n) { return fmaxf((float)(bb_abssum_lanes8(w, n) / (double)n), 1e-5f); }
 static inline int b158_trit(float w, float inv) { return (int)fminf(1.0f, fmaxf(-1.0f, roundf(w * inv))) + 1; }
 
 size_t bb_b158_packed_size(int OC, int C, const bb_prec_opts *o) {
@@ -119,7 +116,7 @@ static void pack_row_fast(void *pk, const t2_layout *l, const float *w, int o, i
 void bb_b158_pack(void *packed, const float *w, int OC, int C, const bb_prec_opts *o) {
     (void)o;
     t2_layout l = t2_layout_of(OC, C);
-    float g = b158_gamma(w, (size_t)OC * C); /* sequential: the double sum's order is the contract */
+    float g = b158_gamma(w, (size_t)OC * C); /* one matrix per thread in requantize: not split */
     pack_begin(packed, &l, g);
 #pragma omp parallel for schedule(static) if ((size_t)OC * C >= BB_PAR_MIN_WORK)
     for (int r = 0; r < OC; r++) pack_row_fast(packed, &l, w, r, C, 1.0f / g);

@@ -116,9 +116,7 @@ static void fake_weights_int4(float *wq, const float *w, int OC, int C, const bb
 static void fake_weights_b158(float *wq, const float *w, int OC, int C, const bb_prec_opts *o) {
     (void)o;
     size_t n = (size_t)OC * C;
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += fabs((double)w[i]);
-    float g = fmaxf((float)(sum / (double)n), 1e-5f), inv = 1.0f / g;
+    float g = fmaxf((float)(bb_abssum_lanes8(w, n) / (double)n), 1e-5f), inv = 1.0f / g;
     for (size_t i = 0; i < n; i++) wq[i] = fminf(1.0f, fmaxf(-1.0f, roundf(w[i] * inv))) * g;
 }
 

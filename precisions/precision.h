@@ -113,6 +113,20 @@ const char *bb_prec_opts_error(bb_precision p, const bb_prec_opts *o);
  * the per-step requantization. */
 void bb_fake_weights_fast(bb_precision p, float *wq, const float *w, int OC, int C, const bb_prec_opts *o);
 
+/* sum |x[i]| in double, in 8 lanes added in a fixed order: b158's absmean scale. One order
+ * for the reference quantizer (fakequant.c), the packers (b158.c) and the vectorized
+ * copies (eltwise.c abssum), so all of them give the same bits; 8 independent lanes
+ * vectorize, where one running double sum waited 4 cycles an element and took 1.3 % of a
+ * b158 small training step (perf, requantize after every step). */
+static inline double bb_abssum_lanes8(const float *x, size_t n) {
+    double lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] += (double)__builtin_fabsf(x[i + (size_t)j]);
+    for (int j = 0; i < n; i++, j++) lane[j] += (double)__builtin_fabsf(x[i]);
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 /* Activation fake quantization of rows x (N, C) in place (all precisions). */
 void bb_fake_acts(float *x, int N, int C, bb_act_quant mode, int block);
 

@@ -171,15 +171,9 @@ static float FN(absmax)(const float *x, size_t n) {
     return m;
 }
 
-/* Summed in double in fixed 8-lane order, so every ISA copy returns the same bits. */
-static double FN(abssum)(const float *x, size_t n) {
-    double lane[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] += (double)__builtin_fabsf(x[i + (size_t)j]);
-    for (int j = 0; i < n; i++, j++) lane[j] += (double)__builtin_fabsf(x[i]);
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
+/* Summed in double in fixed 8-lane order (precision.h), so every ISA copy returns the
+ * same bits as the reference quantizer. */
+static double FN(abssum)(const float *x, size_t n) { return bb_abssum_lanes8(x, n); }
 
 /* 32 independent lanes: the compiler keeps them in vector registers (two zmm, four ymm),
  * so the loop is bound by loads, not by the latency of one running sum; the lanes are
