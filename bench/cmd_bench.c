@@ -17,6 +17,7 @@
 #include "../engine/checkpoint.h"
 #include "../engine/kvcache.h"
 #include "cli.h"
+#include "compare.h"
 #include "device_arg.h"
 #include "../engine/cuda_backend.h"
 #include "model_args.h"
@@ -270,7 +271,7 @@ static int bench_train_vs_torch(int argc, char **argv) {
 /* Training step time and memory per precision on the same weights and batches. */
 static int bench_precisions(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
-    long batch = 8, seq = 256, steps = 4, warmup = 1, seed = 1337;
+    long batch = 8, seq = 256, steps = 4, warmup = 1, seed = 1337, rounds = 3;
     const char *out = NULL, *list = "fp32,fp16,bf16,int8,int4,b158", *ckpt_mode = "none", *device = "cpu";
     const bb_arg args[] = {
         BB_MODEL_ARG_ENTRIES(ma),
@@ -282,6 +283,9 @@ static int bench_precisions(int argc, char **argv) {
         {"seq", BB_ARG_INT, &seq, "T", "sequence length", 1, 1 << 20},
         {"steps", BB_ARG_INT, &steps, "N", "training steps per precision (the first --warmup are not timed)", 2, 100000},
         {"warmup", BB_ARG_INT, &warmup, "N", "untimed steps", 0, 1000},
+        {"rounds", BB_ARG_INT, &rounds, "R",
+         "rounds over all precisions; each precision's time is its median, its ratio the median of the "
+         "rounds' ratios to that round's fp32 (paired, so a machine slowing down mid-run moves both)", 1, 100},
         {"seed", BB_ARG_INT, &seed, "N", "weights and data seed", 0, 2147483647},
         {"out", BB_ARG_STR, &out, "DIR", "results folder (default results/runs/<time>-precisions)", 0, -1},
     };
@@ -298,6 +302,8 @@ static int bench_precisions(int argc, char **argv) {
     int n_modes = bb_parse_ckpt_modes(ckpt_mode, "bench precisions", modes);
     bb_config base;
     bb_model_args_resolve(&ma, "bench precisions", &base);
+    if (seq > base.max_seq)
+        bb_usage_error("bench precisions", "--seq %ld exceeds the model's max_seq %d", seq, base.max_seq);
     int prec[BB_PREC_COUNT + 1], n_prec = 0;
     prec[n_prec++] = BB_PREC_FP32;
     char buf[256], err[600];
@@ -321,51 +327,78 @@ static int bench_precisions(int argc, char **argv) {
     char cpu[256], desc[256];
     bb_csv_clean(cpu, sizeof cpu, run.env.cpu_model);
     bb_config_describe(&base, desc, sizeof desc);
-    printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), threads %d, backend %s\n", ma.model, desc, B, T, S,
-           warmup, run.env.omp_max_threads, be->name);
-    fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,step_ms,ratio_to_fp32,tokens_per_s,first_loss,last_loss,"
-                 "mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,mib_workspace,simd,cpu,commit\n");
-    printf("%-6s %-9s %10s %9s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32", "tok/s",
-           "first", "last", "params", "packed", "grads", "optim", "acts");
-    double fp32_ms = 0;
-    for (int k = 0; k < n_prec; k++)
-    for (int ci = 0; ci < n_modes; ci++) {
-        bb_ckpt_mode ck = modes[ci];
-        bb_config cfg = base;
-        if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
-        bb_model m;
-        if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
-        bb_model_init_weights(&m, (uint64_t)seed);
-        m.ckpt_mode = ck;
-        m.logits_in_place = true;  /* as bitbench train */
-        bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
-        bb_mem_stats mem = {0};
-        double timed = 0;
-        float first = 0, last = 0, norm;
-        for (int s = 0; s < S; s++) {
-            double t0 = bb_now();
-            float loss = bb_model_forward(&m, inputs + (size_t)s * B * T, targets + (size_t)s * B * T, B, T);
-            bb_model_zero_grad(&m);
-            bb_model_backward(&m, bb_grad_scaler_factor(&scaler));
-            bb_model_step_scaled(&m, &scaler, &opt, opt.lr, &norm);
-            double dt = bb_now() - t0;
-            if (s >= warmup) timed += dt;
-            if (s == 0) { first = loss; mem = bb_mem_stats_get(); }
-            last = loss;
+    printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), %ld round%s, threads %d, backend %s\n", ma.model,
+           desc, B, T, S, warmup, rounds, rounds > 1 ? "s" : "", run.env.omp_max_threads, be->name);
+    fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,rounds,step_ms,ratio_to_fp32,ratio_min,ratio_max,"
+                 "tokens_per_s,first_loss,last_loss,mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,"
+                 "mib_workspace,simd,cpu,commit\n");
+    /* every (precision, mode) once per round, fp32/first mode first: each round is a paired
+     * comparison; the rounds' step times and ratios are then reduced by their medians */
+    int n_cfg = n_prec * n_modes, R = (int)rounds;
+    double *ms = bb_alloc(BB_MEM_OTHER, (size_t)R * n_cfg * sizeof *ms), *ratio = bb_alloc(BB_MEM_OTHER, (size_t)R * sizeof *ratio);
+    bb_mem_stats *mem = bb_alloc(BB_MEM_OTHER, (size_t)n_cfg * sizeof *mem);
+    float *first = bb_alloc(BB_MEM_OTHER, (size_t)n_cfg * sizeof *first), *last = bb_alloc(BB_MEM_OTHER, (size_t)n_cfg * sizeof *last);
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < n_cfg; i++) {
+            int k = i / n_modes;
+            bb_ckpt_mode ck = modes[i % n_modes];
+            bb_config cfg = base;
+            if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
+            bb_model m;
+            if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
+            bb_model_init_weights(&m, (uint64_t)seed);
+            m.ckpt_mode = ck;
+            m.logits_in_place = true;  /* as bitbench train */
+            bb_grad_scaler scaler = bb_grad_scaler_default(bb_precisions[cfg.precision].loss_scaling);
+            double timed = 0;
+            float norm;
+            for (int s = 0; s < S; s++) {
+                double t0 = bb_now();
+                float loss = bb_model_forward(&m, inputs + (size_t)s * B * T, targets + (size_t)s * B * T, B, T);
+                bb_model_zero_grad(&m);
+                bb_model_backward(&m, bb_grad_scaler_factor(&scaler));
+                bb_model_step_scaled(&m, &scaler, &opt, opt.lr, &norm);
+                double dt = bb_now() - t0;
+                if (s >= warmup) timed += dt;
+                if (s == 0) { first[i] = loss; mem[i] = bb_mem_stats_get(); }
+                last[i] = loss;
+            }
+            ms[(size_t)r * n_cfg + i] = 1e3 * timed / (double)(S - warmup);
+            if (R > 1)
+                fprintf(stderr, "round %d/%d: %-6s %-9s %8.1f ms\n", r + 1, R, bb_precisions[prec[k]].name, bb_ckpt_names[ck],
+                        ms[(size_t)r * n_cfg + i]);
+            bb_model_free(&m);
         }
-        double ms = 1e3 * timed / (double)(S - warmup);
-        if (prec[k] == BB_PREC_FP32 && ci == 0) fp32_ms = ms;
+    printf("%-6s %-9s %10s %9s %13s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32",
+           "range", "tok/s", "first", "last", "params", "packed", "grads", "optim", "acts");
+    for (int i = 0; i < n_cfg; i++) {
+        int k = i / n_modes;
+        bb_ckpt_mode ck = modes[i % n_modes];
+        double t[100];
+        for (int r = 0; r < R; r++) {
+            t[r] = ms[(size_t)r * n_cfg + i];
+            ratio[r] = t[r] / ms[(size_t)r * n_cfg];
+        }
+        double med = bb_median(t, R), rmed = bb_median(ratio, R), rmin = ratio[0], rmax = ratio[0];
+        for (int r = 1; r < R; r++) {
+            rmin = ratio[r] < rmin ? ratio[r] : rmin;
+            rmax = ratio[r] > rmax ? ratio[r] : rmax;
+        }
         double mib[6];
         int cats[6] = {BB_MEM_PARAMS, BB_MEM_PACKED, BB_MEM_GRADS, BB_MEM_OPTIM, BB_MEM_ACTS, BB_MEM_WORKSPACE};
-        for (int c = 0; c < 6; c++) mib[c] = mem.current[cats[c]] / 1048576.0;
-        printf("%-6s %-9s %10.1f %8.2fx %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n", bb_precisions[prec[k]].name,
-               bb_ckpt_names[ck], ms, ms / fp32_ms, B * T / (ms / 1e3), first, last, mib[0], mib[1], mib[2], mib[3], mib[4]);
-        fprintf(csv, "%s,%s,%s,%d,%d,%d,%.3f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
-                bb_precisions[prec[k]].name, bb_ckpt_names[ck], ma.model, B, T, S - (int)warmup, ms, ms / fp32_ms, B * T / (ms / 1e3), first,
-                last, mib[0], mib[1], mib[2], mib[3], mib[4], mib[5], run.env.simd_path, cpu, run.env.git_commit);
-        fflush(stdout);
-        bb_model_free(&m);
+        for (int c = 0; c < 6; c++) mib[c] = mem[i].current[cats[c]] / 1048576.0;
+        char range[32];
+        snprintf(range, sizeof range, "%.2f-%.2f", rmin, rmax);
+        printf("%-6s %-9s %10.1f %8.2fx %13s %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n",
+               bb_precisions[prec[k]].name, bb_ckpt_names[ck], med, rmed, R > 1 ? range : "-", B * T / (med / 1e3), first[i],
+               last[i], mib[0], mib[1], mib[2], mib[3], mib[4]);
+        fprintf(csv, "%s,%s,%s,%d,%d,%d,%d,%.3f,%.4f,%.4f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
+                bb_precisions[prec[k]].name, bb_ckpt_names[ck], ma.model, B, T, S - (int)warmup, R, med, rmed, rmin, rmax,
+                B * T / (med / 1e3), first[i], last[i], mib[0], mib[1], mib[2], mib[3], mib[4], mib[5], run.env.simd_path,
+                cpu, run.env.git_commit);
     }
+    fflush(stdout);
+    bb_free(ms); bb_free(ratio); bb_free(mem); bb_free(first); bb_free(last);
     bb_run_commit(&af);
     if (be != &bb_backend_cpu) bb_cuda_mem_print(stdout); /* device scratch of the staged ops, cudaMemGetInfo */
     printf("results: %s/precisions.csv\n", run.dir);

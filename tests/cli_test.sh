@@ -86,6 +86,8 @@ expect 2 "--precision must be all or one of" -- "$BB" bench gemm --precision fp8
 # nf4 is a base-only format (QLoRA's frozen base): no full training, no full-training benchmark
 expect 2 "nf4 is a base-only format: use it with --lora" -- "$BB" train --model tiny --precision nf4
 expect 2 "nf4 is a base-only format" -- "$BB" bench precisions --precisions fp32,nf4
+expect 2 "--seq 256 exceeds the model.s max_seq 64" -- "$BB" bench precisions --model tiny
+expect 2 "--rounds must be" -- "$BB" bench precisions --rounds 0
 expect 2 "--nf4-double-quant applies to --precision nf4, not int4" -- "$BB" memcalc --precision int4 --nf4-double-quant on
 expect 2 "--nf4-double-quant must be on or off, not 'maybe'" -- "$BB" memcalc --precision nf4 --nf4-double-quant maybe
 expect 2 "--nf4-double-quant applies to --precision nf4" -- "$BB" export --ckpt x --out y --precision int8 --nf4-double-quant off
