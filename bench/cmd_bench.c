@@ -12,6 +12,7 @@
 #include "../datasets/tokenizer.h"
 #include "../datasets/tokfile.h"
 #include "../engine/alloc.h"
+#include "../precisions/gemm.h"
 #include "../engine/model.h"
 #include "../engine/safetensors.h"
 #include "../engine/checkpoint.h"
@@ -329,6 +330,8 @@ static int bench_precisions(int argc, char **argv) {
     bb_config_describe(&base, desc, sizeof desc);
     printf("bench precisions: %s (%s), B=%d T=%d, %d steps (%ld untimed), %ld round%s, threads %d, backend %s\n", ma.model,
            desc, B, T, S, warmup, rounds, rounds > 1 ? "s" : "", run.env.omp_max_threads, be->name);
+    if (base.quant_head || base.quant_embed)
+        printf("the fp32 reference runs without quant_head/quant_embed (an FP32 model has nothing to quantize them to)\n");
     fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,rounds,step_ms,ratio_to_fp32,ratio_min,ratio_max,"
                  "tokens_per_s,first_loss,last_loss,mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,"
                  "mib_workspace,simd,cpu,commit\n");
@@ -344,6 +347,7 @@ static int bench_precisions(int argc, char **argv) {
             bb_ckpt_mode ck = modes[i % n_modes];
             bb_config cfg = base;
             if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
+            if (prec[k] == BB_PREC_FP32) cfg.quant_head = cfg.quant_embed = false;  /* nothing to quantize them to */
             bb_model m;
             if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
             bb_model_init_weights(&m, (uint64_t)seed);
@@ -360,7 +364,7 @@ static int bench_precisions(int argc, char **argv) {
                 bb_model_step_scaled(&m, &scaler, &opt, opt.lr, &norm);
                 double dt = bb_now() - t0;
                 if (s >= warmup) timed += dt;
-                if (s == 0) { first[i] = loss; mem[i] = bb_mem_stats_get(); }
+                if (s == 0 && r == 0) { first[i] = loss; mem[i] = bb_mem_stats_get(); }
                 last[i] = loss;
             }
             ms[(size_t)r * n_cfg + i] = 1e3 * timed / (double)(S - warmup);
@@ -368,6 +372,7 @@ static int bench_precisions(int argc, char **argv) {
                 fprintf(stderr, "round %d/%d: %-6s %-9s %8.1f ms\n", r + 1, R, bb_precisions[prec[k]].name, bb_ckpt_names[ck],
                         ms[(size_t)r * n_cfg + i]);
             bb_model_free(&m);
+            bb_gemm_scratch_release();  /* the packed kernels' process-wide cache: not the next precision's memory */
         }
     printf("%-6s %-9s %10s %9s %13s %10s %10s %10s | MiB: %8s %8s %8s %8s %8s\n", "prec", "ckpt", "step ms", "vs fp32",
            "range", "tok/s", "first", "last", "params", "packed", "grads", "optim", "acts");

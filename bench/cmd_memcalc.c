@@ -268,6 +268,10 @@ int bb_cmd_memcalc(int argc, char **argv) {
     char err[200];
     if (bb_config_set_precision(&c, precision, err, sizeof err) != 0) bb_usage_error("memcalc", "%s", err);
     bb_nf4_dq_apply(nf4_dq, "memcalc", &c);
+    /* the precision is final now: the engine's rules (quant_head/quant_embed need a quantized one) */
+    if (bb_config_validate(&c, err, sizeof err) != 0) bb_usage_error("memcalc", "%s", err);
+    if (is_lora && (c.quant_head || c.quant_embed))  /* as bb_model_init_frozen refuses them */
+        bb_usage_error("memcalc", "--method lora: a frozen base keeps its head and embedding FP32 (no quant_head/quant_embed)");
     if (seq == 0) seq = c.max_seq;
     if (bb_precisions[c.precision].base_only && !is_lora) {
         if (kd) bb_usage_error("memcalc", "--method kd trains the student fully; %s is a base-only format",
@@ -286,6 +290,7 @@ int bb_cmd_memcalc(int argc, char **argv) {
         bb_model_args_resolve(&ta, "memcalc", &t);
         if (bb_config_set_precision(&t, teacher_precision ? teacher_precision : "fp32", err, sizeof err) != 0)
             bb_usage_error("memcalc", "--teacher-precision: %s", err);
+        if (bb_config_validate(&t, err, sizeof err) != 0) bb_usage_error("memcalc", "the teacher: %s", err);
         if (t.vocab_size != c.vocab_size)
             bb_usage_error("memcalc", "the teacher's vocab_size %d differs from the student's %d", t.vocab_size,
                            c.vocab_size);

@@ -239,6 +239,9 @@ int bb_cmd_train(int argc, char **argv) {
         if (bb_lora_attach(&m, &lcfg, (uint64_t)a.seed, err, sizeof err) != 0) bb_user_error("%s", err);
         cfg = m.cfg;
     } else if (a.resume) {
+        /* the checkpoint holds the model: a different shape or quantization cannot resume it */
+        if (a.ma.overrides || a.ma.family)
+            bb_usage_error("train", "--resume takes the model from the checkpoint: drop --%s", a.ma.overrides ? "set" : "family");
         bb_set_threads(a.ma.threads);
         bb_ckpt_info info;
         if (bb_checkpoint_load(&m, a.resume, be, true, &info, err, sizeof err) != 0)

@@ -72,10 +72,12 @@ int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, s
     if (actq && actq->type == BB_JSON_STRING && strcmp(actq->str, "block") == 0) c->act_quant = BB_ACTQ_INT8_BLOCK;
     const bb_json_node *dq = bb_json_get(root, "nf4_double_quant");
     if (dq && dq->type == BB_JSON_BOOL && !dq->boolean) c->nf4_no_double_quant = true;
-    const bb_json_node *qh = bb_json_get(root, "quant_head");
-    if (qh && qh->type == BB_JSON_BOOL && qh->boolean) c->quant_head = true;
-    const bb_json_node *qe = bb_json_get(root, "quant_embed");
-    if (qe && qe->type == BB_JSON_BOOL && qe->boolean) c->quant_embed = true;
+    struct { const char *key; bool *dst; } flags[] = {{"quant_head", &c->quant_head}, {"quant_embed", &c->quant_embed}};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {  /* absent: off (files from before the flags) */
+        const bb_json_node *v = bb_json_get(root, flags[i].key);
+        if (v && v->type != BB_JSON_BOOL) { snprintf(err, err_len, "config field %s is not true or false", flags[i].key); goto done; }
+        *flags[i].dst = v && v->boolean;
+    }
     rc = bb_config_validate(c, err, err_len);
 done:
     bb_json_doc_free(doc);

@@ -349,6 +349,11 @@ int bb_lora_merge(const char *base_path, const char *adapters_path, const char *
     }
     bb_ckpt_info info;
     if (bb_checkpoint_load(&m, base_path, be, false, &info, err, err_len) != 0) goto done;
+    if (m.cfg.quant_head || m.cfg.quant_embed) {  /* LoRA never ran on such a base (bb_model_init_frozen) */
+        snprintf(err, err_len, "base '%s' has a quantized %s; LoRA bases keep them FP32, so nothing was trained to merge into it",
+                 base_path, m.cfg.quant_head ? "LM head (quant_head)" : "embedding (quant_embed)");
+        goto done;
+    }
     if (!same_shapes(&acfg, &m.cfg) || bb_precisions[acfg.precision].subln != bb_precisions[m.cfg.precision].subln) {
         snprintf(err, err_len, "adapters '%s' do not fit the shapes of base '%s'", adapters_path, base_path);
         goto done;

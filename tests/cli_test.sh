@@ -88,6 +88,12 @@ expect 2 "nf4 is a base-only format: use it with --lora" -- "$BB" train --model 
 expect 2 "nf4 is a base-only format" -- "$BB" bench precisions --precisions fp32,nf4
 expect 2 "--seq 256 exceeds the model.s max_seq 64" -- "$BB" bench precisions --model tiny
 expect 2 "--rounds must be" -- "$BB" bench precisions --rounds 0
+# the quantized head / embedding (config.h quant_head, quant_embed) need a quantized precision
+expect 2 "quant_head=on needs a trainable quantized precision" -- "$BB" memcalc --model tiny --set quant_head=on
+expect 2 "quant_embed=on needs a trainable quantized precision .* not nf4" -- "$BB" memcalc --model tiny --precision nf4 --set quant_embed=on
+expect 2 "--method lora: a frozen base keeps its head and embedding FP32" -- "$BB" memcalc --model tiny --precision int8 --method lora --set quant_head=on
+expect 2 "the teacher: quant_head=on needs" -- "$BB" memcalc --model tiny --precision int8 --method kd --teacher-set quant_head=on
+expect 2 "--resume takes the model from the checkpoint: drop --set" -- "$BB" train --resume x.ckpt --set quant_head=on
 expect 2 "--nf4-double-quant applies to --precision nf4, not int4" -- "$BB" memcalc --precision int4 --nf4-double-quant on
 expect 2 "--nf4-double-quant must be on or off, not 'maybe'" -- "$BB" memcalc --precision nf4 --nf4-double-quant maybe
 expect 2 "--nf4-double-quant applies to --precision nf4" -- "$BB" export --ckpt x --out y --precision int8 --nf4-double-quant off

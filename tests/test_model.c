@@ -484,7 +484,9 @@ static void test_kernels_vs_fake_path(void) {
  * of the FP32 head; (2) the head's input (acts.lnf) is the precision's activation
  * quantization of the plain model's final-norm output; (3) logits = lnf_q head_q^T,
  * rounded to 16 bits for fp16/bf16; (4) the STE: grad lm_head = dlogits^T lnf_q (llama;
- * gpt2's tied wte also collects the embedding's gradient). */
+ * gpt2's tied wte = that + the embedding's scatter of the residual gradient), and the
+ * gradient into the final norm is dlogits head_q, seen through the norm's weight gradient
+ * (llama: sum x rstd dnorm) or bias gradient (gpt2: sum dnorm). */
 static void test_quant_head(void) {
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
         for (int p = BB_PREC_FP16; p < BB_PREC_COUNT; p++) {
@@ -526,18 +528,40 @@ static void test_quant_head(void) {
             EXPECT_CLOSE_F(name, q.acts.logits, z, (size_t)N * V, bb_tol(pn)->model_paths);
             bb_model_zero_grad(&q);
             bb_model_backward(&q, 1.0f);
-            if (c.family == BB_FAMILY_LLAMA) {  /* acts.probs holds dlogits after backward */
-                float *dw = bb_alloc(BB_MEM_OTHER, (size_t)V * C * sizeof(float));
-                for (int v = 0; v < V; v++)
-                    for (int k = 0; k < C; k++) {
-                        double s = 0;
-                        for (int n = 0; n < N; n++) s += (double)q.acts.probs[(size_t)n * V + v] * lnf_q[n * C + k];
-                        dw[(size_t)v * C + k] = (float)s;
-                    }
-                snprintf(name, sizeof name, "%s/%s grad lm_head (STE)", fam, pn);
-                EXPECT_CLOSE_F(name, q.grads.lm_head, dw, (size_t)V * C, 1e-5);
-                bb_free(dw);
+            /* acts.probs holds dlogits after backward */
+            const float *dlogits = q.acts.probs;
+            float *dw = bb_alloc(BB_MEM_OTHER, (size_t)V * C * sizeof(float));
+            for (int v = 0; v < V; v++)
+                for (int k = 0; k < C; k++) {
+                    double s = 0;
+                    for (int n = 0; n < N; n++) s += (double)dlogits[(size_t)n * V + v] * lnf_q[n * C + k];
+                    dw[(size_t)v * C + k] = (float)s;
+                }
+            if (c.family == BB_FAMILY_GPT2)  /* tied: + the embedding's scatter (its lookup is FP32 here) */
+                for (int n = 0; n < N; n++)
+                    for (int k = 0; k < C; k++) dw[(size_t)in[n] * C + k] += q.gs.dresidual[(size_t)n * C + k];
+            snprintf(name, sizeof name, "%s/%s grad %s (STE)", fam, pn, c.family == BB_FAMILY_GPT2 ? "wte" : "lm_head");
+            EXPECT_CLOSE_F(name, c.family == BB_FAMILY_GPT2 ? q.grads.wte : q.grads.lm_head, dw, (size_t)V * C, 1e-5);
+            /* dnorm = dlogits head_q, through the final norm's parameter gradients */
+            double *dn = calloc((size_t)N * C, sizeof *dn);
+            for (int n = 0; n < N; n++)
+                for (int v = 0; v < V; v++) {
+                    double d = dlogits[(size_t)n * V + v];
+                    for (int k = 0; k < C; k++) dn[(size_t)n * C + k] += d * q.head_q[(size_t)v * C + k];
+                }
+            float want_norm[64];
+            const float *x = q.acts.residual3 + (size_t)(c.n_layer - 1) * N * C;  /* the last block's output */
+            for (int k = 0; k < C; k++) {
+                double s = 0;
+                for (int n = 0; n < N; n++)
+                    s += c.family == BB_FAMILY_GPT2 ? dn[(size_t)n * C + k]
+                                                    : (double)x[(size_t)n * C + k] * q.acts.lnf_rstd[n] * dn[(size_t)n * C + k];
+                want_norm[k] = (float)s;
             }
+            snprintf(name, sizeof name, "%s/%s grad %s (dlogits head_q)", fam, pn, c.family == BB_FAMILY_GPT2 ? "lnfb" : "lnfw");
+            EXPECT_CLOSE_F(name, c.family == BB_FAMILY_GPT2 ? q.grads.lnfb : q.grads.lnfw, want_norm, (size_t)C, 1e-5);
+            free(dn);
+            bb_free(dw);
             bb_free(want); bb_free(lnf_q); bb_free(z);
             bb_model_free(&q);
             bb_model_free(&plain);

@@ -70,6 +70,10 @@ for run in "b158 gpt2 quant_head=on,quant_embed=on" "int8 llama quant_head=on"; 
     "$BB" generate --ckpt "$TMP/qh-$1.packed" --prompt "And God said" --tokens 8 --seed 3 >/dev/null 2>&1 ||
         fail "$1 quant_head: generate from the packed file"
 done
+"$BB" train --model tiny --lora r=4 --steps 1 --threads 2 --save "$TMP/a.lora" >/dev/null 2>&1 || fail "a LoRA run"
+out=$("$BB" lora merge --base "$TMP/qh-int8.ckpt" --adapters "$TMP/a.lora" --out "$TMP/m.ckpt" 2>&1)
+[ $? -eq 1 ] && grep -q "has a quantized LM head (quant_head); LoRA bases keep them FP32" <<<"$out" &&
+    ok "lora merge into a quant_head base refused" || fail "lora merge into a quant_head base: $out"
 out=$("$BB" train --model tiny --set quant_head=on --steps 1 2>&1)
 [ $? -eq 2 ] && grep -q "quant_head=on needs a trainable quantized precision" <<<"$out" &&
     ok "quant_head at fp32 refused" || fail "quant_head at fp32: $out"
