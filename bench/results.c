@@ -15,6 +15,10 @@
 #define BB_SOURCE_ROOT "."
 #endif
 
+/* the process's argv (bb_cli_set_command_line), for manifests */
+static int process_argc;
+static char **process_argv;
+
 void bb_run_create(bb_run *run, const char *name, const char *out_dir, int argc, char **argv) {
     bb_env_collect(&run->env);
     if (out_dir) {
@@ -35,7 +39,12 @@ void bb_run_create(bb_run *run, const char *name, const char *out_dir, int argc,
     bb_json_key(&j, "command");
     bb_json_arr_begin(&j);
     bb_json_str(&j, "bitbench");
-    for (int i = 0; i < argc; i++) bb_json_str(&j, argv[i]);
+    /* the whole command line (main.c), so the manifest reproduces the run: the argv a
+     * command gets starts after its own name ("bench precisions") */
+    if (process_argv)
+        for (int i = 1; i < process_argc; i++) bb_json_str(&j, process_argv[i]);
+    else
+        for (int i = 0; i < argc; i++) bb_json_str(&j, argv[i]);
     bb_json_arr_end(&j);
     bb_json_key(&j, "env");
     bb_env_write_json(&run->env, &j);
@@ -84,6 +93,8 @@ static void append_arg(char *out, size_t cap, const char *arg) {
 }
 
 void bb_cli_set_command_line(int argc, char **argv) {
+    process_argc = argc;
+    process_argv = argv;
     snprintf(command_line, sizeof command_line, "bitbench");
     for (int i = 1; i < argc; i++) append_arg(command_line, sizeof command_line, argv[i]);
 }
