@@ -126,7 +126,8 @@ static int seed_ties(bb_model *m) {
     for (int k = 0; k < 4; k++) {
         const bb_tensor_spec *sp = &m->specs[qp[k]];
         int OC = (int)sp->shape[1], IC = (int)sp->shape[2];
-        for (int l = 0; l < c->n_layer; l++) planted += seed_matrix(c, m->params.t[qp[k]] + (size_t)l * OC * IC, OC, IC, l, k);
+        for (int l = 0; l < c->n_layer; l++)
+            planted += seed_matrix(c, m->params.t[qp[k]] + (size_t)l * OC * IC, OC, IC, l, k);
     }
     /* quant_head / quant_embed: the (V, C) tables they quantize, a row per output channel
      * (model.c requantize_table: bb_fake_weights_fast, not the linears' pack + unpack);
@@ -134,7 +135,8 @@ static int seed_ties(bb_model *m) {
     bool tied = m->params.lm_head == NULL;
     float *head = tied ? m->params.wte : m->params.lm_head;
     if (c->quant_head) planted += seed_matrix(c, head, c->vocab_size, c->n_embd, 0, 4);
-    if (c->quant_embed && !(c->quant_head && tied)) planted += seed_matrix(c, m->params.wte, c->vocab_size, c->n_embd, 0, 5);
+    if (c->quant_embed && !(c->quant_head && tied))
+        planted += seed_matrix(c, m->params.wte, c->vocab_size, c->n_embd, 0, 5);
     return planted;
 }
 

@@ -189,7 +189,7 @@ def parse_config(text):
         cfg[k] = raw.get(k, False)
         if not isinstance(cfg[k], bool):
             raise FormatError(f"config {k} must be true or false (got {cfg[k]!r})")
-        if cfg[k] and cfg["precision"] == "fp32":  # as bb_config_validate: nothing to quantize to
+        if cfg[k] and cfg["precision"] == "fp32":  # refused by bb_config_validate too
             raise FormatError(f"config: {k} needs a quantized precision (precision is fp32)")
     C, NH, NKV = cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"]
     if NH <= 0 or C % NH or NKV <= 0 or NH % NKV:
