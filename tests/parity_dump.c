@@ -2,12 +2,14 @@
  * tests/ref/README.md): a tiny model of one family, one batch with some targets masked,
  * our logits, loss and every gradient, and the losses of 10 AdamW steps (warmup +
  * cosine, clipping on) on that batch.
- * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION [token|block]]
+ * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION [token|block] [qh|qe|qhe]]
  * PRECISION (fp32 default, fp16, bf16, int8, int4, b158) trains the model quantization-
- * aware (precision.h); the last argument picks int4's activation quantization (per token,
- * default, or per block of `group`). The config metadata then carries precision, group and
- * act_quant as in checkpoints (bb_config_to_json), and every quantized layer matrix gets
- * exact rounding ties (seed_ties). With a PRECISION argument the IO file
+ * aware (precision.h); token|block picks int4's activation quantization (per token,
+ * default, or per block of `group`); qh, qe, qhe turn on quant_head, quant_embed or both
+ * (config.h; a quantized PRECISION only). The config metadata then carries precision, group
+ * and act_quant (and the two flags when on) as in checkpoints (bb_config_to_json), and every
+ * quantized layer matrix (and quantized head / embedding table) gets exact rounding ties
+ * (seed_ties). With a PRECISION argument the IO file
  * also carries the engine's parameters before every step and after the last
  * (train_params.<name>, (S+1, ...)) and its raw gradient at every step (train_grads.<name>,
  * (S, ...)), so that the checker can follow our own trajectory: quantization makes two
@@ -17,7 +19,11 @@
  * (train_qacts.<site>, (S, L, B, T, C or F); sites qkv, attproj, fc, fcproj), and for
  * fp16/bf16 the linear outputs they round to 16 bits (qkv_out (S, L, B, T, QKV) after
  * RoPE, fc_out (S, L, B, T, FF1)) and the attention probabilities they round (att,
- * (S, L, B, NH, T, T)). */
+ * (S, L, B, NH, T, T)). quant_head adds the fake-quant head (train_wq.head, (S, V, C):
+ * head_q) and its quantized input, acts.lnf after the forward (train_qacts.head,
+ * (S, B, T, C)), and for fp16/bf16 the logits it rounds (train_qacts.head_out,
+ * (S, B, T, V)); quant_embed the fake-quant table the lookup read (train_wq.embed,
+ * (S, V, C): embed_q, which is head_q for gpt2 with both). */
 #include "../engine/cpu/isa.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
@@ -73,58 +79,81 @@ static bool is_tie(const bb_config *c, float w, float inv) {
     return v - floorf(v) == 0.5f && fmodf(floorf(v), 2.0f) == 0.0f && v < 7.5f;
 }
 
+/* Plants the ties of one (OC, IC) matrix (l, k: which layer and which matrix, to vary the
+ * columns and signs); returns the ties that hold under the final scales. */
+static int seed_matrix(const bb_config *c, float *W, int OC, int IC, int l, int k) {
+    bool b158 = c->precision == BB_PREC_B158;
+    int planted = 0, G = c->precision == BB_PREC_INT4 ? c->group : IC;
+    /* b158: the seeds move the absmean scale; re-plant until it stands still */
+    for (int it = 0; it < (b158 ? 20 : 1); it++) {
+        float tinv = b158 ? quant_inv(c, W, OC * IC) : 0.0f;
+        for (int r = 0; r < OC; r++)
+            for (int g0 = 0; g0 < IC; g0 += G) {
+                float *x = W + (size_t)r * IC + g0, sign = (r + g0 / G + l) % 2 ? -1.0f : 1.0f;
+                int n = IC - g0 < G ? IC - g0 : G, amax = 0;
+                for (int i = 1; i < n; i++) if (fabsf(x[i]) > fabsf(x[amax])) amax = i;
+                int col = (7 * r + 3 * l + k) % n;
+                if (col == amax) col = (col + 1) % n;
+                float w = x[col], inv = b158 ? tinv : quant_inv(c, x, n);
+                uint32_t u;
+                memcpy(&u, &w, 4);
+                if (c->precision == BB_PREC_FP16) u = (u & ~0x3fffu) | 0x1000u;
+                if (c->precision == BB_PREC_BF16) u = (u & ~0x1ffffu) | 0x8000u;
+                memcpy(&w, &u, 4);
+                /* codes +-0.5, 2.5, 4.5, 6.5 (int8: up to 4.5; b158: 0.5) */
+                int top = c->precision == BB_PREC_INT4 ? 4 : c->precision == BB_PREC_INT8 ? 3 : 1;
+                if (c->precision == BB_PREC_INT8 || c->precision == BB_PREC_INT4 || b158)
+                    w = exact_tie(sign * (0.5f + 2.0f * (float)((r + g0 / G) % top)), inv);
+                if (!isnan(w) && fabsf(w) < fabsf(x[amax])) x[col] = w;
+            }
+    }
+    /* count the ties that hold under the final scales */
+    for (int r = 0; r < OC; r++)
+        for (int g0 = 0; g0 < IC; g0 += G) {
+            const float *x = W + (size_t)r * IC + g0;
+            int n = IC - g0 < G ? IC - g0 : G;
+            float inv = b158 ? quant_inv(c, W, OC * IC) : c->precision == BB_PREC_INT8 ||
+                        c->precision == BB_PREC_INT4 ? quant_inv(c, x, n) : 0.0f;
+            for (int i = 0; i < n; i++) planted += is_tie(c, x[i], inv);
+        }
+    return planted;
+}
+
 static int seed_ties(bb_model *m) {
     static const int qp[] = {BB_P_QKVW, BB_P_ATTPROJW, BB_P_FCW, BB_P_FCPROJW};
     const bb_config *c = &m->cfg;
-    bool b158 = c->precision == BB_PREC_B158;
     int planted = 0;
     for (int k = 0; k < 4; k++) {
         const bb_tensor_spec *sp = &m->specs[qp[k]];
-        int OC = (int)sp->shape[1], IC = (int)sp->shape[2], G = c->precision == BB_PREC_INT4 ? c->group : IC;
-        for (int l = 0; l < c->n_layer; l++) {
-            float *W = m->params.t[qp[k]] + (size_t)l * OC * IC;
-            /* b158: the seeds move the absmean scale; re-plant until it stands still */
-            for (int it = 0; it < (b158 ? 20 : 1); it++) {
-                float tinv = b158 ? quant_inv(c, W, OC * IC) : 0.0f;
-                for (int r = 0; r < OC; r++)
-                    for (int g0 = 0; g0 < IC; g0 += G) {
-                        float *x = W + (size_t)r * IC + g0, sign = (r + g0 / G + l) % 2 ? -1.0f : 1.0f;
-                        int n = IC - g0 < G ? IC - g0 : G, amax = 0;
-                        for (int i = 1; i < n; i++) if (fabsf(x[i]) > fabsf(x[amax])) amax = i;
-                        int col = (7 * r + 3 * l + k) % n;
-                        if (col == amax) col = (col + 1) % n;
-                        float w = x[col], inv = b158 ? tinv : quant_inv(c, x, n);
-                        uint32_t u;
-                        memcpy(&u, &w, 4);
-                        if (c->precision == BB_PREC_FP16) u = (u & ~0x3fffu) | 0x1000u;
-                        if (c->precision == BB_PREC_BF16) u = (u & ~0x1ffffu) | 0x8000u;
-                        memcpy(&w, &u, 4);
-                        /* codes +-0.5, 2.5, 4.5, 6.5 (int8: up to 4.5; b158: 0.5) */
-                        int top = c->precision == BB_PREC_INT4 ? 4 : c->precision == BB_PREC_INT8 ? 3 : 1;
-                        if (c->precision == BB_PREC_INT8 || c->precision == BB_PREC_INT4 || b158)
-                            w = exact_tie(sign * (0.5f + 2.0f * (float)((r + g0 / G) % top)), inv);
-                        if (!isnan(w) && fabsf(w) < fabsf(x[amax])) x[col] = w;
-                    }
-            }
-            /* count the ties that hold under the final scales */
-            for (int r = 0; r < OC; r++)
-                for (int g0 = 0; g0 < IC; g0 += G) {
-                    const float *x = W + (size_t)r * IC + g0;
-                    int n = IC - g0 < G ? IC - g0 : G;
-                    float inv = b158 ? quant_inv(c, W, OC * IC) : c->precision == BB_PREC_INT8 ||
-                                c->precision == BB_PREC_INT4 ? quant_inv(c, x, n) : 0.0f;
-                    for (int i = 0; i < n; i++) planted += is_tie(c, x[i], inv);
-                }
-        }
+        int OC = (int)sp->shape[1], IC = (int)sp->shape[2];
+        for (int l = 0; l < c->n_layer; l++)
+            planted += seed_matrix(c, m->params.t[qp[k]] + (size_t)l * OC * IC, OC, IC, l, k);
     }
+    /* quant_head / quant_embed: the (V, C) tables they quantize, a row per output channel
+     * (model.c requantize_table: bb_fake_weights_fast, not the linears' pack + unpack);
+     * gpt2's tied head and embedding are one table, seeded once */
+    bool tied = m->params.lm_head == NULL;
+    float *head = tied ? m->params.wte : m->params.lm_head;
+    if (c->quant_head) planted += seed_matrix(c, head, c->vocab_size, c->n_embd, 0, 4);
+    if (c->quant_embed && !(c->quant_head && tied))
+        planted += seed_matrix(c, m->params.wte, c->vocab_size, c->n_embd, 0, 5);
     return planted;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4 || argc > 6 || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama")) ||
-        (argc == 6 && strcmp(argv[5], "token") && strcmp(argv[5], "block"))) {
+    /* after PRECISION, in either order: token|block and qh|qe|qhe, each at most once */
+    const char *actq = NULL, *tables = NULL;
+    bool bad = argc < 4 || argc > 7 || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama"));
+    for (int a = 5; a < argc && !bad; a++) {
+        const char **slot = !strcmp(argv[a], "token") || !strcmp(argv[a], "block") ? &actq
+                            : !strcmp(argv[a], "qh") || !strcmp(argv[a], "qe") || !strcmp(argv[a], "qhe") ? &tables
+                                                                                                        : NULL;
+        bad = !slot || *slot;
+        if (slot) *slot = argv[a];
+    }
+    if (bad) {
         fprintf(stderr, "usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors "
-                        "[fp32|fp16|bf16|int8|int4|b158 [token|block]]\n");
+                        "[fp32|fp16|bf16|int8|int4|b158 [token|block] [qh|qe|qhe]]\n");
         return 2;
     }
     bb_family fam = strcmp(argv[1], "gpt2") == 0 ? BB_FAMILY_GPT2 : BB_FAMILY_LLAMA;
@@ -132,7 +161,9 @@ int main(int argc, char **argv) {
     cfg.ffn_hidden = bb_config_default_ffn(fam, cfg.n_embd);
     char err[400];
     if (argc >= 5 && bb_config_set_precision(&cfg, argv[4], err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 2; }
-    if (argc == 6 && strcmp(argv[5], "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
+    if (actq && strcmp(actq, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
+    cfg.quant_head = tables && strcmp(tables, "qe") != 0;   /* qh, qhe */
+    cfg.quant_embed = tables && strcmp(tables, "qh") != 0;  /* qe, qhe; bb_model_init refuses both at fp32 */
     bb_model m;
     if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     bb_model_init_weights(&m, 2024);
@@ -205,6 +236,21 @@ int main(int argc, char **argv) {
         traj_wq[k] = bb_alloc(BB_MEM_OTHER, STEPS * m.specs[qparam[k]].numel * sizeof(float));
     for (int k = 0; quant && k < nsite; k++)
         traj_qa[k] = bb_alloc(BB_MEM_OTHER, STEPS * Ln * site_n[k] * sizeof(float));
+    /* quant_head / quant_embed: the (V, C) tables the forward read (head_q, embed_q; one
+     * matrix, both dumped, for gpt2 with both) and the head's sites, one per forward: its
+     * input quantized in place (acts.lnf after bb_model_head_forward) and, fp16/bf16, the
+     * logits it rounded */
+    enum { NTAB = 2, NHS = 2 };
+    static const char *tab_name[NTAB] = {"train_wq.head", "train_wq.embed"};
+    static const char *hs_name[NHS] = {"train_qacts.head", "train_qacts.head_out"};
+    bool tab_on[NTAB] = {quant && cfg.quant_head, quant && cfg.quant_embed};
+    bool hs_on[NHS] = {quant && cfg.quant_head, quant && cfg.quant_head && half_fmt};
+    size_t VC = (size_t)cfg.vocab_size * C_, hs_dim[NHS] = {C_, (size_t)cfg.vocab_size};
+    float *traj_tab[NTAB] = {0}, *traj_hs[NHS] = {0};
+    for (int k = 0; k < NTAB; k++)
+        if (tab_on[k]) traj_tab[k] = bb_alloc(BB_MEM_OTHER, STEPS * VC * sizeof(float));
+    for (int k = 0; k < NHS; k++)
+        if (hs_on[k]) traj_hs[k] = bb_alloc(BB_MEM_OTHER, STEPS * BTn * hs_dim[k] * sizeof(float));
     for (int s = 0; s < STEPS; s++) {
         train_lrs[s] = bb_schedule_lr(&sched, s);
         if (traj_p) memcpy(traj_p + s * NP, m.params_mem, NP * sizeof(float));
@@ -224,6 +270,11 @@ int main(int argc, char **argv) {
             else
                 memcpy(traj_qa[k] + s * na, qa[k], na * sizeof(float));
         }
+        const float *tab[NTAB] = {m.head_q, m.embed_q}, *hs[NHS] = {m.acts.lnf, m.acts.logits};
+        for (int k = 0; k < NTAB; k++)
+            if (traj_tab[k]) memcpy(traj_tab[k] + s * VC, tab[k], VC * sizeof(float));
+        for (int k = 0; k < NHS; k++)
+            if (traj_hs[k]) memcpy(traj_hs[k] + s * BTn * hs_dim[k], hs[k], BTn * hs_dim[k] * sizeof(float));
         bb_model_zero_grad(&m);
         bb_model_backward(&m, 1.0f);
         if (traj_g) memcpy(traj_g + s * NP, m.grads_mem, NP * sizeof(float));
@@ -234,7 +285,7 @@ int main(int argc, char **argv) {
 
     if (traj_p) memcpy(traj_p + STEPS * NP, m.params_mem, NP * sizeof(float));
 
-    bb_st_tensor io[8 + 3 * BB_N_PARAMS + NQ + NSITE];
+    bb_st_tensor io[8 + 3 * BB_N_PARAMS + NQ + NSITE + NTAB + NHS];
     char names[3][BB_N_PARAMS][64], qnames[2][NSITE][64];
     int n = 0;
     size_t bt[2] = {B, T}, btv[3] = {B, T, V}, one[1] = {1}, steps[1] = {STEPS};
@@ -282,6 +333,14 @@ int main(int argc, char **argv) {
         snprintf(qnames[1][k], sizeof qnames[1][k], "train_qacts.%s", qsite[k]);
         io[n++] = k == SITE_ATT ? f32(qnames[1][k], traj_qa[k], 6, pshape) : f32(qnames[1][k], traj_qa[k], 5, ashape);
     }
+    for (int k = 0; k < NTAB; k++) {
+        size_t tshape[3] = {STEPS, (size_t)cfg.vocab_size, C_};
+        if (traj_tab[k]) io[n++] = f32(tab_name[k], traj_tab[k], 3, tshape);
+    }
+    for (int k = 0; k < NHS; k++) {
+        size_t hshape[4] = {STEPS, B, T, hs_dim[k]};
+        if (traj_hs[k]) io[n++] = f32(hs_name[k], traj_hs[k], 4, hshape);
+    }
     char adamw[256];
     snprintf(adamw, sizeof adamw,
              "{\"beta1\": %.9g, \"beta2\": %.9g, \"eps\": %.9g, \"weight_decay\": %.9g, \"grad_clip\": %.9g}",
@@ -296,6 +355,8 @@ int main(int argc, char **argv) {
             bb_free((void *)io[k].data);
     for (int k = 0; k < NQ; k++) bb_free(traj_wq[k]);
     for (int k = 0; k < NSITE; k++) bb_free(traj_qa[k]);
+    for (int k = 0; k < NTAB; k++) bb_free(traj_tab[k]);
+    for (int k = 0; k < NHS; k++) bb_free(traj_hs[k]);
     bb_free(traj_p);
     bb_free(traj_g);
     bb_free(logits);

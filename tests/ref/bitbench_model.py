@@ -125,6 +125,12 @@ CONFIG_KEYS = ("family", "n_layer", "n_embd", "n_head", "n_kv_head", "vocab_size
 # Optional keys (engine checkpoints and QAT parity files carry them); absent = fp32.
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4", "b158")
 QUANT_DEFAULTS = {"precision": "fp32", "group": 32, "act_quant": "token"}
+# Optional flags (engine/config.h; bb_config_to_json writes them only when on): absent = off.
+#   quant_head   the LM head is a quantized linear of the precision too (fake-quant head
+#                weights, its input quantized like the blocks' linear inputs, fp16/bf16
+#                round the logits)
+#   quant_embed  the token lookup reads a fake-quant copy of wte (wpe stays FP32)
+QUANT_FLAGS = ("quant_head", "quant_embed")
 
 # AdamW weight decay applies to these matrices/embeddings only; norms (including the
 # b158 SubLN gains subln_attw/subln_ffnw) and biases get 0.
@@ -132,6 +138,22 @@ DECAY_NAMES = frozenset({"wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw", "lm
 
 # The four linears of each block that a precision quantizes (precisions/precision.h).
 QUANTIZED_NAMES = ("qkvw", "attprojw", "fcw", "fcprojw")
+
+
+def quantized_tables(cfg):
+    """The (V, C) tables cfg quantizes besides the blocks' linears, {IO name: the parameter
+    they are the fake quantization of}: "head" with quant_head (the FP32 head: lm_head, or
+    wte for gpt2's tied head) and "embed" with quant_embed (wte). engine/config.h: the
+    precision's weight quantizer over the whole (V, C) matrix, one output channel per
+    vocabulary row, as for a linear's (OC, C) weight (int8 per row, int4 per group along C,
+    b158 one absmean for the matrix). A tied gpt2 with both flags reads the same
+    fake_weights(wte) in the lookup and the head (the engine keeps one matrix)."""
+    out = {}
+    if cfg.get("quant_head"):
+        out["head"] = "wte" if cfg["family"] == "gpt2" else "lm_head"
+    if cfg.get("quant_embed"):
+        out["embed"] = "wte"
+    return out
 
 
 def parse_config(text):
@@ -163,6 +185,12 @@ def parse_config(text):
         raise FormatError("config: act_quant=block is an int4 option")
     if cfg["precision"] == "int4" and cfg["group"] not in (32, 64, 128):
         raise FormatError(f"config: int4 group must be 32, 64 or 128 (got {cfg['group']})")
+    for k in QUANT_FLAGS:
+        cfg[k] = raw.get(k, False)
+        if not isinstance(cfg[k], bool):
+            raise FormatError(f"config {k} must be true or false (got {cfg[k]!r})")
+        if cfg[k] and cfg["precision"] == "fp32":  # refused by bb_config_validate too
+            raise FormatError(f"config: {k} needs a quantized precision (precision is fp32)")
     C, NH, NKV = cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"]
     if NH <= 0 or C % NH or NKV <= 0 or NH % NKV:
         raise FormatError(f"config: need n_embd % n_head == 0 and n_head % n_kv_head == 0 "
@@ -337,11 +365,26 @@ ACT_SITES = ("qkv", "attproj", "fc", "fcproj")
 # backward reads the rounded values too (RoundedSoftmax).
 OUT_SITES = ("qkv_out", "fc_out", "att")
 FLOAT_MODES = ("fp16", "bf16")
+# quant_head (engine/config.h): the LM head is a quantized linear too. Its input, the final
+# norm's output, is quantized like the blocks' linear inputs ("head", (B, T, C);
+# bb_model_quantize_input), and fp16/bf16 round its output, the logits, to 16 bits
+# ("head_out", (B, T, V); bb_model_round_output, identity STE like qkv_out / fc_out). One of
+# each per forward: no layer index (Quantizer layer None; IO tensors (S, B, T, dim)).
+HEAD_SITES = ("head", "head_out")
 
 
 def act_sites(cfg):
     """The sites where cfg's precision rounds activations, in the order of the IO file."""
-    return ACT_SITES + (OUT_SITES if act_mode(cfg) in FLOAT_MODES else ())
+    sites = ACT_SITES + (OUT_SITES if act_mode(cfg) in FLOAT_MODES else ())
+    if cfg.get("quant_head"):
+        sites += ("head",) + (("head_out",) if act_mode(cfg) in FLOAT_MODES else ())
+    return sites
+
+
+def site_layers(cfg, site):
+    """The leading dimensions of a site's values in one forward: (L,) for the blocks'
+    sites, () for the head's (one per forward)."""
+    return () if site in HEAD_SITES else (cfg["n_layer"],)
 
 
 def site_shape(cfg, site, B, T):
@@ -351,7 +394,8 @@ def site_shape(cfg, site, B, T):
         return (B, NH, T, T)
     dim = {"qkv": C, "attproj": C, "fc": C, "fcproj": Fh,
            "qkv_out": (NH + 2 * NKV) * (C // NH),
-           "fc_out": 2 * Fh if cfg["family"] == "llama" else Fh}[site]
+           "fc_out": 2 * Fh if cfg["family"] == "llama" else Fh,
+           "head": C, "head_out": cfg["vocab_size"]}[site]
     return (B, T, dim)
 
 
@@ -445,11 +489,13 @@ class Quantizer:
     """The fake quantization of one forward pass for cfg's precision; the quantized
     values enter the graph through the STE. Weights: fake_weights of the float32 value of
     the parameter. Activations (act(x, site, layer)), by the first that applies:
-      engine   {site: (L, B, T, dim) tensor}: the engine's quantized input of that linear,
-               used after act_check (an ActCheck) verified it against x;
+      engine   {site: (L, B, T, dim) tensor, (B, T, dim) for the head's sites}: the
+               engine's quantized input of that linear, used after act_check (an
+               ActCheck) verified it against x;
       replay   {(site, layer): tensor}: the decisions of a float32 twin (forward());
       else     fake_acts of the float32 value of x.
-    record, a dict, collects the values used, keyed (site, layer).
+    record, a dict, collects the values used, keyed (site, layer); layer is None at the
+    head's sites (HEAD_SITES).
 
     out(x, site, layer) rounds a linear's output the same way (OUT_SITES; fp16/bf16 only,
     else the identity).
@@ -457,7 +503,9 @@ class Quantizer:
     fault (self-test only): "round-even" (ties to even), "no-subln" (b158 without the
     SubLN norms), "ste-mask" (weight STE passes no gradient to clipped weights),
     "no-act" (activations not quantized), "no-round" (linear outputs and attention
-    probabilities not rounded)."""
+    probabilities not rounded), "no-head-quant" (quant_head: the head's input not
+    quantized), "no-head-round" (quant_head, fp16/bf16: the logits not rounded),
+    "embed-fp32" (quant_embed: the lookup reads wte, forward())."""
 
     def __init__(self, cfg, fault=None, record=None, replay=None, engine=None,
                  act_check=None):
@@ -478,7 +526,8 @@ class Quantizer:
     def out(self, x, site, layer):
         if self.mode not in FLOAT_MODES:
             return x
-        return self.act(x, site, layer, skip=self.fault == "no-round")
+        return self.act(x, site, layer, skip=self.fault == "no-round" or
+                        (site == "head_out" and self.fault == "no-head-round"))
 
     def probs(self, scores, layer):
         """The attention probabilities softmax(scores): rounded at site "att" with the
@@ -492,7 +541,7 @@ class Quantizer:
 
     def act(self, x, site, layer, skip=None):
         if skip is None:
-            skip = self.fault == "no-act"
+            skip = self.fault == "no-act" or (site == "head" and self.fault == "no-head-quant")
         if not self.on or self.mode is None or skip:
             if self.on and self.record is not None:   # "no-act"/"no-round": what went in unchanged
                 self.record[(site, layer)] = x.detach().to(_F32)
@@ -503,7 +552,8 @@ class Quantizer:
         """The quantized value of x at a site (float32): the engine's (checked), the
         twin's, or fake_acts of x; recorded."""
         if self.engine is not None:
-            q = torch.as_tensor(self.engine[site][layer]).reshape(x.shape).to(_F32)
+            e = self.engine[site] if layer is None else self.engine[site][layer]
+            q = torch.as_tensor(e).reshape(x.shape).to(_F32)
             if self.check is not None:
                 self.check.verify(x, q, self.mode, self.group, site, layer)
         elif self.replay is not None:
@@ -573,6 +623,12 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
     output, the attention output, the ln2 output and the MLP activation output; b158
     first passes the latter two through RMSNorm with subln_attw[l] / subln_ffnw[l]
     (SubLN, eps = norm_eps).
+    cfg["quant_head"] (engine/config.h) makes the head such a linear too: logits =
+    fake_acts(h) @ fake_weights(head).T, head = lm_head or gpt2's tied wte, the whole (V, C)
+    matrix one weight (quantized_tables), its input at site "head"; fp16/bf16 then round
+    the logits ("head_out"). cfg["quant_embed"] looks the tokens up in fake_weights(wte)
+    (wpe stays as it is). Both with the identity STE to the FP32 tensors, so gpt2's wte
+    collects the head's and the lookup's gradients either way.
 
     Rounding decisions (decide): a quantizer is a step function of its input, and a
     float64 graph feeds it values that differ from the engine's float32 ones by ~1e-7,
@@ -606,7 +662,10 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
     qz = Quantizer(cfg, qfault, record=_record, replay=_replay, engine=engine_acts,
                    act_check=act_check)
 
-    x = p["wte"][idx]                                             # (B, T, C)
+    # quant_embed: the lookup reads fake_weights(wte) through the STE (the scatter of dx
+    # reaches wte unchanged); "embed-fp32" is the self-test's fault (the FP32 table read)
+    wte = qz.weight(p["wte"]) if cfg.get("quant_embed") and qfault != "embed-fp32" else p["wte"]
+    x = wte[idx]                                                  # (B, T, C)
     if gpt2:
         x = x + p["wpe"][:T]
     else:
@@ -659,9 +718,14 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
         x = x + F.linear(qz.act(u, "fcproj", l), qz.weight(p["fcprojw"][l]),
                          p["fcprojb"][l] if gpt2 else None)
     if gpt2:
-        h = F.layer_norm(x, (C,), p["lnfw"], p["lnfb"], eps)
-        return F.linear(h, p["wte"])                              # tied head
-    return F.linear(rms_norm(x, p["lnfw"], eps), p["lm_head"])
+        h, head = F.layer_norm(x, (C,), p["lnfw"], p["lnfb"], eps), p["wte"]  # tied head
+    else:
+        h, head = rms_norm(x, p["lnfw"], eps), p["lm_head"]
+    if not cfg.get("quant_head"):
+        return F.linear(h, head)
+    # quant_head: a quantized linear without bias (layer None: one per forward), its
+    # output rounded for fp16/bf16 like the blocks' qkv_out / fc_out
+    return qz.out(F.linear(qz.act(h, "head", None), qz.weight(head)), "head_out", None)
 
 
 def loss_fn(logits, targets):

@@ -2,7 +2,8 @@
 """make_fake_io — fabricates what our C engine will write, to self-test torch_parity.py.
 
 Usage: /usr/bin/python3 tests/ref/make_fake_io.py --family gpt2|llama MODEL.safetensors
-       IO.safetensors [--precision P [--act-quant block]] [--fault KIND] [sizes ...]
+       IO.safetensors [--precision P [--act-quant block] [--quant-head] [--quant-embed]]
+       [--fault KIND] [sizes ...]
 
 Builds a random model of the family, writes MODEL.safetensors and IO.safetensors exactly
 per the contract (tests/ref/README.md), computing logits, loss, gradients and the S
@@ -26,6 +27,11 @@ and, with a quantized --precision (fp16 bf16 int8 int4 b158; QAT as the C engine
   no-act       activations not quantized
   wd-subln     weight decay on the SubLN gains too
   no-round     fp16/bf16 without rounding the qkv and MLP-in linear outputs to 16 bits
+and with --quant-head / --quant-embed (the config flags of engine/config.h):
+  no-head-quant  the LM head's input not quantized (--quant-head)
+  no-head-round  fp16/bf16: the logits not rounded to 16 bits (--quant-head)
+  embed-fp32     the token lookup reads the FP32 wte, not its fake-quant copy (--quant-embed)
+  no-flags       the model is trained with the flags, but MODEL's config does not carry them
 
 A quantized precision also plants exact rounding ties in the quantized weights (as
 tests/parity_dump.c does) and writes the trajectory tensors train_params.*, train_grads.*,
@@ -44,7 +50,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bitbench_model as bm  # noqa: E402
 
 FAULTS = ("none", "grad", "grad-elem", "rope", "gelu", "adam-nobc", "wd-all", "no-clip")
-QFAULTS = ("round-even", "no-subln", "ste-mask", "no-act", "wd-subln", "no-round")
+QFAULTS = ("round-even", "no-subln", "ste-mask", "no-act", "wd-subln", "no-round",
+           "no-head-quant", "no-head-round", "embed-fp32", "no-flags")
 
 
 def random_params(cfg, gen):
@@ -147,11 +154,17 @@ def manual_adamw(p, cfg, idx, tgt, lrs, hp, fault, fwd_kw, traj=None):
             traj["grads"].append({n: g.detach().clone() for n, g in grads.items()})
             if cfg["precision"] != "fp32":
                 qf = fwd_kw.get("qfault")
-                traj["wq"].append({n: torch.stack([bm.fake_weights(
+                wq = {n: torch.stack([bm.fake_weights(
                     p[n][l].detach(), cfg["precision"], cfg["group"], qf)[0]
-                    for l in range(cfg["n_layer"])]) for n in bm.QUANTIZED_NAMES})
+                    for l in range(cfg["n_layer"])]) for n in bm.QUANTIZED_NAMES}
+                # the quantized head / embedding tables (one (V, C) matrix each)
+                wq.update({n: bm.fake_weights(p[master].detach(), cfg["precision"],
+                                              cfg["group"], qf)[0]
+                           for n, master in bm.quantized_tables(cfg).items()})
+                traj["wq"].append(wq)
                 traj["qacts"].append({s_: torch.stack([rec[(s_, l)] for l in
                                                        range(cfg["n_layer"])])
+                                      if bm.site_layers(cfg, s_) else rec[(s_, None)]
                                       for s_ in bm.act_sites(cfg)})
         norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads.values()))
         if clip > 0 and fault != "no-clip":
@@ -182,6 +195,8 @@ def main(argv):
     ap.add_argument("--precision", choices=bm.PRECISIONS, default="fp32")
     ap.add_argument("--act-quant", choices=("token", "block"), default="token")
     ap.add_argument("--group", type=int, default=32)
+    ap.add_argument("--quant-head", action="store_true", help="config quant_head (QAT only)")
+    ap.add_argument("--quant-embed", action="store_true", help="config quant_embed (QAT only)")
     ap.add_argument("--trajectory", action="store_true",
                     help="write train_params.* / train_grads.* (always when quantized)")
     ap.add_argument("--fault-param", default="qkvw", help="tensor for --fault grad")
@@ -206,6 +221,12 @@ def main(argv):
         ap.error("--fault gelu needs --family gpt2")
     if args.fault in QFAULTS and args.precision == "fp32":
         ap.error(f"--fault {args.fault} needs a quantized --precision")
+    if args.fault in ("no-head-quant", "no-head-round") and not args.quant_head:
+        ap.error(f"--fault {args.fault} needs --quant-head")
+    if args.fault == "embed-fp32" and not args.quant_embed:
+        ap.error("--fault embed-fp32 needs --quant-embed")
+    if args.fault == "no-flags" and not (args.quant_head or args.quant_embed):
+        ap.error("--fault no-flags needs --quant-head or --quant-embed")
 
     gpt2 = args.family == "gpt2"
     cfg = {
@@ -218,6 +239,10 @@ def main(argv):
     }
     if args.precision != "fp32":
         cfg.update(precision=args.precision, group=args.group, act_quant=args.act_quant)
+    if args.quant_head:  # written only when on, as bb_config_to_json does
+        cfg["quant_head"] = True
+    if args.quant_embed:
+        cfg["quant_embed"] = True
     cfg = bm.parse_config(json.dumps(cfg))  # same validation as the checker
     B, T = args.batch, args.seq or args.max_seq
     gen = torch.Generator().manual_seed(args.seed)
@@ -238,7 +263,8 @@ def main(argv):
         fwd_kw["rope_style"] = "interleaved"
     if args.fault == "gelu":
         fwd_kw["gelu_approx"] = "none"
-    if args.fault in ("round-even", "no-subln", "ste-mask", "no-act", "no-round"):
+    if args.fault in ("round-even", "no-subln", "ste-mask", "no-act", "no-round",
+                      "no-head-quant", "no-head-round", "embed-fp32"):
         fwd_kw["qfault"] = args.fault
 
     # Forward + backward at the initial parameters, float32.
@@ -271,7 +297,8 @@ def main(argv):
         traj["params"].append({n: v.detach().clone() for n, v in p.items()})  # after the last
 
     bm.write_safetensors(args.model, {k: v.numpy() for k, v in params.items()},
-                         {"config": json.dumps(cfg)})
+                         {"config": json.dumps({k: v for k, v in cfg.items() if not (
+                             args.fault == "no-flags" and k in bm.QUANT_FLAGS)})})
     io = {
         "inputs": inputs.to(torch.int32).numpy(),
         "targets": targets.to(torch.int32).numpy(),

@@ -49,6 +49,9 @@ expect 0 "gpt2 int8 (QAT)"              -- --family gpt2 --precision int8 --seed
 expect 0 "llama int4 act token (QAT)"   -- --family llama --precision int4 --seed 16
 expect 0 "gpt2 int4 act block (QAT)"    -- --family gpt2 --precision int4 --act-quant block --seed 17
 expect 0 "llama b158 (QAT, SubLN)"      -- --family llama --precision b158 --seed 18
+expect 0 "gpt2 b158 quant head+embed (tied)" -- --family gpt2 --precision b158 --quant-head --quant-embed --seed 19
+expect 0 "llama fp16 quant head (logits rounded)" -- --family llama --precision fp16 --quant-head --seed 20
+expect 0 "llama int8 quant embed"       -- --family llama --precision int8 --quant-embed --seed 21
 
 echo "selftest: injected faults must fail"
 expect 1 "gpt2 grad.qkvw x(1+1e-3)"     -- --family gpt2 --fault grad
@@ -68,6 +71,10 @@ expect 1 "llama int8 no act quant"      -- --family llama --precision int8 --fau
 expect 1 "llama b158 decay on SubLN"    -- --family llama --precision b158 --fault wd-subln
 expect 1 "gpt2 fp16 outputs not rounded" -- --family gpt2 --precision fp16 --fault no-round
 expect 1 "llama bf16 outputs not rounded" -- --family llama --precision bf16 --fault no-round
+expect 1 "llama int8 head input not quantized" -- --family llama --precision int8 --quant-head --fault no-head-quant
+expect 1 "gpt2 fp16 logits not rounded" -- --family gpt2 --precision fp16 --quant-head --fault no-head-round
+expect 1 "gpt2 b158 lookup reads FP32 wte" -- --family gpt2 --precision b158 --quant-head --quant-embed --fault embed-fp32
+expect 1 "llama int8 config lacks the flags" -- --family llama --precision int8 --quant-head --quant-embed --fault no-flags
 
 echo "selftest: malformed input and missing torch"
 "$py" "$here/make_fake_io.py" --family llama "$tmp/m.st" "$tmp/io.st" >/dev/null 2>&1

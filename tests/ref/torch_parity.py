@@ -12,7 +12,9 @@ against float64 as a yardstick of what float32 arithmetic achieves (informationa
 
 Quantized precisions (config "precision": fp16, bf16, int8, int4, b158) are checked as
 quantization-aware training: fake-quant weights and activations with the identity STE,
-SubLN for b158 (bitbench_model.forward). When the IO file carries what our forward
+SubLN for b158 (bitbench_model.forward); with the config flags quant_head / quant_embed
+also the LM head (weights, input, fp16/bf16 logits) and the token lookup. When the IO file
+carries what our forward
 quantized (train_wq.*, train_qacts.*) and our trajectory (train_params.*, train_grads.*),
 the weights must match bit for bit, the activations must be the quantization of the
 reference's own inputs (up to the rounding band, ActCheck), and the reference follows our
@@ -124,7 +126,7 @@ class Report:
         """Prints the summary line; returns the exit status."""
         what = f"{cfg['family']}, {cfg['precision']}" + (
             " act_quant=block" if cfg["precision"] == "int4" and cfg["act_quant"] == "block"
-            else "")
+            else "") + "".join(f" {k}" for k in bm.QUANT_FLAGS if cfg.get(k))
         if self.failed:
             print(f"torch_parity: FAIL: {len(self.failed)} of {self.n} comparisons out of "
                   f"tolerance ({', '.join(self.failed[:8])}"
@@ -232,6 +234,7 @@ def check_pair(args):
     qdesc = prec
     if prec == "int4":
         qdesc += f" group={cfg['group']} act_quant={cfg['act_quant']}"
+    qdesc += "".join(f" {k}" for k in bm.QUANT_FLAGS if cfg[k])
     print(f"torch_parity: family={cfg['family']} L={cfg['n_layer']} C={cfg['n_embd']} "
           f"NH={cfg['n_head']} NKV={cfg['n_kv_head']} F={cfg['ffn_hidden']} V={V} "
           f"max_seq={cfg['max_seq']}; batch B={B} T={T} ({n_valid} targets); "
@@ -246,19 +249,29 @@ def check_pair(args):
 
     # ---- what the engine quantized (optional; quantized parity files carry it) ----
     S_io = int(io["train_lrs"].size) if "train_lrs" in io else 0
-    qacts = {s_: io.get(f"train_qacts.{s_}") for s_ in bm.act_sites(cfg)}
-    wq = {n: io.get(f"train_wq.{n}") for n in bm.QUANTIZED_NAMES}
+    sites, tables = bm.act_sites(cfg), bm.quantized_tables(cfg)
+    qacts = {s_: io.get(f"train_qacts.{s_}") for s_ in sites}
+    wq = {n: io.get(f"train_wq.{n}") for n in bm.QUANTIZED_NAMES + tuple(tables)}
+    # a table or site the config does not quantize (say train_wq.head without quant_head in
+    # the config) means the file and the config disagree about the model
+    stray = sorted(k for k in io if (k.startswith("train_qacts.") and k[12:] not in sites) or
+                   (k.startswith("train_wq.") and k[9:] not in wq))
+    if stray:
+        rep.fail_only("quantized", f"IO file has {', '.join(stray)}, which the config "
+                                   f"({qdesc}) does not quantize")
+        return rep.finish(cfg)
     if quant and all(v is not None for v in list(qacts.values()) + list(wq.values())):
         for s_, a in qacts.items():
-            want = (S_io, cfg["n_layer"]) + bm.site_shape(cfg, s_, B, T)
+            want = (S_io,) + bm.site_layers(cfg, s_) + bm.site_shape(cfg, s_, B, T)
             if tuple(a.shape) != want or a.dtype != np.float32:
                 rep.fail_only("quantized", f"train_qacts.{s_}: {a.dtype} {list(a.shape)}, "
                                            f"expected F32 {list(want)}")
                 return rep.finish(cfg)
         for n, a in wq.items():
-            if tuple(a.shape) != (S_io,) + shapes[n] or a.dtype != np.float32:
+            want = (S_io,) + shapes[tables.get(n, n)]
+            if tuple(a.shape) != want or a.dtype != np.float32:
                 rep.fail_only("quantized", f"train_wq.{n}: {a.dtype} {list(a.shape)}, "
-                                           f"expected F32 {[S_io] + list(shapes[n])}")
+                                           f"expected F32 {list(want)}")
                 return rep.finish(cfg)
         engine = lambda i: {s_: torch.from_numpy(a[i]) for s_, a in qacts.items()}  # noqa
     else:
@@ -277,8 +290,7 @@ def check_pair(args):
     logits64, loss64, grads64 = forward_backward(params_np, cfg, idx, tgt, torch.float64,
                                                  engine_acts=eng0, act_check=check0)
     if engine:
-        report_quantized(rep, "quantized(step 0)", check0,
-                         check_weights({n: params_np[n] for n in wq}, wq, 0, cfg))
+        report_quantized(rep, "quantized(step 0)", check0, check_weights(params_np, wq, 0, cfg))
     if args.no_f32:
         logits32, loss32, grads32 = None, None, {}
     else:
@@ -359,22 +371,29 @@ def check_pair(args):
 
 def check_weights(params, wq, i, cfg):
     """Mismatches of the engine's fake-quant weights of step i (train_wq.*[i]) against
-    fake_weights of the parameters, per layer matrix; must be bit-exact (same float32
-    operations on the same float32 inputs). Returns (n elements, n mismatched, first)."""
+    fake_weights of the parameters, per layer matrix of the four linears, and per table
+    for the quantized head / embedding (train_wq.head, .embed: fake_weights of the whole
+    (V, C) master, bm.quantized_tables); must be bit-exact (same float32 operations on the
+    same float32 inputs). Returns (n elements, n mismatched, first)."""
     n = bad = 0
     first = None
+    tables = bm.quantized_tables(cfg)
     for name, arr in wq.items():
-        for l in range(cfg["n_layer"]):
-            ref, _ = bm.fake_weights(torch.from_numpy(np.array(params[name][l], np.float32)),
+        if name in tables:  # (label, master, ours)
+            mats = [(f"{name} (of {tables[name]})", params[tables[name]], arr[i])]
+        else:
+            mats = [(f"{name}[layer {l}]", params[name][l], arr[i][l])
+                    for l in range(cfg["n_layer"])]
+        for label, master, ours in mats:
+            ref, _ = bm.fake_weights(torch.from_numpy(np.array(master, np.float32)),
                                      cfg["precision"], cfg["group"])
             ref = ref.numpy()
-            diff = arr[i][l] != ref
+            diff = ours != ref
             n += diff.size
             bad += int(diff.sum())
             if diff.any() and first is None:
                 j = tuple(int(v) for v in np.argwhere(diff)[0])
-                first = (name, l, j, float(arr[i][l][j]), float(ref[j]),
-                         float(params[name][l][j]))
+                first = (label, j, float(ours[j]), float(ref[j]), float(master[j]))
     return n, bad, first
 
 
@@ -388,12 +407,13 @@ def report_quantized(rep, name, check, wres):
           f"{check.other} inside it rounded the other way (max {check.max_dist:.1e} of the "
           f"row max from the boundary)")
     if first:
-        print(f"        first weight mismatch: {first[0]}[layer {first[1]}]{list(first[2])}: "
-              f"ours={first[3]:.9g} ref={first[4]:.9g} (master {first[5]:.9g})")
+        print(f"        first weight mismatch: {first[0]}{list(first[1])}: "
+              f"ours={first[2]:.9g} ref={first[3]:.9g} (master {first[4]:.9g})")
     if check.worst:
         site, layer, i, o, r = check.worst
-        print(f"        first activation outside the band: input of {site} [layer {layer}]"
-              f"{list(i)}: ours={o:.9g} ref={r:.9g}")
+        print(f"        first activation outside the band: site {site}"
+              + ("" if layer is None else f" [layer {layer}]")
+              + f"{list(i)}: ours={o:.9g} ref={r:.9g}")
     if not ok:
         rep.failed.append(name)
 
