@@ -126,6 +126,15 @@ int bb_export_packed(const bb_model *m, const char *path, const bb_ckpt_info *in
         keys[nkeys] = "nf4_layout", vals[nkeys++] = bb_nf4_layout_doc;
         keys[nkeys] = "nf4_code", vals[nkeys++] = code;
     }
+    char tables[400];
+    int nt = 0;
+    for (int k = 0, nq = quant_tables(m, qt); k < nq && nt >= 0 && (size_t)nt < sizeof tables; k++)
+        nt += snprintf(tables + nt, sizeof tables - (size_t)nt, "%s: %s (%d x %d) quantized and packed like a linear; ",
+                       qt[k].name, m->specs[qt[k].master].name, c->vocab_size, c->n_embd);
+    if (nt > 0 && (size_t)nt < sizeof tables) {  /* config.h quant_head / quant_embed */
+        snprintf(tables + nt, sizeof tables - (size_t)nt, "an FP32 tensor is stored only while the model reads it in FP32");
+        keys[nkeys] = "quant_tables", vals[nkeys++] = tables;
+    }
     int rc = bb_safetensors_write(path, t, n, keys, vals, nkeys, err, err_len);
     if (rc == 0 && bytes_written) {
         FILE *f = fopen(path, "rb");

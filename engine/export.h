@@ -1,6 +1,7 @@
 /* export.h — packed inference weights (`bitbench export`): a safetensors file whose
  * quantized linears (qkvw, attprojw, fcw, fcprojw, one tensor per layer) hold the packed
- * format of their precision as U8 bytes, everything else FP32, and whose metadata
+ * format of their precision as U8 bytes (and the quantized head / embedding tables when
+ * configured), everything else FP32, and whose metadata
  * documents the format:
  *   format     "bitbench-packed/1"
  *   config     the model config JSON (with precision, group, act_quant)
@@ -9,6 +10,10 @@
  *   nf4_layout, nf4_code   (nf4 only) the layout of its compute format in words, with the
  *              double quantization flag in config ("nf4_double_quant"), and the 16 NF4
  *              values (precisions/nf4.c)
+ *   quant_tables  (quant_head / quant_embed only, config.h) the (V, C) tables packed like a
+ *              linear: head_q (the LM head: lm_head, or wte when tied) and embed_q (wte; a
+ *              tied head and embedding quantized together are one table, head_q); an FP32
+ *              tensor is stored only while the model still reads it in FP32
  *   tokenizer, step, producer as in checkpoints.
  * Loading (bb_checkpoint_load detects the format) restores the fake-quant weights bit for
  * bit, so a packed model computes what its QAT model computed; the masters are not kept

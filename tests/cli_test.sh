@@ -182,6 +182,21 @@ expect 0 "fcproj +2048 +1536 +384 +int8" -- "$BB" bench gemm --precision int8 --
 if [ "$(grep -c '^gemm,' "$TMP/gemm/gemm.csv" 2>/dev/null)" = 8 ]; then echo "ok   bench gemm csv rows"
 else echo "FAIL: bench gemm csv: expected 8 gemm rows in $TMP/gemm/gemm.csv"; fails=$((fails + 1)); fi
 
+# --- bench precisions --rounds: paired ratios reduced by medians --------------------
+# fp32 is every round's reference (ratio exactly 1), each median ratio lies in its range,
+# and the manifest records the whole command line
+"$BB" bench precisions --model tiny --seq 16 --batch 2 --steps 2 --rounds 3 --precisions int8,b158 \
+    --out "$TMP/prec" >"$TMP/prec.log" 2>&1 || { echo "FAIL: bench precisions exited $?"; fails=$((fails + 1)); }
+if awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+            { n++; r = $col["ratio_to_fp32"]; lo = $col["ratio_min"]; hi = $col["ratio_max"]
+              ok += $col["rounds"] == 3 && lo <= r && r <= hi && ($1 != "fp32" || (r == 1 && lo == 1 && hi == 1)) }
+            END { exit !(n == 3 && ok == 3) }' "$TMP/prec/precisions.csv" &&
+    tr -d ' \n' <"$TMP/prec/manifest.json" | grep -q '"command":\["bitbench","bench","precisions","--model"'; then
+    echo "ok   bench precisions --rounds 3: medians within their ranges, fp32 the reference"
+else
+    echo "FAIL: bench precisions rounds"; cat "$TMP/prec/precisions.csv" "$TMP/prec/manifest.json"; fails=$((fails + 1))
+fi
+
 # --- data verify fails loudly on a damaged copy -------------------------------------
 cp -r "$(dirname "$0")/../datasets" "$TMP/data"
 expect 0 "all 15 files match" -- "$BB" data verify --data "$TMP/data"

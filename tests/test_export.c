@@ -72,6 +72,17 @@ static void test_round_trip(void) {
                 CHECK(qwrong == 0, "%s/%s: %zu of %zu quantized %s weights differ after export -> load",
                       bb_family_name(c.family), bb_precisions[p].name, qwrong, n, k ? "embedding" : "head");
             }
+            {  /* the metadata documents the tables (export.h quant_tables) */
+                bb_safetensors st;
+                CHECK(bb_safetensors_open(&st, path, err, sizeof err) == 0, "%s", err);
+                const char *doc = bb_safetensors_meta(&st, "quant_tables");
+                bool want = qh || qe;
+                CHECK((doc != NULL) == want && (!qh || strstr(doc, "head_q: ")) &&
+                          (!qe || (qh && !b.params.lm_head) || strstr(doc, "embed_q: wte")),
+                      "%s/%s quant_head %d quant_embed %d: quant_tables metadata '%.120s'", bb_family_name(c.family),
+                      bb_precisions[p].name, qh, qe, doc ? doc : "(none)");
+                bb_safetensors_close(&st);
+            }
             if (qe && qh && !b.params.lm_head)  /* tied and both quantized: wte is in the file only packed */
                 CHECK(memcmp(b.params.wte, b.head_q, (size_t)c.vocab_size * c.n_embd * sizeof(float)) == 0,
                       "%s: the loaded wte is not the dequantized table", bb_precisions[p].name);
