@@ -47,7 +47,8 @@ static double packed_bytes(const bb_config *c, const bb_tensor_spec *s, double *
     }
     /* the fake-quant head and embedding (model.c head_q, embed_q; one matrix when a tied head
      * and the embedding are both quantized), packed in the export only */
-    int tables = c->quant_head + (c->quant_embed && !(c->quant_head && c->family == BB_FAMILY_GPT2));
+    bool tied = s[BB_P_LMHEAD].numel == 0;  /* the family's tied head (bb_param_specs) */
+    int tables = c->quant_head + (c->quant_embed && !(c->quant_head && tied));
     int V = c->vocab_size, C = c->n_embd;
     fake += 4.0 * V * C * tables;
     *export_bytes += tables * (double)(pt->storage_size ? pt->storage_size(V, C) : pt->packed_size(V, C, &po));

@@ -472,32 +472,33 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
  * working buffer and its 16-bit storage: to_half once the forward is done with it (the
  * buffer's next tenant overwrites it), back just before the backward reads it. A no-op
  * without 16-bit storage (h NULL). Exact: the forward rounded every value to 16 bits. */
-static void half_move(const bb_model *m, float *f, uint16_t *h, size_t n, bool to_half) {
-    if (!h) return;
+typedef enum { HALF_STORE, HALF_LOAD, HALF_ROUND } half_op;
+
+/* One 16-bit operation over n values of the active ISA's kernels, in fixed chunks split
+ * over the threads: store f into h, load h into f, or round f in place (bf16 or fp16). */
+static void half_chunks(half_op op, bool bf16, float *f, uint16_t *h, size_t n) {
     const bb_eltwise_kernels *k = bb_eltwise();
-    int bf16 = m->cfg.act_quant == BB_ACTQ_BF16;
     size_t chunks = (n + 16383) / 16384;
 #pragma omp parallel for schedule(static) if (n >= 2 * BB_PAR_MIN_WORK)
     for (size_t j = 0; j < chunks; j++) {
         size_t lo = j * 16384, len = n - lo < 16384 ? n - lo : 16384;
-        if (to_half) k->to_half(h + lo, f + lo, len, bf16);
-        else k->from_half(f + lo, h + lo, len, bf16);
+        switch (op) {
+        case HALF_STORE: k->to_half(h + lo, f + lo, len, bf16); break;
+        case HALF_LOAD: k->from_half(f + lo, h + lo, len, bf16); break;
+        case HALF_ROUND: (bf16 ? k->fake_bf16 : k->fake_fp16)(f + lo, len); break;
+        }
     }
+}
+
+static void half_move(const bb_model *m, float *f, uint16_t *h, size_t n, bool to_half) {
+    if (h) half_chunks(to_half ? HALF_STORE : HALF_LOAD, m->cfg.act_quant == BB_ACTQ_BF16, f, h, n);
 }
 #define KEEP16(a, name, n) half_move(m, (a).name, (a).name##_h, (n), true)
 #define LOAD16(a, name, n) half_move(m, (a).name, (a).name##_h, (n), false)
 
 void bb_model_round_output(const bb_model *m, float *x, size_t n) {
     int mode = m->cfg.act_quant;
-    if (mode != BB_ACTQ_FP16 && mode != BB_ACTQ_BF16) return;
-    const bb_eltwise_kernels *k = bb_eltwise();
-    size_t chunks = (n + 16383) / 16384;
-#pragma omp parallel for schedule(static) if (n >= 2 * BB_PAR_MIN_WORK)
-    for (size_t j = 0; j < chunks; j++) {
-        size_t lo = j * 16384, len = n - lo < 16384 ? n - lo : 16384;
-        if (mode == BB_ACTQ_FP16) k->fake_fp16(x + lo, len);
-        else k->fake_bf16(x + lo, len);
-    }
+    if (mode == BB_ACTQ_FP16 || mode == BB_ACTQ_BF16) half_chunks(HALF_ROUND, mode == BB_ACTQ_BF16, x, NULL, n);
 }
 
 void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
