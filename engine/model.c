@@ -359,7 +359,15 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
      * takes fewer bytes: from 2 kept layers (not with block checkpointing) */
     size_t wideA = C > F ? C : F, wideB = QKV > FF1 ? QKV : FF1, storable = 3 * C + F + QKV + FF1;
     bool half = bb_model_half_acts(c) && !m->fp32_acts && 2 * Lk * storable + 4 * (wideA + wideB) < 4 * Lk * storable;
-    size_t nA = half ? BT * wideA : Lk * BT * C, nB = half ? BT * wideB : Lk * BT * QKV, own = half ? 0 : Lk;
+    /* Training borrows the two working buffers from the gradient scratch, which the
+     * forward never touches: A is dfch_act (F wide), B is dfch (FF1 wide); the backward
+     * reloads each kept activation into a gradient buffer that is dead at that point
+     * (bb_model_backward). So the forward's transients cost no activation bytes, as in
+     * torch.autocast, which frees them. LoRA keeps fp32 (fp32_acts); block checkpointing
+     * never stores in 16 bits (the byte test above), as its backward re-runs the forward. */
+    bool borrow = half && m->grads_mem && !m->lora && F >= C && FF1 >= QKV;
+    size_t nA = half ? (borrow ? 0 : BT * wideA) : Lk * BT * C, nB = half ? (borrow ? 0 : BT * wideB) : Lk * BT * QKV;
+    size_t own = half ? 0 : Lk;
     size_t sizes[] = {BT * C,     nA,          Lk * BT, Lk * BT,     nB,            own * BT * C, (1 - att16) * La * B * NH * T * T,
                       Lk * BT * C, own * BT * C, Lk * BT, Lk * BT,   own * BT * FF1, own * BT * F, Lo * BT * C,
                       BT * C,     BT,         BT,     BT * V,     apart * BT * V, loss * BT,
@@ -379,10 +387,6 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     float *p = m->acts_mem;
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
     if (loss && !apart) m->acts.probs = m->acts.logits;
-    if (half) {  /* the working buffers' tenants */
-        m->acts.atty = m->acts.ln2 = m->acts.fch_act = m->acts.ln1;
-        m->acts.fch = m->acts.qkv;
-    }
     size_t hs = half ? 1 : 0;
     size_t hsizes[] = {hs * Lk * BT * C, hs * Lk * BT * QKV, hs * Lk * BT * C,  hs * Lk * BT * C,
                        hs * Lk * BT * FF1, hs * Lk * BT * F, att16 * La * B * NH * T * T}, htotal = 0;
@@ -409,6 +413,15 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
         }
         p = m->scratch_mem;
         for (size_t i = 0; i < 7; i++) { *gptrs[i] = gsizes[i] ? p : NULL; p += gsizes[i]; }
+    }
+    if (borrow) {
+        m->acts.ln1 = m->gs.dfch_act;
+        m->acts.qkv = m->gs.dfch;
+    }
+    m->acts_borrowed = borrow;
+    if (half) {  /* the working buffers' tenants */
+        m->acts.atty = m->acts.ln2 = m->acts.fch_act = m->acts.ln1;
+        m->acts.fch = m->acts.qkv;
     }
     if (m->lora) bb_lora_ensure_acts(m, B, T);
     if (BT > m->io_cap) {
@@ -728,6 +741,32 @@ void bb_model_zero_grad(bb_model *m) {
     memset(m->grads_mem, 0, m->n_params * sizeof(float));
 }
 
+/* dfch += act'(fch) dfch_act, the MLP activation's backward (GELU or SwiGLU). With
+ * borrowed working buffers (ensure_acts) fch's own buffer is dfch, the output, so fch
+ * reloads in blocks of B*T*QKV/FF1 rows into dqkv, which is dead until the attention's
+ * backward. The ops are row-wise: the bits are those of one call over all rows. */
+static void mlp_act_backward(bb_model *m, layer_acts *a, int N, int F, int FF1, int QKV) {
+    const bb_backend *be = m->be;
+    bool swiglu = bb_family_traits[m->cfg.family].swiglu;
+    bb_grad_scratch *g = &m->gs;
+    int rows = N, r0 = 0;
+    if (m->acts_borrowed) {
+        a->fch = g->dqkv;
+        rows = (int)(((size_t)N * QKV) / (size_t)FF1);
+        BB_CHECK(rows >= 1);
+    } else {
+        LOAD16(*a, fch, (size_t)N * FF1);
+    }
+    for (; r0 < N; r0 += rows) {
+        int n = N - r0 < rows ? N - r0 : rows;
+        if (m->acts_borrowed) half_move(m, a->fch, a->fch_h + (size_t)r0 * FF1, (size_t)n * FF1, false);
+        float *d = g->dfch + (size_t)r0 * FF1;
+        const float *in = m->acts_borrowed ? a->fch : a->fch + (size_t)r0 * FF1, *dout = g->dfch_act + (size_t)r0 * F;
+        if (swiglu) be->swiglu_backward(d, in, dout, n, F);
+        else be->gelu_backward(d, in, dout, n, F);
+    }
+}
+
 void bb_model_backward(bb_model *m, float grad_scale) {
     BB_CHECK((m->grads_mem != NULL || m->lora != NULL) && !isnan(m->mean_loss));
     const bb_config *c = &m->cfg;
@@ -764,7 +803,15 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         /* block checkpointing: the same ops on the same input, so the same bits */
         if (m->ckpt_mode == BB_CKPT_BLOCK) layer_forward(m, l, residual);
         /* 16-bit storage: each activation back into its fp32 buffer just before it is read
-         * (LOAD16), in the reverse order of the forward's KEEP16 */
+         * (LOAD16), in the reverse order of the forward's KEEP16. With borrowed working
+         * buffers (ensure_acts) that buffer is a gradient buffer which is dead from the
+         * load until the activation's last read: dfch until its memset below, datty until
+         * its own, dnorm until the norm backward's; fch goes in row blocks (mlp_act_backward). */
+        if (m->acts_borrowed) {
+            a.fch_act = a.qkv = g->dfch;
+            a.ln2 = a.ln1 = g->datty;
+            a.atty = g->dnorm;
+        }
         LOAD16(a, fch_act, BT * F);
         /* residual3 = residual2 + fcproj(q(subln(act(fc(q(norm2(residual2))))))); the
          * fake-quantized inputs stand in the activation buffers (STE: d q(x) = d x) */
@@ -778,9 +825,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
                             F, C);
         }
         memset(g->dfch, 0, BT * FF1 * sizeof(float));
-        LOAD16(a, fch, BT * FF1);
-        if (f->swiglu) be->swiglu_backward(g->dfch, a.fch, g->dfch_act, N, F);
-        else be->gelu_backward(g->dfch, a.fch, g->dfch_act, N, F);
+        mlp_act_backward(m, &a, N, F, FF1, QKV);
         memset(g->dnorm, 0, BT * C * sizeof(float));
         LOAD16(a, ln2, BT * C);
         linear_backward(m, 2, l, g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);

@@ -98,7 +98,9 @@ typedef struct {
      * fch_act, qkv = fch: model.c layer_forward), each moved to 16 bits when the forward
      * is done with it and back just before the backward reads it. The values are exact
      * in 16 bits (the forward rounded them), so training is bit-identical to FP32 storage
-     * at half the bytes for these tensors. */
+     * at half the bytes for these tensors. A training model borrows the working buffers
+     * from the backward's gradient scratch (acts_borrowed), so they cost no activation
+     * bytes: the saved tensors are all there is, as with torch.autocast. */
     uint16_t *ln1_h;     /* (L,B,T,C) */
     uint16_t *qkv_h;     /* (L,B,T,QKV) */
     uint16_t *atty_h;    /* (L,B,T,C) */
@@ -169,6 +171,8 @@ typedef struct {
     float *acts_mem, *scratch_mem;
     uint16_t *acts_half_mem;    /* the 16-bit saved activations (bb_acts ln1_h ...) */
     size_t acts_half_cap;       /* in elements */
+    bool acts_borrowed;         /* 16-bit storage in training: the forward's two fp32 working buffers are
+                                   the backward's gradient scratch (ensure_acts, bb_model_backward) */
     size_t acts_cap, scratch_cap, io_cap;  /* capacities in elements (ensure_acts only grows) */
     bb_acts acts;
     bb_grad_scratch gs;

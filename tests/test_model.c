@@ -434,6 +434,17 @@ static void test_half_activations(void) {
                         size_t acts_b = after.current[BB_MEM_ACTS] - mid.current[BB_MEM_ACTS];
                         CHECK(ck == BB_CKPT_BLOCK || acts_b < acts_a, "%s: 16-bit storage kept %zu activation bytes, fp32 %zu", name,
                               acts_b, acts_a);
+                        /* training borrows the fp32 working buffers from the gradient scratch
+                         * (ensure_acts): the 16-bit model saves exactly half of the six tensors' bytes */
+                        size_t C = (size_t)c.n_embd, hd = C / (size_t)c.n_head, F = (size_t)c.ffn_hidden;
+                        size_t QKV = ((size_t)c.n_head + 2 * (size_t)c.n_kv_head) * hd;
+                        size_t FF1 = c.family == BB_FAMILY_LLAMA ? 2 * F : F;
+                        size_t six = (size_t)c.n_layer * B * T * (3 * C + F + QKV + FF1);
+                        if (ck != BB_CKPT_BLOCK) {
+                            CHECK(b.acts_borrowed, "%s: the working buffers are not borrowed", name);
+                            CHECK(acts_a - acts_b == 2 * six, "%s: 16-bit storage saved %zu activation bytes, half of "
+                                  "the six tensors is %zu", name, acts_a - acts_b, 2 * six);
+                        }
                     }
                     bb_model_zero_grad(&a); bb_model_zero_grad(&b);
                     bb_model_backward(&a, 1.0f); bb_model_backward(&b, 1.0f);
