@@ -332,6 +332,8 @@ static int bench_precisions(int argc, char **argv) {
            desc, B, T, S, warmup, rounds, rounds > 1 ? "s" : "", run.env.omp_max_threads, be->name);
     if (base.quant_head || base.quant_embed)
         printf("the fp32 reference runs without quant_head/quant_embed (an FP32 model has nothing to quantize them to)\n");
+    if (base.half_residual)
+        printf("half_residual applies to fp16 and bf16; the other precisions keep the residual stream FP32\n");
     fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,rounds,step_ms,ratio_to_fp32,ratio_min,ratio_max,"
                  "tokens_per_s,first_loss,last_loss,mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,"
                  "mib_workspace,simd,cpu,commit\n");
@@ -348,6 +350,7 @@ static int bench_precisions(int argc, char **argv) {
             bb_config cfg = base;
             if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
             if (prec[k] == BB_PREC_FP32) cfg.quant_head = cfg.quant_embed = false;  /* nothing to quantize them to */
+            if (cfg.act_quant != BB_ACTQ_FP16 && cfg.act_quant != BB_ACTQ_BF16) cfg.half_residual = false;
             bb_model m;
             if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
             bb_model_init_weights(&m, (uint64_t)seed);

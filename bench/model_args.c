@@ -26,9 +26,9 @@ void bb_model_args_resolve(const bb_model_args *ma, const char *command, bb_conf
     if (ma->overrides && bb_config_override(cfg, ma->overrides, err, sizeof err) != 0)
         bb_usage_error(command, "--set: %s", err);
     /* the shape only: --precision may still come (commands validate again once it has), so
-     * quant_head and quant_embed needing a quantized precision is not judged here */
+     * quant_head, quant_embed and half_residual needing a precision is not judged here */
     bb_config shape = *cfg;
-    shape.quant_head = shape.quant_embed = false;
+    shape.quant_head = shape.quant_embed = shape.half_residual = false;
     if (bb_config_validate(&shape, err, sizeof err) != 0) bb_usage_error(command, "invalid model: %s", err);
     bb_set_threads(ma->threads);
 }

@@ -13,7 +13,7 @@ typedef struct {
 #define BB_MODEL_ARGS_DEFAULT {"small", NULL, NULL, 0}
 #define BB_MODEL_ARG_ENTRIES(ma)                                                                                   \
     {"model", BB_ARG_STR, &(ma).model, "PRESET", "tiny, small, gpt2-124m, llama-7b, llama-13b, llama-70b", 0, -1}, \
-    {"set", BB_ARG_STR, &(ma).overrides, "K=V,...", "override config fields (n_layer, n_embd, n_head, ...; quant_head=on, quant_embed=on: the LM head, the token embedding quantized at --precision too, not FP32)", 0, -1}, \
+    {"set", BB_ARG_STR, &(ma).overrides, "K=V,...", "override config fields (n_layer, n_embd, n_head, ...; quant_head=on, quant_embed=on: the LM head, the token embedding quantized at --precision too, not FP32; half_residual=on: fp16/bf16 residual stream in 16 bits)", 0, -1}, \
     {"family", BB_ARG_STR, &(ma).family, "NAME", "gpt2 or llama (default: the preset's)", 0, -1},                 \
     {"threads", BB_ARG_INT, &(ma).threads, "N", "threads for OpenMP and OpenBLAS (0: all cores)", 0, 1024}
 

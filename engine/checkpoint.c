@@ -27,6 +27,9 @@ void bb_config_to_json(const bb_config *c, char *out, size_t cap) {
     if (c->quant_head && n > 1 && (size_t)n < cap) snprintf(out + n - 1, cap - (size_t)n + 1, ", \"quant_head\": true}");
     n = (int)strlen(out);
     if (c->quant_embed && n > 1 && (size_t)n < cap) snprintf(out + n - 1, cap - (size_t)n + 1, ", \"quant_embed\": true}");
+    n = (int)strlen(out);
+    if (c->half_residual && n > 1 && (size_t)n < cap)
+        snprintf(out + n - 1, cap - (size_t)n + 1, ", \"half_residual\": true}");
 }
 
 int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, size_t err_len) {
@@ -72,7 +75,8 @@ int bb_config_from_json(bb_config *c, const char *json, size_t len, char *err, s
     if (actq && actq->type == BB_JSON_STRING && strcmp(actq->str, "block") == 0) c->act_quant = BB_ACTQ_INT8_BLOCK;
     const bb_json_node *dq = bb_json_get(root, "nf4_double_quant");
     if (dq && dq->type == BB_JSON_BOOL && !dq->boolean) c->nf4_no_double_quant = true;
-    struct { const char *key; bool *dst; } flags[] = {{"quant_head", &c->quant_head}, {"quant_embed", &c->quant_embed}};
+    struct { const char *key; bool *dst; } flags[] = {{"quant_head", &c->quant_head}, {"quant_embed", &c->quant_embed},
+                                                      {"half_residual", &c->half_residual}};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {  /* absent: off (files from before the flags) */
         const bb_json_node *v = bb_json_get(root, flags[i].key);
         if (v && v->type != BB_JSON_BOOL) { snprintf(err, err_len, "config field %s is not true or false", flags[i].key); goto done; }

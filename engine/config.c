@@ -8,9 +8,9 @@
 #include <string.h>
 
 #define GPT2(L, C, H, V, T) \
-    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false}
+    {BB_FAMILY_GPT2, L, C, H, H, V, T, 4 * (C), 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false}
 #define LLAMA(L, C, H, KV, V, T, F) \
-    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false}
+    {BB_FAMILY_LLAMA, L, C, H, KV, V, T, F, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false}
 
 const bb_preset bb_presets[] = {
     {"tiny", GPT2(2, 64, 4, 4096, 64), true},
@@ -96,7 +96,8 @@ int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_l
             continue;
         }
         bool *flag = strcmp(key, "quant_head") == 0 ? &cfg->quant_head
-                   : strcmp(key, "quant_embed") == 0 ? &cfg->quant_embed : NULL;
+                   : strcmp(key, "quant_embed") == 0 ? &cfg->quant_embed
+                   : strcmp(key, "half_residual") == 0 ? &cfg->half_residual : NULL;
         if (flag) {
             if (strcmp(val, "on") == 0) *flag = true;
             else if (strcmp(val, "off") == 0) *flag = false;
@@ -168,6 +169,11 @@ int bb_config_validate(const bb_config *c, char *err, size_t err_len) {
                  c->quant_head ? "quant_head" : "quant_embed", bb_precisions[c->precision].name);
         return -1;
     }
+    if (c->half_residual && c->act_quant != BB_ACTQ_FP16 && c->act_quant != BB_ACTQ_BF16) {
+        snprintf(err, err_len, "half_residual=on needs fp16 or bf16 (the 16-bit format it rounds to), not %s",
+                 bb_precisions[c->precision].name);
+        return -1;
+    }
     if (c->n_embd % c->n_head) {
         snprintf(err, err_len, "n_embd %d is not divisible by n_head %d", c->n_embd, c->n_head);
         return -1;
@@ -199,6 +205,8 @@ void bb_config_describe(const bb_config *c, char *out, size_t cap) {
     if (c->quant_head && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " quant-head");
     n = (int)strlen(out);
     if (c->quant_embed && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " quant-embed");
+    n = (int)strlen(out);
+    if (c->half_residual && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, " half-residual");
 }
 
 bb_prec_opts bb_config_prec_opts(const bb_config *c) {

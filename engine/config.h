@@ -34,6 +34,12 @@ typedef struct {
     /* The token embedding (wte) looked up from its fake-quant copy at `precision` (default
      * false: FP32); STE to the FP32 table; learned positions (wpe) stay FP32. */
     bool quant_embed;
+    /* fp16/bf16: the residual stream in the model's 16-bit format (default false: FP32, as
+     * BitNet and torch.autocast keep it). The embedding sum and every residual addition's
+     * result are rounded to 16 bits, as Megatron-LM runs without --fp32-residual-connection,
+     * and training keeps them for backward in 16 bits; backward passes gradients through
+     * unchanged (the identity STE of the other roundings). */
+    bool half_residual;
 } bb_config;
 
 typedef struct {
@@ -50,7 +56,7 @@ const char *bb_family_name(bb_family f);
 int bb_config_from_preset(bb_config *cfg, const char *name, char *err, size_t err_len);
 /* Applies "key=value[,key=value...]" overrides (keys: family, n_layer, n_embd, n_head,
  * n_kv_head, vocab_size, max_seq, ffn_hidden, norm_eps, rope_theta, precision, group,
- * act_quant = token|block, nf4_double_quant = on|off, quant_head = on|off, quant_embed = on|off). When family or
+ * act_quant = token|block, nf4_double_quant = on|off, quant_head = on|off, quant_embed = on|off, half_residual = on|off). When family or
  * n_embd changes and ffn_hidden was not given, ffn_hidden follows the family rule. */
 int bb_config_override(bb_config *cfg, const char *spec, char *err, size_t err_len);
 /* Sets precision and its default activation quantization; -1 for an unknown name. */

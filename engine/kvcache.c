@@ -158,6 +158,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
             for (int i = 0; i < C; i++) kv->x[(size_t)s * C + i] += m->params.wpe[(size_t)pos * C + i];
     }
     float *x = kv->x, *x2 = kv->x2;
+    bb_model_round_residual(m, x, (size_t)S * C);
     for (int l = 0; l < L; l++) {
         layer_params p = LAYER_VIEW(m->params, m->specs, l);
         bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x, p.ln1w, p.ln1b, S);
@@ -181,6 +182,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
         }
         be->residual_bias_forward(x2, x, p.attprojb, S, C);
         bb_model_linear_forward(m, 1, l, x2, att_in, NULL, S, C, C, 1);
+        bb_model_round_residual(m, x2, (size_t)S * C);
         bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x2, p.ln2w, p.ln2b, S);
         bb_model_linear_forward(m, 2, l, kv->fch, kv->h, p.fcb, S, C, FF1, 0);
         bb_model_round_output(m, kv->fch, (size_t)S * FF1);
@@ -193,6 +195,7 @@ const float *bb_kvcache_step(bb_model *m, bb_kvcache *kv, const int *tokens) {
         }
         be->residual_bias_forward(x, x2, p.fcprojb, S, C);
         bb_model_linear_forward(m, 3, l, x, fc_in, NULL, S, F, C, 1);
+        bb_model_round_residual(m, x, (size_t)S * C);
     }
     bb_model_norm_forward(m, kv->h, kv->mean, kv->rstd, x, m->params.lnfw, m->params.lnfb, S);
     bb_model_head_forward(m, kv->logits, kv->h, S);

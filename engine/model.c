@@ -366,10 +366,14 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
      * torch.autocast, which frees them. LoRA keeps fp32 (fp32_acts); block checkpointing
      * never stores in 16 bits (the byte test above), as its backward re-runs the forward. */
     bool borrow = half && m->grads_mem && !m->lora && F >= C && FF1 >= QKV;
+    /* half_residual: the residual stream is on the 16-bit grid, so training keeps it in 16
+     * bits as well, with residual2 and residual3 working in datty and dresidual */
+    bool res16 = borrow && c->half_residual;
     size_t nA = half ? (borrow ? 0 : BT * wideA) : Lk * BT * C, nB = half ? (borrow ? 0 : BT * wideB) : Lk * BT * QKV;
     size_t own = half ? 0 : Lk;
+    size_t r32 = res16 ? 0 : 1;  /* residual2, residual3 as floats per layer */
     size_t sizes[] = {BT * C,     nA,          Lk * BT, Lk * BT,     nB,            own * BT * C, (1 - att16) * La * B * NH * T * T,
-                      Lk * BT * C, own * BT * C, Lk * BT, Lk * BT,   own * BT * FF1, own * BT * F, Lo * BT * C,
+                      r32 * Lk * BT * C, own * BT * C, Lk * BT, Lk * BT, own * BT * FF1, own * BT * F, r32 * Lo * BT * C,
                       BT * C,     BT,         BT,     BT * V,     apart * BT * V, loss * BT,
                       sub * Lk * BT * C, sub * Lk * BT, sub * Lk * BT * F, sub * Lk * BT};
     float **ptrs[] = {&m->acts.encoded, &m->acts.ln1, &m->acts.ln1_mean, &m->acts.ln1_rstd, &m->acts.qkv,
@@ -388,18 +392,21 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     for (size_t i = 0; i < n; i++) { *ptrs[i] = sizes[i] ? p : NULL; p += sizes[i]; }
     if (loss && !apart) m->acts.probs = m->acts.logits;
     size_t hs = half ? 1 : 0;
+    size_t r16 = res16 ? 1 : 0;
     size_t hsizes[] = {hs * Lk * BT * C, hs * Lk * BT * QKV, hs * Lk * BT * C,  hs * Lk * BT * C,
-                       hs * Lk * BT * FF1, hs * Lk * BT * F, att16 * La * B * NH * T * T}, htotal = 0;
+                       hs * Lk * BT * FF1, hs * Lk * BT * F, att16 * La * B * NH * T * T, r16 * Lk * BT * C,
+                       r16 * Lo * BT * C}, htotal = 0;
     uint16_t **hptrs[] = {&m->acts.ln1_h, &m->acts.qkv_h, &m->acts.atty_h, &m->acts.ln2_h, &m->acts.fch_h,
-                          &m->acts.fch_act_h, &m->acts.att_h};
-    for (size_t i = 0; i < 7; i++) htotal += hsizes[i];
+                          &m->acts.fch_act_h, &m->acts.att_h, &m->acts.residual2_h, &m->acts.residual3_h};
+    size_t nh = sizeof hsizes / sizeof hsizes[0];
+    for (size_t i = 0; i < nh; i++) htotal += hsizes[i];
     if (htotal > m->acts_half_cap) {
         bb_free(m->acts_half_mem);
         m->acts_half_mem = bb_alloc(BB_MEM_ACTS, htotal * sizeof(uint16_t));
         m->acts_half_cap = htotal;
     }
     uint16_t *h = m->acts_half_mem;
-    for (size_t i = 0; i < 7; i++) { *hptrs[i] = hsizes[i] ? h : NULL; h += hsizes[i]; }
+    for (size_t i = 0; i < nh; i++) { *hptrs[i] = hsizes[i] ? h : NULL; h += hsizes[i]; }
     if (m->grads_mem || m->lora) {  /* training: the backward scratch */
         size_t gsizes[] = {BT * C, BT * C, BT * QKV, BT * C, BT * FF1, BT * F, sub * BT * (C > F ? C : F)};
         float **gptrs[] = {&m->gs.dresidual, &m->gs.dnorm, &m->gs.dqkv, &m->gs.datty, &m->gs.dfch, &m->gs.dfch_act,
@@ -417,6 +424,10 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     if (borrow) {
         m->acts.ln1 = m->gs.dfch_act;
         m->acts.qkv = m->gs.dfch;
+    }
+    if (res16) {
+        m->acts.residual2 = m->gs.datty;
+        m->acts.residual3 = m->gs.dresidual;
     }
     m->acts_borrowed = borrow;
     if (half) {  /* the working buffers' tenants */
@@ -441,7 +452,10 @@ typedef struct {
         *residual3, *atty_n, *atty_rstd, *fch_n, *fch_rstd;
     uint16_t *ln1_h, *qkv_h, *atty_h, *ln2_h, *fch_h, *fch_act_h;  /* NULL unless bb_model_half_acts */
     uint16_t *att_h;  /* the probabilities in 16 bits (bb_model_att_fmt), NULL where not kept so */
+    uint16_t *residual2_h, *residual3_h;  /* NULL unless 16-bit residual storage (half_residual) */
 } layer_acts;
+
+static uint16_t *bb_at16(uint16_t *base, size_t stride, size_t l) { return base ? base + stride * l : NULL; }
 
 /* The attention's probabilities as layer_forward passes them to the backend: float, 16-bit,
  * or NULL (not kept). */
@@ -467,18 +481,20 @@ static layer_acts layer_acts_at(const bb_model *m, int layer) {
     size_t FF1 = bb_family_traits[c->family].swiglu ? 2 * F : F;
     const bb_acts *a = &m->acts;
     size_t lf = a->ln1_h ? 0 : (size_t)l;  /* with 16-bit storage: the two fp32 working buffers (ensure_acts) */
+    size_t lr = a->residual3_h ? 0 : (size_t)l, lo = a->residual3_h || m->forward_only ? 0 : (size_t)layer;
     return (layer_acts){a->ln1 + lf * BT * C,      a->ln1_mean + l * BT, a->ln1_rstd + l * BT,
                         a->qkv + lf * BT * QKV,    a->atty + lf * BT * C,
                         bb_at(a->att, (size_t)m->B * NH * m->T * m->T, l),
-                        a->residual2 + l * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
+                        a->residual2 + lr * BT * C, a->ln2 + lf * BT * C, a->ln2_mean + l * BT,
                         a->ln2_rstd + l * BT,      a->fch + lf * BT * FF1, a->fch_act + lf * BT * F,
-                        a->residual3 + (m->forward_only ? 0 : layer) * BT * C, bb_at(a->atty_n, BT * C, l),
+                        a->residual3 + lo * BT * C, bb_at(a->atty_n, BT * C, l),
                         bb_at(a->atty_rstd, BT, l),
                         bb_at(a->fch_n, BT * F, l),   bb_at(a->fch_rstd, BT, l),
                         a->ln1_h ? a->ln1_h + l * BT * C : NULL, a->ln1_h ? a->qkv_h + l * BT * QKV : NULL,
                         a->ln1_h ? a->atty_h + l * BT * C : NULL, a->ln1_h ? a->ln2_h + l * BT * C : NULL,
                         a->ln1_h ? a->fch_h + l * BT * FF1 : NULL, a->ln1_h ? a->fch_act_h + l * BT * F : NULL,
-                        a->att_h ? a->att_h + l * (size_t)m->B * NH * m->T * m->T : NULL};
+                        a->att_h ? a->att_h + l * (size_t)m->B * NH * m->T * m->T : NULL,
+                        bb_at16(a->residual2_h, BT * C, l), bb_at16(a->residual3_h, BT * C, l)};
 }
 
 /* Moves one of the layer's six 16-bit storable activations (n floats) between its fp32
@@ -512,6 +528,10 @@ static void half_move(const bb_model *m, float *f, uint16_t *h, size_t n, bool t
 void bb_model_round_output(const bb_model *m, float *x, size_t n) {
     int mode = m->cfg.act_quant;
     if (mode == BB_ACTQ_FP16 || mode == BB_ACTQ_BF16) half_chunks(HALF_ROUND, mode == BB_ACTQ_BF16, x, NULL, n);
+}
+
+void bb_model_round_residual(const bb_model *m, float *x, size_t n) {
+    if (m->cfg.half_residual) bb_model_round_output(m, x, n);  /* config validation: fp16 or bf16 */
 }
 
 void bb_model_norm_forward(const bb_model *m, float *out, float *mean, float *rstd, const float *x, const float *w,
@@ -655,6 +675,8 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     be->residual_bias_forward(a.residual2, residual, p.attprojb, N, C);
     bb_model_linear_forward(m, 1, l, a.residual2, att_in, NULL, N, C, C, 1);
     KEEP16(a, atty, NC);
+    bb_model_round_residual(m, a.residual2, NC);
+    KEEP16(a, residual2, NC);
     bb_model_norm_forward(m, a.ln2, a.ln2_mean, a.ln2_rstd, a.residual2, p.ln2w, p.ln2b, N);
     bb_model_linear_forward(m, 2, l, a.fch, a.ln2, p.fcb, N, C, FF1, 0);
     KEEP16(a, ln2, NC);
@@ -670,6 +692,8 @@ static void layer_forward(bb_model *m, int l, const float *residual) {
     be->residual_bias_forward(a.residual3, a.residual2, p.fcprojb, N, C);
     bb_model_linear_forward(m, 3, l, a.residual3, fc_in, NULL, N, F, C, 1);
     KEEP16(a, fch_act, (size_t)N * F);
+    bb_model_round_residual(m, a.residual3, NC);
+    KEEP16(a, residual3, NC);
 }
 
 /* The forward to the logits, then the loss: the cross-entropy, or with teacher logits
@@ -696,6 +720,7 @@ static float forward(bb_model *m, const int *inputs, const int *targets, const f
     }
     if (m->lora) bb_lora_begin_forward(m->lora);
     be->encoder_forward(m->acts.encoded, inputs, bb_model_embed(m), m->params.wpe, B, T, C);
+    bb_model_round_residual(m, m->acts.encoded, (size_t)N * C);
     const float *residual = m->acts.encoded;
     for (int l = 0; l < L; l++) {
         layer_forward(m, l, residual);
@@ -739,6 +764,18 @@ void bb_model_zero_grad(bb_model *m) {
     }
     BB_CHECK(m->grads_mem != NULL);
     memset(m->grads_mem, 0, m->n_params * sizeof(float));
+}
+
+/* The residual stream at the input of layer l (block l - 1's output, or the embeddings;
+ * l = L: the final norm's input) as a norm's backward reads it. With 16-bit residual
+ * storage it is reloaded into spare, a gradient buffer dead at that point. */
+static const float *residual_in(const bb_model *m, int l, float *spare) {
+    if (l == 0) return m->acts.encoded;
+    layer_acts a = layer_acts_at(m, l - 1);
+    if (!a.residual3_h) return a.residual3;
+    BB_CHECK(spare != NULL);
+    half_move(m, spare, a.residual3_h, (size_t)m->B * m->T * m->cfg.n_embd, false);
+    return spare;
 }
 
 /* dfch += act'(fch) dfch_act, the MLP activation's backward (GELU or SwiGLU). With
@@ -790,7 +827,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
     /* quant_head: the fake-quant head and input, the STE to the FP32 head as for the linears */
     be->matmul_backward(g->dnorm, dhead, NULL, dlogits, m->acts.lnf, bb_model_head(m), N, C, V);
     memset(g->dresidual, 0, BT * C * sizeof(float));
-    const float *last = L > 0 ? layer_acts_at(m, L - 1).residual3 : m->acts.encoded;
+    const float *last = residual_in(m, L, g->datty);
     norm_backward(m, g->dresidual, m->grads.lnfw, m->grads.lnfb, g->dnorm, last, m->params.lnfw, m->acts.lnf_mean,
                   m->acts.lnf_rstd, N);
     bool subln = bb_precisions[c->precision].subln;
@@ -799,9 +836,9 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         layer_params wq = LAYER_VIEW(m->wq, m->specs, l);
         layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
-        const float *residual = l == 0 ? m->acts.encoded : layer_acts_at(m, l - 1).residual3;
-        /* block checkpointing: the same ops on the same input, so the same bits */
-        if (m->ckpt_mode == BB_CKPT_BLOCK) layer_forward(m, l, residual);
+        /* block checkpointing: the same ops on the same input, so the same bits (never
+         * with 16-bit residual storage: residual_in needs no spare buffer) */
+        if (m->ckpt_mode == BB_CKPT_BLOCK) layer_forward(m, l, residual_in(m, l, NULL));
         /* 16-bit storage: each activation back into its fp32 buffer just before it is read
          * (LOAD16), in the reverse order of the forward's KEEP16. With borrowed working
          * buffers (ensure_acts) that buffer is a gradient buffer which is dead from the
@@ -829,6 +866,8 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         memset(g->dnorm, 0, BT * C * sizeof(float));
         LOAD16(a, ln2, BT * C);
         linear_backward(m, 2, l, g->dnorm, dp.fcw, dp.fcb, g->dfch, a.ln2, QW(wq, p, fcw), N, C, FF1);
+        if (a.residual2_h) a.residual2 = g->datty;  /* ln2, its tenant, was read last just above */
+        LOAD16(a, residual2, BT * C);
         norm_backward(m, g->dresidual, dp.ln2w, dp.ln2b, g->dnorm, a.residual2, p.ln2w, a.ln2_mean, a.ln2_rstd, N);
         /* residual2 = residual + attproj(attention(qkv(norm1(residual)))) */
         memset(g->datty, 0, BT * C * sizeof(float));
@@ -850,7 +889,9 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         memset(g->dnorm, 0, BT * C * sizeof(float));
         LOAD16(a, ln1, BT * C);
         linear_backward(m, 0, l, g->dnorm, dp.qkvw, dp.qkvb, g->dqkv, a.ln1, QW(wq, p, qkvw), N, C, QKV);
-        norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual, p.ln1w, a.ln1_mean, a.ln1_rstd, N);
+        /* ln1, in datty, was read last just above */
+        norm_backward(m, g->dresidual, dp.ln1w, dp.ln1b, g->dnorm, residual_in(m, l, g->datty), p.ln1w, a.ln1_mean,
+                      a.ln1_rstd, N);
     }
     if (!m->frozen_base) be->encoder_backward(m->grads.wte, m->grads.wpe, g->dresidual, m->inputs, B, T, C);
 }

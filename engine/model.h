@@ -111,6 +111,11 @@ typedef struct {
      * bb_att_fmt, bb_model_att_fmt) and kept in 16 bits whenever they are kept at all
      * (fp32_acts too: they are exact there) */
     uint16_t *att_h;     /* (L,B,NH,T,T) */
+    /* cfg.half_residual with borrowed working buffers: the block's two residual-stream
+     * outputs in 16 bits (exact: the forward rounded them); residual2 and residual3 above
+     * are then one fp32 working buffer each, borrowed from the gradient scratch too */
+    uint16_t *residual2_h; /* (L,B,T,C) */
+    uint16_t *residual3_h; /* (L,B,T,C) */
 } bb_acts;
 
 /* Gradient scratch for one layer at a time (backward walks the layers downwards). */

@@ -50,6 +50,9 @@ void bb_model_quantize_input(const bb_model *m, float *x, int N, int C);
  * backward passes gradients through unchanged, the same identity STE as the inputs. A
  * no-op for the other precisions. */
 void bb_model_round_output(const bb_model *m, float *x, size_t n);
+/* cfg.half_residual: rounds residual-stream values (the embedding sum, a residual
+ * addition's result) to the model's 16-bit format in place; else a no-op. */
+void bb_model_round_residual(const bb_model *m, float *x, size_t n);
 /* The LM head: logits (N,V) = x (N,C) W^T with W the FP32 head (lm_head, or wte when
  * tied) or, with cfg.quant_head, its fake-quant copy head_q; then x is quantized in place
  * like a quantized linear's input (backward reads it) and fp16/bf16 round the logits. */

@@ -94,6 +94,9 @@ expect 2 "quant_embed=on needs a trainable quantized precision .* not nf4" -- "$
 expect 2 "--method lora: a frozen base keeps its head and embedding FP32" -- "$BB" memcalc --model tiny --precision int8 --method lora --set quant_head=on
 expect 2 "the teacher: quant_head=on needs" -- "$BB" memcalc --model tiny --precision int8 --method kd --teacher-set quant_head=on
 expect 2 "--resume takes the model from the checkpoint: drop --set" -- "$BB" train --resume x.ckpt --set quant_head=on
+# the 16-bit residual stream (config.h half_residual) needs a 16-bit precision
+expect 2 "half_residual=on needs fp16 or bf16 .* not b158" -- "$BB" memcalc --model tiny --precision b158 --set half_residual=on
+expect 2 "half_residual must be on or off, got 'yes'" -- "$BB" memcalc --model tiny --precision bf16 --set half_residual=yes
 expect 2 "--nf4-double-quant applies to --precision nf4, not int4" -- "$BB" memcalc --precision int4 --nf4-double-quant on
 expect 2 "--nf4-double-quant must be on or off, not 'maybe'" -- "$BB" memcalc --precision nf4 --nf4-double-quant maybe
 expect 2 "--nf4-double-quant applies to --precision nf4" -- "$BB" export --ckpt x --out y --precision int8 --nf4-double-quant off

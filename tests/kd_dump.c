@@ -68,10 +68,10 @@ int main(int argc, char **argv) {
     }
 
     /* ---- model level ---- */
-    bb_config sc = {BB_FAMILY_GPT2, 2, 32, 4, 4, MV, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+    bb_config sc = {BB_FAMILY_GPT2, 2, 32, 4, 4, MV, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
     sc.ffn_hidden = bb_config_default_ffn(sc.family, sc.n_embd);
     if (bb_config_set_precision(&sc, "b158", err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
-    bb_config tc = {BB_FAMILY_LLAMA, 3, 48, 4, 2, MV, 16, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+    bb_config tc = {BB_FAMILY_LLAMA, 3, 48, 4, 2, MV, 16, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
     tc.ffn_hidden = bb_config_default_ffn(tc.family, tc.n_embd);
     bb_model s, t;
     if (bb_model_init(&s, &sc, &bb_backend_cpu, true, err, sizeof err) != 0 ||

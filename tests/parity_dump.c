@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     bb_family fam = strcmp(argv[1], "gpt2") == 0 ? BB_FAMILY_GPT2 : BB_FAMILY_LLAMA;
-    bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+    bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
     cfg.ffn_hidden = bb_config_default_ffn(fam, cfg.n_embd);
     char err[400];
     if (argc >= 5 && bb_config_set_precision(&cfg, argv[4], err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 2; }

@@ -11,14 +11,15 @@
 
 static bb_model make_model(bb_family f, const char *precision) {
     bb_config c = {f, 2, 32, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 53, 40, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32,
-                   BB_ACTQ_NONE, false, false, false};
+                   BB_ACTQ_NONE, false, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     char err[200], name[16];
     snprintf(name, sizeof name, "%s", precision);
     /* "P+head", "P+head+embed": the LM head (quant_head) and the embedding (quant_embed)
-     * quantized too */
+     * quantized too; "P+res": the residual stream in 16 bits (half_residual) */
     c.quant_head = strstr(name, "+head") != NULL;
     c.quant_embed = strstr(name, "+embed") != NULL;
+    c.half_residual = strstr(name, "+res") != NULL;
     char *plus = strchr(name, '+');
     if (plus) *plus = '\0';
     bb_config_set_precision(&c, name, err, sizeof err);
@@ -40,9 +41,9 @@ static bb_model make_model(bb_family f, const char *precision) {
 static void test_cache_matches_recompute(void) {
     /* bf16: mixed precision rounds the qkv and MLP-in outputs (bb_model_round_output) and
      * prefill reads qkv from its 16-bit storage (model.h bb_acts qkv_h) */
-    const char *precisions[] = {"fp32", "b158", "bf16", "b158+head+embed", "bf16+head"};
+    const char *precisions[] = {"fp32", "b158", "bf16", "b158+head+embed", "bf16+head", "bf16+res", "fp16+res"};
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
-        for (int pi = 0; pi < 5; pi++) {
+        for (int pi = 0; pi < 7; pi++) {
             bb_model m = make_model((bb_family)f, precisions[pi]);
             int V = m.cfg.vocab_size, P = 5, n_new = 25, prompt[5] = {3, 17, 8, 42, 5};
             char err[200], name[96];

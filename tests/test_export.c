@@ -21,7 +21,7 @@ static void test_round_trip(void) {
             int p = pv < BB_PREC_COUNT ? pv : BB_PREC_NF4;
             if (qmask && bb_precisions[p].base_only) continue;  /* nf4: a LoRA base, head and embedding FP32 */
             bb_config c = {(bb_family)f, 2, 64, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 97, 16, 0, 1e-5f, 10000.0f,
-                           BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+                           BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
             c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
             char err[400], path[64];
             bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);
@@ -101,7 +101,7 @@ static void test_round_trip(void) {
 }
 
 static void test_bad_files(void) {
-    bb_config c = {BB_FAMILY_GPT2, 1, 32, 2, 2, 50, 8, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+    bb_config c = {BB_FAMILY_GPT2, 1, 32, 2, 2, 50, 8, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
     char err[400];
     bb_config_set_precision(&c, "int8", err, sizeof err);

@@ -33,7 +33,7 @@
 
 static bb_config tiny(bb_family f, bb_precision p) {
     bb_config c = {f, 2, 32, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE,
-                   false, false, false};
+                   false, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     char err[200];
     bb_config_set_precision(&c, bb_precisions[p].name, err, sizeof err);

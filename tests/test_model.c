@@ -4,6 +4,7 @@
 #include "../engine/alloc.h"
 #include "../engine/model.h"
 #include "../engine/schedule.h"
+#include "../precisions/blockmath.h"
 #include "compare.h"
 #include "tolerances.h"
 #include <math.h>
@@ -11,7 +12,7 @@
 
 static bb_config tiny(bb_family f) {
     /* small enough for the reference backend and finite differences */
-    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+    bb_config c = {f, 2, 16, 4, f == BB_FAMILY_LLAMA ? 2 : 4, 37, 12, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
     c.ffn_hidden = bb_config_default_ffn(f, c.n_embd);
     return c;
 }
@@ -407,13 +408,15 @@ static void test_half_activations(void) {
     const char *precisions[] = {"fp16", "bf16"};
     for (int f = 0; f < BB_FAMILY_COUNT; f++)
         for (int pi = 0; pi < 2; pi++)
-            for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
+            for (int ck = 0; ck < BB_CKPT_COUNT; ck++)
+                for (int hr = 0; hr < 2; hr++) {
                 bb_config c = tiny((bb_family)f);
                 c.n_layer = 4;  /* 16-bit storage saves bytes from 2 kept layers (ensure_acts) */
-                char err[200], name[96];
+                char err[200], name[120];
                 bb_config_set_precision(&c, precisions[pi], err, sizeof err);
-                snprintf(name, sizeof name, "%s/%s checkpointing %s", bb_family_name(c.family), precisions[pi],
-                         bb_ckpt_names[ck]);
+                c.half_residual = hr;
+                snprintf(name, sizeof name, "%s/%s checkpointing %s%s", bb_family_name(c.family), precisions[pi],
+                         bb_ckpt_names[ck], hr ? " half_residual" : "");
                 CHECK(bb_model_half_acts(&c), "%s: expected 16-bit activation storage", name);
                 bb_model a, b;
                 init_model(&a, c, &bb_backend_cpu);
@@ -440,10 +443,12 @@ static void test_half_activations(void) {
                         size_t QKV = ((size_t)c.n_head + 2 * (size_t)c.n_kv_head) * hd;
                         size_t FF1 = c.family == BB_FAMILY_LLAMA ? 2 * F : F;
                         size_t six = (size_t)c.n_layer * B * T * (3 * C + F + QKV + FF1);
+                        /* half_residual: residual2 and residual3 of every layer in 16 bits too */
+                        size_t res = hr ? 2 * (size_t)c.n_layer * B * T * C : 0;
                         if (ck != BB_CKPT_BLOCK) {
                             CHECK(b.acts_borrowed, "%s: the working buffers are not borrowed", name);
-                            CHECK(acts_a - acts_b == 2 * six, "%s: 16-bit storage saved %zu activation bytes, half of "
-                                  "the six tensors is %zu", name, acts_a - acts_b, 2 * six);
+                            CHECK(acts_a - acts_b == 2 * (six + res), "%s: 16-bit storage saved %zu activation bytes, "
+                                  "half of the tensors it keeps is %zu", name, acts_a - acts_b, 2 * (six + res));
                         }
                     }
                     bb_model_zero_grad(&a); bb_model_zero_grad(&b);
@@ -636,7 +641,79 @@ static void test_quant_embed(void) {
             }
 }
 
+/* half_residual (config.h): the residual stream rounded to the model's 16-bit format after
+ * the embedding sum and after every residual addition. Checked on an fp32_acts model
+ * (every layer's residual2/residual3 kept as floats) against the definition: the block
+ * input is round16(embedding (+ wpe)); layer 0's residual2 is round16(input + attprojb +
+ * atty Wq^T) recomputed here in double (a kernel's float sum may sit on the other side of
+ * a rounding boundary: at most 1 % of the values, one 16-bit step apart); every stream value
+ * is on the 16-bit grid, which without the flag it is not; and the loss changes. */
+static void test_half_residual(void) {
+    const char *precisions[] = {"fp16", "bf16"};
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int pi = 0; pi < 2; pi++) {
+            bb_config c = tiny((bb_family)f);
+            char err[200], name[64];
+            bb_config_set_precision(&c, precisions[pi], err, sizeof err);
+            snprintf(name, sizeof name, "%s/%s half_residual", bb_family_name(c.family), precisions[pi]);
+            bool bf = pi == 1;
+            bb_config cz = c;
+            c.half_residual = true;
+            bb_model a, z;
+            init_model(&a, c, &bb_backend_cpu);
+            init_model(&z, cz, &bb_backend_cpu);
+            a.fp32_acts = z.fp32_acts = true;
+            int B = 2, T = 12, N = B * T, C = c.n_embd, L = c.n_layer, in[24], tg[24];
+            batch(B, T, c.vocab_size, in, tg, 31);
+            float la = bb_model_forward(&a, in, tg, B, T), lz = bb_model_forward(&z, in, tg, B, T);
+            size_t wrong = 0, off_grid = 0, off_grid_z = 0, NC = (size_t)N * C;
+            for (int n = 0; n < N; n++)
+                for (int k = 0; k < C; k++) {
+                    float x = a.params.wte[(size_t)in[n] * C + k];
+                    if (a.params.wpe) x += a.params.wpe[(size_t)(n % T) * C + k];
+                    wrong += a.acts.encoded[(size_t)n * C + k] != (bf ? bb_hd_round_bf16(x) : bb_hd_round_fp16(x));
+                }
+            CHECK(wrong == 0, "%s: %zu block inputs are not round16(wte[token] (+ wpe))", name, wrong);
+            for (size_t e = 0; e < (size_t)L * NC; e++) {
+                float r2 = a.acts.residual2[e], r3 = a.acts.residual3[e], z3 = z.acts.residual3[e];
+                off_grid += (r2 != (bf ? bb_hd_round_bf16(r2) : bb_hd_round_fp16(r2))) +
+                            (r3 != (bf ? bb_hd_round_bf16(r3) : bb_hd_round_fp16(r3)));
+                off_grid_z += z3 != (bf ? bb_hd_round_bf16(z3) : bb_hd_round_fp16(z3));
+            }
+            CHECK(off_grid == 0, "%s: %zu residual-stream values off the 16-bit grid, first residual3 %.9g", name,
+                  off_grid, a.acts.residual3[0]);
+            CHECK(off_grid_z > 0, "%s: without the flag the residual stream is on the 16-bit grid too", name);
+            CHECK(la != lz, "%s: the loss %.9g is the loss without the flag", name, la);
+            /* layer 0's residual2 from its definition; atty holds the rounded attention output */
+            const float *w = a.wq.attprojw ? a.wq.attprojw : a.params.attprojw;
+            size_t flips = 0;
+            double worst = 0;
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < C; o++) {
+                    double s = (double)a.acts.encoded[(size_t)n * C + o] + (a.params.attprojb ? a.params.attprojb[o] : 0.0);
+                    for (int k = 0; k < C; k++) s += (double)a.acts.atty[(size_t)n * C + k] * w[(size_t)o * C + k];
+                    float want = bf ? bb_hd_round_bf16((float)s) : bb_hd_round_fp16((float)s);
+                    float got = a.acts.residual2[(size_t)n * C + o];
+                    if (got != want) {
+                        flips++;
+                        double step = fabs((double)want) * (bf ? 1.0 / 128 : 1.0 / 1024) + 1e-30;
+                        worst = fmax(worst, fabs((double)got - want) / step);
+                    }
+                }
+            CHECK(flips * 100 <= NC && worst <= 1.0, "%s: layer 0 residual2 differs from round16(definition) at %zu of "
+                  "%zu values, worst by %.2f 16-bit steps; first %.9g", name, flips, NC, worst, a.acts.residual2[0]);
+            bb_model_zero_grad(&a);
+            bb_model_backward(&a, 1.0f);
+            double sq = 0;
+            for (size_t i = 0; i < a.n_params; i++) sq += (double)a.grads_mem[i] * a.grads_mem[i];
+            CHECK(isfinite(sq) && sq > 0, "%s: gradient norm^2 %g", name, sq);
+            bb_model_free(&a);
+            bb_model_free(&z);
+        }
+}
+
 static const bb_test_case cases[] = {
+    {"half_residual", test_half_residual},
     {"quant_head", test_quant_head},
     {"quant_embed", test_quant_embed},
     {"kernels_vs_fake_path", test_kernels_vs_fake_path},

@@ -19,7 +19,7 @@ static void test_formula(void) {
 
 static void test_uniform_model(void) {
     for (int f = 0; f < BB_FAMILY_COUNT; f++) {
-        bb_config c = {(bb_family)f, 2, 16, 2, 2, 61, 32, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false};
+        bb_config c = {(bb_family)f, 2, 16, 2, 2, 61, 32, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
         c.ffn_hidden = bb_config_default_ffn(c.family, c.n_embd);
         bb_model m;
         char err[200];

@@ -70,6 +70,26 @@ for run in "b158 gpt2 quant_head=on,quant_embed=on" "int8 llama quant_head=on"; 
     "$BB" generate --ckpt "$TMP/qh-$1.packed" --prompt "And God said" --tokens 8 --seed 3 >/dev/null 2>&1 ||
         fail "$1 quant_head: generate from the packed file"
 done
+# 1d. the residual stream in 16 bits (--set half_residual=on; config.h): fp16 llama trains, the
+# flag survives the checkpoint and the export (packed perplexity = checkpoint perplexity), and
+# a precision without a 16-bit format refuses it
+"$BB" train "${TRAIN[@]}" --precision fp16 --family llama --set half_residual=on --steps 50 --lr 3e-3 --eval-windows 32 \
+    --csv "$TMP/hr.csv" --log-every 50 --save "$TMP/hr.ckpt" >"$TMP/hr.out" 2>&1 || { cat "$TMP/hr.out"; fail "half_residual run"; }
+grep -q "half-residual" "$TMP/hr.out" || fail "half_residual: the model line does not say half-residual"
+first=$(awk -F, 'NR==2 {print $6}' "$TMP/hr.csv")
+last=$(awk -F, 'END {print $6}' "$TMP/hr.csv")
+awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}' &&
+    ok "fp16 llama half_residual=on: validation loss $first -> $last after 50 steps" ||
+    fail "fp16 llama half_residual=on: validation loss did not fall by 1 nat: $first -> $last"
+"$BB" export --ckpt "$TMP/hr.ckpt" --out "$TMP/hr.packed" >/dev/null 2>&1 || fail "half_residual export"
+head -c 65536 "$TMP/hr.packed" | grep -aq 'half_residual\\": true' || fail "half_residual: not in the export's config"
+a=$("$BB" eval ppl --ckpt "$TMP/hr.ckpt" --split test --windows 20 2>&1 | sed -n 's/^perplexity \([0-9.]*\).*/\1/p')
+b=$("$BB" eval ppl --ckpt "$TMP/hr.packed" --split test --windows 20 2>&1 | sed -n 's/^perplexity \([0-9.]*\).*/\1/p')
+awk -v a="$a" -v b="$b" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= 1e-3 * a)}' &&
+    ok "half_residual: packed perplexity $b = checkpoint perplexity $a" || fail "half_residual: packed '$b' vs '$a'"
+out=$("$BB" train --model tiny --precision int8 --set half_residual=on --steps 1 2>&1)
+[ $? -eq 2 ] && grep -q "half_residual=on needs fp16 or bf16" <<<"$out" &&
+    ok "half_residual at int8 refused" || fail "half_residual at int8: $out"
 "$BB" train --model tiny --lora r=4 --steps 1 --threads 2 --save "$TMP/a.lora" >/dev/null 2>&1 || fail "a LoRA run"
 out=$("$BB" lora merge --base "$TMP/qh-int8.ckpt" --adapters "$TMP/a.lora" --out "$TMP/m.ckpt" 2>&1)
 [ $? -eq 1 ] && grep -q "has a quantized LM head (quant_head); LoRA bases keep them FP32" <<<"$out" &&
