@@ -270,6 +270,17 @@ static int bench_train_vs_torch(int argc, char **argv) {
 }
 
 /* Training step time and memory per precision on the same weights and batches. */
+/* The model bench precisions runs at precision p: the --set flags that p can take (an FP32
+ * model has nothing to quantize the head or embedding to; half_residual is fp16/bf16's). */
+static bb_config precision_config(const bb_config *base, bb_precision p) {
+    bb_config cfg = *base;
+    char err[200];
+    if (bb_config_set_precision(&cfg, bb_precisions[p].name, err, sizeof err) != 0) bb_user_error("%s", err);
+    if (p == BB_PREC_FP32) cfg.quant_head = cfg.quant_embed = false;
+    if (cfg.act_quant != BB_ACTQ_FP16 && cfg.act_quant != BB_ACTQ_BF16) cfg.half_residual = false;
+    return cfg;
+}
+
 static int bench_precisions(int argc, char **argv) {
     bb_model_args ma = BB_MODEL_ARGS_DEFAULT;
     long batch = 8, seq = 256, steps = 4, warmup = 1, seed = 1337, rounds = 3;
@@ -334,7 +345,7 @@ static int bench_precisions(int argc, char **argv) {
         printf("the fp32 reference runs without quant_head/quant_embed (an FP32 model has nothing to quantize them to)\n");
     if (base.half_residual)
         printf("half_residual applies to fp16 and bf16; the other precisions keep the residual stream FP32\n");
-    fprintf(csv, "precision,checkpointing,model,batch,seq,steps_timed,rounds,step_ms,ratio_to_fp32,ratio_min,ratio_max,"
+    fprintf(csv, "precision,flags,checkpointing,model,batch,seq,steps_timed,rounds,step_ms,ratio_to_fp32,ratio_min,ratio_max,"
                  "tokens_per_s,first_loss,last_loss,mib_parameters,mib_packed,mib_gradients,mib_optimizer,mib_activations,"
                  "mib_workspace,simd,cpu,commit\n");
     /* every (precision, mode) once per round, fp32/first mode first: each round is a paired
@@ -347,10 +358,7 @@ static int bench_precisions(int argc, char **argv) {
         for (int i = 0; i < n_cfg; i++) {
             int k = i / n_modes;
             bb_ckpt_mode ck = modes[i % n_modes];
-            bb_config cfg = base;
-            if (bb_config_set_precision(&cfg, bb_precisions[prec[k]].name, err, sizeof err) != 0) bb_user_error("%s", err);
-            if (prec[k] == BB_PREC_FP32) cfg.quant_head = cfg.quant_embed = false;  /* nothing to quantize them to */
-            if (cfg.act_quant != BB_ACTQ_FP16 && cfg.act_quant != BB_ACTQ_BF16) cfg.half_residual = false;
+            bb_config cfg = precision_config(&base, prec[k]);
             bb_model m;
             if (bb_model_init(&m, &cfg, be, true, err, sizeof err) != 0) bb_user_error("%s", err);
             bb_model_init_weights(&m, (uint64_t)seed);
@@ -400,8 +408,14 @@ static int bench_precisions(int argc, char **argv) {
         printf("%-6s %-9s %10.1f %8.2fx %13s %10.0f %10.4f %10.4f | %13.1f %8.1f %8.1f %8.1f %8.1f\n",
                bb_precisions[prec[k]].name, bb_ckpt_names[ck], med, rmed, R > 1 ? range : "-", B * T / (med / 1e3), first[i],
                last[i], mib[0], mib[1], mib[2], mib[3], mib[4]);
-        fprintf(csv, "%s,%s,%s,%d,%d,%d,%d,%.3f,%.4f,%.4f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
-                bb_precisions[prec[k]].name, bb_ckpt_names[ck], ma.model, B, T, S - (int)warmup, R, med, rmed, rmin, rmax,
+        bb_config rc = precision_config(&base, prec[k]);
+        char flags[64];
+        snprintf(flags, sizeof flags, "%s%s%s", rc.quant_head ? "quant_head " : "", rc.quant_embed ? "quant_embed " : "",
+                 rc.half_residual ? "half_residual " : "");
+        size_t fl = strlen(flags);
+        if (fl) flags[fl - 1] = '\0';
+        fprintf(csv, "%s,%s,%s,%s,%d,%d,%d,%d,%.3f,%.4f,%.4f,%.4f,%.1f,%.6f,%.6f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
+                bb_precisions[prec[k]].name, fl ? flags : "-", bb_ckpt_names[ck], ma.model, B, T, S - (int)warmup, R, med, rmed, rmin, rmax,
                 B * T / (med / 1e3), first[i], last[i], mib[0], mib[1], mib[2], mib[3], mib[4], mib[5], run.env.simd_path,
                 cpu, run.env.git_commit);
     }
