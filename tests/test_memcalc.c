@@ -99,6 +99,22 @@ static void test_against_allocator(void) {
                  qt[k].embed ? "/quant_embed" : "");
         check_step(name, &c, NULL, BB_CKPT_NONE);
     }
+    /* half_residual: residual2 and residual3 kept in 16 bits where the working buffers are
+     * borrowed (not with block checkpointing: there only the rounding changes) */
+    struct { const char *prec, *family; bb_ckpt_mode ck; } hr[] = {
+        {"fp16", "gpt2", BB_CKPT_NONE}, {"fp16", "gpt2", BB_CKPT_SELECTIVE}, {"bf16", "llama", BB_CKPT_NONE},
+        {"bf16", "llama", BB_CKPT_BLOCK}};
+    for (int k = 0; k < 4; k++) {
+        bb_config c;
+        char err[200], name[96], fam[32];
+        bb_config_from_preset(&c, "small", err, sizeof err);
+        snprintf(fam, sizeof fam, "family=%s", hr[k].family);
+        bb_config_override(&c, fam, err, sizeof err);
+        bb_config_set_precision(&c, hr[k].prec, err, sizeof err);
+        c.half_residual = true;
+        snprintf(name, sizeof name, "small/%s/%s/half_residual/%s", hr[k].family, hr[k].prec, bb_ckpt_names[hr[k].ck]);
+        check_step(name, &c, NULL, hr[k].ck);
+    }
 }
 
 /* method lora: a frozen base at every precision, adapters on all linears with dropout
