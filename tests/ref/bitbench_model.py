@@ -525,7 +525,8 @@ class Quantizer:
     probabilities not rounded), "no-head-quant" (quant_head: the head's input not
     quantized), "no-head-round" (quant_head, fp16/bf16: the logits not rounded),
     "embed-fp32" (quant_embed: the lookup reads wte, forward()), "no-residual-round"
-    (half_residual: the residual stream not rounded)."""
+    (half_residual: the residual stream not rounded), "no-residual3-round" (half_residual:
+    only the MLP's residual addition not rounded)."""
 
     def __init__(self, cfg, fault=None, record=None, replay=None, engine=None,
                  act_check=None):
@@ -555,7 +556,8 @@ class Quantizer:
         (RESIDUAL_SITES), identity STE like the outputs' rounding; else x."""
         if not self.half_residual:
             return x
-        return self.act(x, site, layer, skip=self.fault == "no-residual-round")
+        return self.act(x, site, layer, skip=self.fault == "no-residual-round" or
+                        (site == "residual3" and self.fault == "no-residual3-round"))
 
     def probs(self, scores, layer):
         """The attention probabilities softmax(scores): rounded at site "att" with the
