@@ -368,9 +368,10 @@ int main(int argc, char **argv) {
         size_t hshape[4] = {STEPS, B, T, hs_dim[k]};
         if (traj_hs[k]) io[n++] = f32(hs_name[k], traj_hs[k], 4, hshape);
     }
-    for (int k = 0; k < NRS; k++) {  /* encoded (S, B, T, C); residual2, residual3 (S, L, B, T, C) */
-        size_t eshape[4] = {STEPS, B, T, C_}, lshape[5] = {STEPS, Ln, B, T, C_};
-        if (traj_rs[k]) io[n++] = k == 0 ? f32(rs_name[k], traj_rs[k], 4, eshape) : f32(rs_name[k], traj_rs[k], 5, lshape);
+    for (int k = 0; k < NRS; k++) {
+        if (!traj_rs[k]) continue;
+        size_t eshape[4] = {STEPS, B, T, C_}, lshape[5] = {STEPS, Ln, B, T, C_};  /* encoded: no layers */
+        io[n++] = k == 0 ? f32(rs_name[k], traj_rs[k], 4, eshape) : f32(rs_name[k], traj_rs[k], 5, lshape);
     }
     char adamw[256];
     snprintf(adamw, sizeof adamw,
