@@ -2,12 +2,14 @@
  * tests/ref/README.md): a tiny model of one family, one batch with some targets masked,
  * our logits, loss and every gradient, and the losses of 10 AdamW steps (warmup +
  * cosine, clipping on) on that batch.
- * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION [token|block] [qh|qe|qhe]]
+ * Usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors [PRECISION [token|block] [qh|qe|qhe] [hr]]
  * PRECISION (fp32 default, fp16, bf16, int8, int4, b158) trains the model quantization-
  * aware (precision.h); token|block picks int4's activation quantization (per token,
  * default, or per block of `group`); qh, qe, qhe turn on quant_head, quant_embed or both
- * (config.h; a quantized PRECISION only). The config metadata then carries precision, group
- * and act_quant (and the two flags when on) as in checkpoints (bb_config_to_json), and every
+ * (config.h; a quantized PRECISION only); hr turns on half_residual (config.h; fp16 or bf16
+ * only). The options after PRECISION come in any order, each at most once. The config
+ * metadata then carries precision, group and act_quant (and the three flags when on) as in
+ * checkpoints (bb_config_to_json), and every
  * quantized layer matrix (and quantized head / embedding table) gets exact rounding ties
  * (seed_ties). With a PRECISION argument the IO file
  * also carries the engine's parameters before every step and after the last
@@ -23,7 +25,10 @@
  * head_q) and its quantized input, acts.lnf after the forward (train_qacts.head,
  * (S, B, T, C)), and for fp16/bf16 the logits it rounds (train_qacts.head_out,
  * (S, B, T, V)); quant_embed the fake-quant table the lookup read (train_wq.embed,
- * (S, V, C): embed_q, which is head_q for gpt2 with both). */
+ * (S, V, C): embed_q, which is head_q for gpt2 with both); half_residual the residual
+ * stream as the forward rounded it: the embedding sum (train_qacts.encoded, (S, B, T, C))
+ * and every block's two residual additions (train_qacts.residual2, .residual3,
+ * (S, L, B, T, C)). */
 #include "../engine/cpu/isa.h"
 #include "../engine/alloc.h"
 #include "../engine/checkpoint.h"
@@ -141,21 +146,25 @@ static int seed_ties(bb_model *m) {
 }
 
 int main(int argc, char **argv) {
-    /* after PRECISION, in either order: token|block and qh|qe|qhe, each at most once */
-    const char *actq = NULL, *tables = NULL;
-    bool bad = argc < 4 || argc > 7 || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama"));
+    /* after PRECISION, in any order, each at most once: token|block, qh|qe|qhe, hr */
+    static const char *const opt_words[][4] = {{"token", "block"}, {"qh", "qe", "qhe"}, {"hr"}};
+    enum { OPT_ACTQ, OPT_TABLES, OPT_HR, N_OPT };
+    const char *opts[N_OPT] = {0};
+    bool bad = argc < 4 || argc > 5 + N_OPT || (strcmp(argv[1], "gpt2") && strcmp(argv[1], "llama"));
     for (int a = 5; a < argc && !bad; a++) {
-        const char **slot = !strcmp(argv[a], "token") || !strcmp(argv[a], "block") ? &actq
-                            : !strcmp(argv[a], "qh") || !strcmp(argv[a], "qe") || !strcmp(argv[a], "qhe") ? &tables
-                                                                                                        : NULL;
-        bad = !slot || *slot;
-        if (slot) *slot = argv[a];
+        int slot = -1;
+        for (int k = 0; k < N_OPT; k++)
+            for (int w = 0; w < 4 && opt_words[k][w]; w++)
+                if (!strcmp(argv[a], opt_words[k][w])) slot = k;
+        bad = slot < 0 || opts[slot];
+        if (!bad) opts[slot] = argv[a];
     }
     if (bad) {
         fprintf(stderr, "usage: parity_dump gpt2|llama MODEL.safetensors IO.safetensors "
-                        "[fp32|fp16|bf16|int8|int4|b158 [token|block] [qh|qe|qhe]]\n");
+                        "[fp32|fp16|bf16|int8|int4|b158 [token|block] [qh|qe|qhe] [hr]]\n");
         return 2;
     }
+    const char *actq = opts[OPT_ACTQ], *tables = opts[OPT_TABLES];
     bb_family fam = strcmp(argv[1], "gpt2") == 0 ? BB_FAMILY_GPT2 : BB_FAMILY_LLAMA;
     bb_config cfg = {fam, 2, 32, 4, fam == BB_FAMILY_LLAMA ? 2 : 4, 67, T, 0, 1e-5f, 10000.0f, BB_PREC_FP32, 32, BB_ACTQ_NONE, false, false, false, false};
     cfg.ffn_hidden = bb_config_default_ffn(fam, cfg.n_embd);
@@ -164,6 +173,7 @@ int main(int argc, char **argv) {
     if (actq && strcmp(actq, "block") == 0) cfg.act_quant = BB_ACTQ_INT8_BLOCK;
     cfg.quant_head = tables && strcmp(tables, "qe") != 0;   /* qh, qhe */
     cfg.quant_embed = tables && strcmp(tables, "qh") != 0;  /* qe, qhe; bb_model_init refuses both at fp32 */
+    cfg.half_residual = opts[OPT_HR] != NULL;               /* hr; bb_model_init refuses it but at fp16/bf16 */
     bb_model m;
     if (bb_model_init(&m, &cfg, &bb_backend_cpu, true, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
     bb_model_init_weights(&m, 2024);
@@ -251,6 +261,15 @@ int main(int argc, char **argv) {
         if (tab_on[k]) traj_tab[k] = bb_alloc(BB_MEM_OTHER, STEPS * VC * sizeof(float));
     for (int k = 0; k < NHS; k++)
         if (hs_on[k]) traj_hs[k] = bb_alloc(BB_MEM_OTHER, STEPS * BTn * hs_dim[k] * sizeof(float));
+    /* half_residual: the residual stream where the forward rounds it (bb_model_round_residual):
+     * the embedding sum (acts.encoded, one per forward) and every block's residual2 and
+     * residual3 (L of each; in 16 bits where training keeps them so, model.h) */
+    enum { NRS = 3 };
+    static const char *rs_name[NRS] = {"train_qacts.encoded", "train_qacts.residual2", "train_qacts.residual3"};
+    size_t rs_layers[NRS] = {1, Ln, Ln};
+    float *traj_rs[NRS] = {0};
+    for (int k = 0; quant && cfg.half_residual && k < NRS; k++)
+        traj_rs[k] = bb_alloc(BB_MEM_OTHER, STEPS * rs_layers[k] * BTn * C_ * sizeof(float));
     for (int s = 0; s < STEPS; s++) {
         train_lrs[s] = bb_schedule_lr(&sched, s);
         if (traj_p) memcpy(traj_p + s * NP, m.params_mem, NP * sizeof(float));
@@ -275,6 +294,14 @@ int main(int argc, char **argv) {
             if (traj_tab[k]) memcpy(traj_tab[k] + s * VC, tab[k], VC * sizeof(float));
         for (int k = 0; k < NHS; k++)
             if (traj_hs[k]) memcpy(traj_hs[k] + s * BTn * hs_dim[k], hs[k], BTn * hs_dim[k] * sizeof(float));
+        const float *rs[NRS] = {m.acts.encoded, m.acts.residual2, m.acts.residual3};
+        const uint16_t *rs_h[NRS] = {NULL, m.acts.residual2_h, m.acts.residual3_h};
+        for (int k = 0; k < NRS; k++) {
+            size_t nr = rs_layers[k] * BTn * C_;
+            if (!traj_rs[k]) continue;
+            if (rs_h[k]) bb_eltwise()->from_half(traj_rs[k] + s * nr, rs_h[k], nr, cfg.act_quant == BB_ACTQ_BF16);
+            else memcpy(traj_rs[k] + s * nr, rs[k], nr * sizeof(float));
+        }
         bb_model_zero_grad(&m);
         bb_model_backward(&m, 1.0f);
         if (traj_g) memcpy(traj_g + s * NP, m.grads_mem, NP * sizeof(float));
@@ -285,7 +312,7 @@ int main(int argc, char **argv) {
 
     if (traj_p) memcpy(traj_p + STEPS * NP, m.params_mem, NP * sizeof(float));
 
-    bb_st_tensor io[8 + 3 * BB_N_PARAMS + NQ + NSITE + NTAB + NHS];
+    bb_st_tensor io[8 + 3 * BB_N_PARAMS + NQ + NSITE + NTAB + NHS + NRS];
     char names[3][BB_N_PARAMS][64], qnames[2][NSITE][64];
     int n = 0;
     size_t bt[2] = {B, T}, btv[3] = {B, T, V}, one[1] = {1}, steps[1] = {STEPS};
@@ -341,6 +368,11 @@ int main(int argc, char **argv) {
         size_t hshape[4] = {STEPS, B, T, hs_dim[k]};
         if (traj_hs[k]) io[n++] = f32(hs_name[k], traj_hs[k], 4, hshape);
     }
+    for (int k = 0; k < NRS; k++) {
+        if (!traj_rs[k]) continue;
+        size_t eshape[4] = {STEPS, B, T, C_}, lshape[5] = {STEPS, Ln, B, T, C_};  /* encoded: no layers */
+        io[n++] = k == 0 ? f32(rs_name[k], traj_rs[k], 4, eshape) : f32(rs_name[k], traj_rs[k], 5, lshape);
+    }
     char adamw[256];
     snprintf(adamw, sizeof adamw,
              "{\"beta1\": %.9g, \"beta2\": %.9g, \"eps\": %.9g, \"weight_decay\": %.9g, \"grad_clip\": %.9g}",
@@ -357,6 +389,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < NSITE; k++) bb_free(traj_qa[k]);
     for (int k = 0; k < NTAB; k++) bb_free(traj_tab[k]);
     for (int k = 0; k < NHS; k++) bb_free(traj_hs[k]);
+    for (int k = 0; k < NRS; k++) bb_free(traj_rs[k]);
     bb_free(traj_p);
     bb_free(traj_g);
     bb_free(logits);

@@ -130,7 +130,10 @@ QUANT_DEFAULTS = {"precision": "fp32", "group": 32, "act_quant": "token"}
 #                weights, its input quantized like the blocks' linear inputs, fp16/bf16
 #                round the logits)
 #   quant_embed  the token lookup reads a fake-quant copy of wte (wpe stays FP32)
-QUANT_FLAGS = ("quant_head", "quant_embed")
+#   half_residual  fp16/bf16 only: the residual stream is rounded to the 16-bit format after
+#                the embedding sum and after each block's two residual additions
+#                (RESIDUAL_SITES)
+QUANT_FLAGS = ("quant_head", "quant_embed", "half_residual")
 
 # AdamW weight decay applies to these matrices/embeddings only; norms (including the
 # b158 SubLN gains subln_attw/subln_ffnw) and biases get 0.
@@ -191,6 +194,9 @@ def parse_config(text):
             raise FormatError(f"config {k} must be true or false (got {cfg[k]!r})")
         if cfg[k] and cfg["precision"] == "fp32":  # refused by bb_config_validate too
             raise FormatError(f"config: {k} needs a quantized precision (precision is fp32)")
+    if cfg["half_residual"] and cfg["precision"] not in ("fp16", "bf16"):  # likewise
+        raise FormatError(f"config: half_residual needs fp16 or bf16, the 16-bit format it "
+                          f"rounds to (precision is {cfg['precision']})")
     C, NH, NKV = cfg["n_embd"], cfg["n_head"], cfg["n_kv_head"]
     if NH <= 0 or C % NH or NKV <= 0 or NH % NKV:
         raise FormatError(f"config: need n_embd % n_head == 0 and n_head % n_kv_head == 0 "
@@ -371,6 +377,15 @@ FLOAT_MODES = ("fp16", "bf16")
 # ("head_out", (B, T, V); bb_model_round_output, identity STE like qkv_out / fc_out). One of
 # each per forward: no layer index (Quantizer layer None; IO tensors (S, B, T, dim)).
 HEAD_SITES = ("head", "head_out")
+# half_residual (engine/config.h; fp16/bf16): the residual stream rounded to the 16-bit
+# format, round to nearest even, identity STE (engine/model.c bb_model_round_residual):
+# the block input after the embedding sum ("encoded", (B, T, C), one per forward:
+# wte[tok] (+ wpe), or the fake-quant table's row with quant_embed), and each block's two
+# residual additions, "residual2" = x + attproj(...) (+ attprojb) and "residual3" =
+# residual2 + fcproj(...) (+ fcprojb), (B, T, C) a layer. The engine's names (model.h).
+RESIDUAL_SITES = ("encoded", "residual2", "residual3")
+# The sites with one value per forward, not one per layer.
+FORWARD_SITES = HEAD_SITES + ("encoded",)
 
 
 def act_sites(cfg):
@@ -378,13 +393,15 @@ def act_sites(cfg):
     sites = ACT_SITES + (OUT_SITES if act_mode(cfg) in FLOAT_MODES else ())
     if cfg.get("quant_head"):
         sites += ("head",) + (("head_out",) if act_mode(cfg) in FLOAT_MODES else ())
+    if cfg.get("half_residual"):
+        sites += RESIDUAL_SITES
     return sites
 
 
 def site_layers(cfg, site):
     """The leading dimensions of a site's values in one forward: (L,) for the blocks'
-    sites, () for the head's (one per forward)."""
-    return () if site in HEAD_SITES else (cfg["n_layer"],)
+    sites, () for the head's and the embedding sum's (one per forward)."""
+    return () if site in FORWARD_SITES else (cfg["n_layer"],)
 
 
 def site_shape(cfg, site, B, T):
@@ -395,7 +412,8 @@ def site_shape(cfg, site, B, T):
     dim = {"qkv": C, "attproj": C, "fc": C, "fcproj": Fh,
            "qkv_out": (NH + 2 * NKV) * (C // NH),
            "fc_out": 2 * Fh if cfg["family"] == "llama" else Fh,
-           "head": C, "head_out": cfg["vocab_size"]}[site]
+           "head": C, "head_out": cfg["vocab_size"],
+           "encoded": C, "residual2": C, "residual3": C}[site]
     return (B, T, dim)
 
 
@@ -495,17 +513,20 @@ class Quantizer:
       replay   {(site, layer): tensor}: the decisions of a float32 twin (forward());
       else     fake_acts of the float32 value of x.
     record, a dict, collects the values used, keyed (site, layer); layer is None at the
-    head's sites (HEAD_SITES).
+    sites with one value per forward (FORWARD_SITES).
 
     out(x, site, layer) rounds a linear's output the same way (OUT_SITES; fp16/bf16 only,
-    else the identity).
+    else the identity); residual(x, site, layer) the residual stream (RESIDUAL_SITES;
+    cfg half_residual only, else the identity).
 
     fault (self-test only): "round-even" (ties to even), "no-subln" (b158 without the
     SubLN norms), "ste-mask" (weight STE passes no gradient to clipped weights),
     "no-act" (activations not quantized), "no-round" (linear outputs and attention
     probabilities not rounded), "no-head-quant" (quant_head: the head's input not
     quantized), "no-head-round" (quant_head, fp16/bf16: the logits not rounded),
-    "embed-fp32" (quant_embed: the lookup reads wte, forward())."""
+    "embed-fp32" (quant_embed: the lookup reads wte, forward()), "no-residual-round"
+    (half_residual: the residual stream not rounded), "no-residual3-round" (half_residual:
+    only the MLP's residual addition not rounded)."""
 
     def __init__(self, cfg, fault=None, record=None, replay=None, engine=None,
                  act_check=None):
@@ -516,6 +537,7 @@ class Quantizer:
         self.fault = fault
         self.on = self.prec != "fp32"
         self.subln = self.prec == "b158" and fault != "no-subln"
+        self.half_residual = bool(cfg.get("half_residual")) and self.mode in FLOAT_MODES
 
     def weight(self, w):
         if not self.on:
@@ -528,6 +550,14 @@ class Quantizer:
             return x
         return self.act(x, site, layer, skip=self.fault == "no-round" or
                         (site == "head_out" and self.fault == "no-head-round"))
+
+    def residual(self, x, site, layer):
+        """half_residual: the residual stream x rounded to the 16-bit format at site
+        (RESIDUAL_SITES), identity STE like the outputs' rounding; else x."""
+        if not self.half_residual:
+            return x
+        return self.act(x, site, layer, skip=self.fault == "no-residual-round" or
+                        (site == "residual3" and self.fault == "no-residual3-round"))
 
     def probs(self, scores, layer):
         """The attention probabilities softmax(scores): rounded at site "att" with the
@@ -617,18 +647,22 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
     Precision (cfg["precision"], default fp32; precisions/precision.h): the four linears
     of every block (qkvw, attprojw, fcw, fcprojw) compute fake_acts(x) @ fake_weights(W).T
     with the identity STE, W being that layer's (OC, C) slice; embeddings, head, norms,
-    biases and the residual stream stay unquantized. fp16/bf16 (mixed precision) also round the
-    qkv output after RoPE and the MLP's first linear output to 16 bits (Quantizer.out,
-    OUT_SITES), identity STE. The quantized inputs are the ln1
-    output, the attention output, the ln2 output and the MLP activation output; b158
-    first passes the latter two through RMSNorm with subln_attw[l] / subln_ffnw[l]
+    biases and the residual stream stay unquantized (but see half_residual below).
+    fp16/bf16 (mixed precision) also round the qkv output after RoPE and the MLP's first
+    linear output to 16 bits (Quantizer.out, OUT_SITES), identity STE. The quantized inputs
+    are the ln1 output, the attention output, the ln2 output and the MLP activation output;
+    b158 first passes the latter two through RMSNorm with subln_attw[l] / subln_ffnw[l]
     (SubLN, eps = norm_eps).
     cfg["quant_head"] (engine/config.h) makes the head such a linear too: logits =
     fake_acts(h) @ fake_weights(head).T, head = lm_head or gpt2's tied wte, the whole (V, C)
     matrix one weight (quantized_tables), its input at site "head"; fp16/bf16 then round
     the logits ("head_out"). cfg["quant_embed"] looks the tokens up in fake_weights(wte)
     (wpe stays as it is). Both with the identity STE to the FP32 tensors, so gpt2's wte
-    collects the head's and the lookup's gradients either way.
+    collects the head's and the lookup's gradients either way. cfg["half_residual"]
+    (fp16/bf16) rounds the residual stream to 16 bits where the engine does
+    (bb_model_round_residual): the embedding sum ("encoded") and the result of each block's
+    two residual additions ("residual2", "residual3"; Quantizer.residual, RESIDUAL_SITES),
+    identity STE.
 
     Rounding decisions (decide): a quantizer is a step function of its input, and a
     float64 graph feeds it values that differ from the engine's float32 ones by ~1e-7,
@@ -668,7 +702,8 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
     x = wte[idx]                                                  # (B, T, C)
     if gpt2:
         x = x + p["wpe"][:T]
-    else:
+    x = qz.residual(x, "encoded", None)
+    if not gpt2:
         cos, sin = rope_cos_sin(T, hd, cfg["rope_theta"], dtype)
     causal = torch.ones(T, T, dtype=torch.bool).tril()
     for l in range(L):
@@ -701,8 +736,8 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
         y = (att @ v).transpose(1, 2).reshape(B, T, C)            # merge heads
         if qz.subln:
             y = rms_norm(y, p["subln_attw"][l], eps)
-        x = x + F.linear(qz.act(y, "attproj", l), qz.weight(p["attprojw"][l]),
-                         p["attprojb"][l] if gpt2 else None)
+        x = qz.residual(x + F.linear(qz.act(y, "attproj", l), qz.weight(p["attprojw"][l]),
+                                     p["attprojb"][l] if gpt2 else None), "residual2", l)
         # --- MLP ---
         if gpt2:
             h2 = F.layer_norm(x, (C,), p["ln2w"][l], p["ln2b"][l], eps)
@@ -715,8 +750,8 @@ def forward(p, cfg, idx, rope_style="half", gelu_approx="tanh", qfault=None, dec
             u = F.silu(g) * u
         if qz.subln:
             u = rms_norm(u, p["subln_ffnw"][l], eps)
-        x = x + F.linear(qz.act(u, "fcproj", l), qz.weight(p["fcprojw"][l]),
-                         p["fcprojb"][l] if gpt2 else None)
+        x = qz.residual(x + F.linear(qz.act(u, "fcproj", l), qz.weight(p["fcprojw"][l]),
+                                     p["fcprojb"][l] if gpt2 else None), "residual3", l)
     if gpt2:
         h, head = F.layer_norm(x, (C,), p["lnfw"], p["lnfb"], eps), p["wte"]  # tied head
     else:

@@ -2,8 +2,8 @@
 """make_fake_io — fabricates what our C engine will write, to self-test torch_parity.py.
 
 Usage: /usr/bin/python3 tests/ref/make_fake_io.py --family gpt2|llama MODEL.safetensors
-       IO.safetensors [--precision P [--act-quant block] [--quant-head] [--quant-embed]]
-       [--fault KIND] [sizes ...]
+       IO.safetensors [--precision P [--act-quant block] [--quant-head] [--quant-embed]
+       [--half-residual]] [--fault KIND] [sizes ...]
 
 Builds a random model of the family, writes MODEL.safetensors and IO.safetensors exactly
 per the contract (tests/ref/README.md), computing logits, loss, gradients and the S
@@ -27,10 +27,12 @@ and, with a quantized --precision (fp16 bf16 int8 int4 b158; QAT as the C engine
   no-act       activations not quantized
   wd-subln     weight decay on the SubLN gains too
   no-round     fp16/bf16 without rounding the qkv and MLP-in linear outputs to 16 bits
-and with --quant-head / --quant-embed (the config flags of engine/config.h):
+and with --quant-head / --quant-embed / --half-residual (the config flags of engine/config.h):
   no-head-quant  the LM head's input not quantized (--quant-head)
   no-head-round  fp16/bf16: the logits not rounded to 16 bits (--quant-head)
   embed-fp32     the token lookup reads the FP32 wte, not its fake-quant copy (--quant-embed)
+  no-residual-round  the residual stream not rounded to 16 bits (--half-residual; fp16/bf16)
+  no-residual3-round  only the MLP's residual addition (residual3) not rounded (--half-residual)
   no-flags       the model is trained with the flags, but MODEL's config does not carry them
 
 A quantized precision also plants exact rounding ties in the quantized weights (as
@@ -51,7 +53,8 @@ import bitbench_model as bm  # noqa: E402
 
 FAULTS = ("none", "grad", "grad-elem", "rope", "gelu", "adam-nobc", "wd-all", "no-clip")
 QFAULTS = ("round-even", "no-subln", "ste-mask", "no-act", "wd-subln", "no-round",
-           "no-head-quant", "no-head-round", "embed-fp32", "no-flags")
+           "no-head-quant", "no-head-round", "embed-fp32", "no-residual-round",
+           "no-residual3-round", "no-flags")
 
 
 def random_params(cfg, gen):
@@ -197,6 +200,8 @@ def main(argv):
     ap.add_argument("--group", type=int, default=32)
     ap.add_argument("--quant-head", action="store_true", help="config quant_head (QAT only)")
     ap.add_argument("--quant-embed", action="store_true", help="config quant_embed (QAT only)")
+    ap.add_argument("--half-residual", action="store_true",
+                    help="config half_residual (fp16/bf16 only)")
     ap.add_argument("--trajectory", action="store_true",
                     help="write train_params.* / train_grads.* (always when quantized)")
     ap.add_argument("--fault-param", default="qkvw", help="tensor for --fault grad")
@@ -225,8 +230,13 @@ def main(argv):
         ap.error(f"--fault {args.fault} needs --quant-head")
     if args.fault == "embed-fp32" and not args.quant_embed:
         ap.error("--fault embed-fp32 needs --quant-embed")
-    if args.fault == "no-flags" and not (args.quant_head or args.quant_embed):
-        ap.error("--fault no-flags needs --quant-head or --quant-embed")
+    if args.half_residual and args.precision not in ("fp16", "bf16"):
+        ap.error("--half-residual needs --precision fp16 or bf16")
+    if args.fault in ("no-residual-round", "no-residual3-round") and not args.half_residual:
+        ap.error(f"--fault {args.fault} needs --half-residual")
+    if args.fault == "no-flags" and not (args.quant_head or args.quant_embed or
+                                         args.half_residual):
+        ap.error("--fault no-flags needs --quant-head, --quant-embed or --half-residual")
 
     gpt2 = args.family == "gpt2"
     cfg = {
@@ -243,6 +253,8 @@ def main(argv):
         cfg["quant_head"] = True
     if args.quant_embed:
         cfg["quant_embed"] = True
+    if args.half_residual:
+        cfg["half_residual"] = True
     cfg = bm.parse_config(json.dumps(cfg))  # same validation as the checker
     B, T = args.batch, args.seq or args.max_seq
     gen = torch.Generator().manual_seed(args.seed)
@@ -264,7 +276,8 @@ def main(argv):
     if args.fault == "gelu":
         fwd_kw["gelu_approx"] = "none"
     if args.fault in ("round-even", "no-subln", "ste-mask", "no-act", "no-round",
-                      "no-head-quant", "no-head-round", "embed-fp32"):
+                      "no-head-quant", "no-head-round", "embed-fp32", "no-residual-round",
+                      "no-residual3-round"):
         fwd_kw["qfault"] = args.fault
 
     # Forward + backward at the initial parameters, float32.

@@ -52,6 +52,8 @@ expect 0 "llama b158 (QAT, SubLN)"      -- --family llama --precision b158 --see
 expect 0 "gpt2 b158 quant head+embed (tied)" -- --family gpt2 --precision b158 --quant-head --quant-embed --seed 19
 expect 0 "llama fp16 quant head (logits rounded)" -- --family llama --precision fp16 --quant-head --seed 20
 expect 0 "llama int8 quant embed"       -- --family llama --precision int8 --quant-embed --seed 21
+expect 0 "gpt2 fp16 half residual"      -- --family gpt2 --precision fp16 --half-residual --seed 22
+expect 0 "llama bf16 half residual + quant head" -- --family llama --precision bf16 --half-residual --quant-head --seed 23
 
 echo "selftest: injected faults must fail"
 expect 1 "gpt2 grad.qkvw x(1+1e-3)"     -- --family gpt2 --fault grad
@@ -75,6 +77,10 @@ expect 1 "llama int8 head input not quantized" -- --family llama --precision int
 expect 1 "gpt2 fp16 logits not rounded" -- --family gpt2 --precision fp16 --quant-head --fault no-head-round
 expect 1 "gpt2 b158 lookup reads FP32 wte" -- --family gpt2 --precision b158 --quant-head --quant-embed --fault embed-fp32
 expect 1 "llama int8 config lacks the flags" -- --family llama --precision int8 --quant-head --quant-embed --fault no-flags
+expect 1 "gpt2 fp16 residual not rounded" -- --family gpt2 --precision fp16 --half-residual --fault no-residual-round
+expect 1 "llama bf16 residual not rounded" -- --family llama --precision bf16 --half-residual --fault no-residual-round
+expect 1 "llama fp16 residual3 alone not rounded" -- --family llama --precision fp16 --half-residual --fault no-residual3-round
+expect 1 "gpt2 bf16 config lacks half_residual" -- --family gpt2 --precision bf16 --half-residual --fault no-flags
 
 echo "selftest: malformed input and missing torch"
 "$py" "$here/make_fake_io.py" --family llama "$tmp/m.st" "$tmp/io.st" >/dev/null 2>&1

@@ -13,9 +13,9 @@ against float64 as a yardstick of what float32 arithmetic achieves (informationa
 Quantized precisions (config "precision": fp16, bf16, int8, int4, b158) are checked as
 quantization-aware training: fake-quant weights and activations with the identity STE,
 SubLN for b158 (bitbench_model.forward); with the config flags quant_head / quant_embed
-also the LM head (weights, input, fp16/bf16 logits) and the token lookup. When the IO file
-carries what our forward
-quantized (train_wq.*, train_qacts.*) and our trajectory (train_params.*, train_grads.*),
+also the LM head (weights, input, fp16/bf16 logits) and the token lookup, with half_residual
+(fp16/bf16) the residual stream rounded to 16 bits. When the IO file carries what our
+forward quantized (train_wq.*, train_qacts.*) and our trajectory (train_params.*, train_grads.*),
 the weights must match bit for bit, the activations must be the quantization of the
 reference's own inputs (up to the rounding band, ActCheck), and the reference follows our
 trajectory step by step; see README, "Rounding decisions". Tolerances: TOLS below.
