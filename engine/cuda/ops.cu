@@ -238,6 +238,12 @@ static void rope_backward_cuda(float *dqkv, const float *cosv, const float *sinv
 
 /* ---- attention: one block per (b, h, t) query row -------------------------------------- */
 #define ATT_THREADS 128
+/* Floats of slack after each row in dynamic shared memory: ptxas merges the unrolled
+ * loop's remainder loads of row[s], row[s + 1], row[s + 2] into one 12-byte load that it
+ * issues before testing how many of them are needed, so a row read up to s = t reads up
+ * to row[t + 2] (compute-sanitizer memcheck on an H100: "Invalid __shared__ read of size
+ * 12 bytes" at t = T - 1 without the slack). */
+#define ATT_ROW_SLACK 4
 /* Row t of head h's causal softmax probabilities into p (T entries, zeros above the
  * diagonal), by every thread of the block; p is complete when it returns. Forward (into
  * att, or shared memory when att is NULL) and backward's recomputation (att == NULL,
@@ -312,7 +318,7 @@ static void attention_shmem(const void *kernel, size_t bytes) {
 
 static void attention_forward_cuda(float *out, void *att, const float *qkv, int B, int T, int NH, int NKV, int hd,
                                    bb_att_fmt fmt) {
-    size_t shmem = att && fmt == BB_ATT_F32 ? 0 : (size_t)T * sizeof(float);
+    size_t shmem = att && fmt == BB_ATT_F32 ? 0 : (size_t)(T + ATT_ROW_SLACK) * sizeof(float);
     attention_shmem((const void *)attention_forward_kernel, shmem);
     attention_forward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(out, att, qkv, T, NH, NKV, hd,
                                                                                     (int)fmt);
@@ -320,9 +326,9 @@ static void attention_forward_cuda(float *out, void *att, const float *qkv, int 
 }
 
 /* dP = dy.v, dS = P (dP - sum_s P dP) scale, dq += dS k, dk += dS q, dv += P dy (ops_ref.c).
- * ds[] in dynamic shared memory (T floats); unless att keeps the row as floats, the row of
- * P goes into the T floats after it: widened from att's 16-bit values, or recomputed
- * (att NULL) and rounded as forward rounded it. */
+ * ds[] in dynamic shared memory (T floats + slack); unless att keeps the row as floats, the
+ * row of P goes into the T floats (+ slack) after it: widened from att's 16-bit values, or
+ * recomputed (att NULL) and rounded as forward rounded it. */
 __global__ static void attention_backward_kernel(float *dqkv, const float *dout, const float *qkv, const void *att,
                                                  int T, int NH, int NKV, int hd, int fmt) {
     extern __shared__ float ds[];
@@ -330,16 +336,17 @@ __global__ static void attention_backward_kernel(float *dqkv, const float *dout,
     int QKV = (NH + 2 * NKV) * hd, C = NH * hd, kvh = h / (NH / NKV);
     float scale = 1.0f / sqrtf((float)hd);
     size_t off = (((size_t)b * NH + h) * T + t) * T;
-    const float *p = ds + T;
+    float *prow = ds + T + ATT_ROW_SLACK;
+    const float *p = prow;
     if (att && fmt == BB_ATT_F32) {
         p = (const float *)att + off;
     } else if (att) {
-        for (int s = threadIdx.x; s < T; s += blockDim.x) ds[T + s] = att_widen(((const unsigned short *)att)[off + s], fmt);
+        for (int s = threadIdx.x; s < T; s += blockDim.x) prow[s] = att_widen(((const unsigned short *)att)[off + s], fmt);
         __syncthreads();
     } else {
-        attention_row(ds + T, qkv, b, h, t, T, NH, NKV, hd);
+        attention_row(prow, qkv, b, h, t, T, NH, NKV, hd);
         if (fmt != BB_ATT_F32) {
-            for (int s = threadIdx.x; s < T; s += blockDim.x) ds[T + s] = att_round(ds[T + s], fmt);
+            for (int s = threadIdx.x; s < T; s += blockDim.x) prow[s] = att_round(prow[s], fmt);
             __syncthreads();
         }
     }
@@ -372,7 +379,7 @@ __global__ static void attention_backward_kernel(float *dqkv, const float *dout,
 }
 static void attention_backward_cuda(float *dqkv, const float *dout, const float *qkv, const void *att, int B, int T,
                                     int NH, int NKV, int hd, bb_att_fmt fmt) {
-    size_t shmem = (size_t)T * sizeof(float) * (att && fmt == BB_ATT_F32 ? 1 : 2);
+    size_t shmem = (size_t)(T + ATT_ROW_SLACK) * sizeof(float) * (att && fmt == BB_ATT_F32 ? 1 : 2);
     attention_shmem((const void *)attention_backward_kernel, shmem);
     attention_backward_kernel<<<B * NH * T, ATT_THREADS, shmem, bb_cuda_stream()>>>(dqkv, dout, qkv, att, T, NH, NKV,
                                                                                      hd, (int)fmt);
