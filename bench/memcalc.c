@@ -124,17 +124,18 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
     /* ln1, qkv, atty, ln2, fch, fch_act: fp32 per kept layer, or (fp16, bf16:
      * bb_model_half_acts) 16 bits per kept layer plus two fp32 working buffers, one as
      * wide as max(C, F), one as max(QKV, FF1), where that takes fewer bytes; the working
-     * buffers are the gradient scratch's dfch_act and dfch when F >= C and FF1 >= QKV
-     * (ensure_acts: borrow) */
+     * buffers are the gradient scratch's dfch_act and dfch when F >= C, FF1 >= QKV and
+     * dqkv holds a row of fch, B T QKV >= FF1 (ensure_acts: borrow) */
     double lin_in = half_storable_floats(c, B, T), lin_in_bytes = 4 * Lk * lin_in;
     double working = 4 * BT * (fmax(C, c->ffn_hidden) + fmax(qkv_width(c), ff1_width(c)));
-    bool borrow = c->ffn_hidden >= C && ff1_width(c) >= qkv_width(c);
+    bool borrow = c->ffn_hidden >= C && ff1_width(c) >= qkv_width(c) && BT * qkv_width(c) >= ff1_width(c);
     bool half = bb_model_half_acts(c) && 2 * Lk * lin_in + working < lin_in_bytes;  /* as ensure_acts */
     if (half) lin_in_bytes = 2 * Lk * lin_in + (borrow ? 0 : working);
     double acts = Lk * layer_slot_floats(c, B, T, att) + L * BT * C /*residual3*/ + BT * C /*encoded*/ + BT * C +
                   2 * BT /*lnf*/ + BT * V /*logits, the probabilities over them (logits_in_place)*/ + BT /*losses*/;
-    /* half_residual with borrowed working buffers: residual2 and residual3 in 16 bits */
-    double residual16 = half && borrow && c->half_residual ? (Lk + L) * BT * C : 0;
+    /* half_residual with borrowed working buffers: residual2 and residual3 in 16 bits (not
+     * with block checkpointing) */
+    double residual16 = half && borrow && c->half_residual && ckpt != BB_CKPT_BLOCK ? (Lk + L) * BT * C : 0;
     o->activations = 4 * (acts - residual16) + 2 * residual16 + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c);
     o->att_scratch_per_thread = att_scratch_bytes(c, T, ckpt);

@@ -356,19 +356,24 @@ static void ensure_acts(bb_model *m, int B, int T, bool probs_apart) {
     /* ln1, qkv, atty, ln2, fch, fch_act: every kept layer in fp32, or with 16-bit storage
      * two fp32 working buffers that the layer's six take turns in (layer_forward): A holds
      * ln1, atty, ln2, fch_act (C or F wide), B holds qkv, fch (QKV or FF1). Used where it
-     * takes fewer bytes: from 2 kept layers (not with block checkpointing) */
+     * takes fewer bytes: from 2 kept layers (with block checkpointing only for odd shapes) */
     size_t wideA = C > F ? C : F, wideB = QKV > FF1 ? QKV : FF1, storable = 3 * C + F + QKV + FF1;
     bool half = bb_model_half_acts(c) && !m->fp32_acts && 2 * Lk * storable + 4 * (wideA + wideB) < 4 * Lk * storable;
     /* Training borrows the two working buffers from the gradient scratch, which the
      * forward never touches: A is dfch_act (F wide), B is dfch (FF1 wide); the backward
      * reloads each kept activation into a gradient buffer that is dead at that point
      * (bb_model_backward). So the forward's transients cost no activation bytes, as in
-     * torch.autocast, which frees them. LoRA keeps fp32 (fp32_acts); block checkpointing
-     * never stores in 16 bits (the byte test above), as its backward re-runs the forward. */
-    bool borrow = half && m->grads_mem && !m->lora && F >= C && FF1 >= QKV;
+     * torch.autocast, which frees them. LoRA keeps fp32 (fp32_acts). The backward reloads
+     * fch in row blocks as wide as dqkv (mlp_act_backward), so dqkv must hold one fch row
+     * (BT QKV >= FF1: not so for a batch of a few tokens). With block checkpointing the
+     * byte test above fails for the usual shapes, but not for all (llama with GQA and F
+     * near C): there the backward's re-run of a block writes A and B, dead at that point. */
+    bool borrow = half && m->grads_mem && !m->lora && F >= C && FF1 >= QKV && BT * QKV >= FF1;
     /* half_residual: the residual stream is on the 16-bit grid, so training keeps it in 16
-     * bits as well, with residual2 and residual3 working in datty and dresidual */
-    bool res16 = borrow && c->half_residual;
+     * bits as well, with residual2 and residual3 working in datty and dresidual. Not with
+     * block checkpointing: its backward re-runs each block, whose residual3 would land in
+     * dresidual, the gradient it is propagating. */
+    bool res16 = borrow && c->half_residual && !block;
     size_t nA = half ? (borrow ? 0 : BT * wideA) : Lk * BT * C, nB = half ? (borrow ? 0 : BT * wideB) : Lk * BT * QKV;
     size_t own = half ? 0 : Lk;
     size_t r32 = res16 ? 0 : 1;  /* residual2, residual3 as floats per layer */
@@ -837,7 +842,7 @@ void bb_model_backward(bb_model *m, float grad_scale) {
         layer_grads dp = LAYER_VIEW(m->grads, m->specs, l);
         layer_acts a = layer_acts_at(m, l);
         /* block checkpointing: the same ops on the same input, so the same bits (never
-         * with 16-bit residual storage: residual_in needs no spare buffer) */
+         * with 16-bit residual storage, ensure_acts: residual_in needs no spare buffer) */
         if (m->ckpt_mode == BB_CKPT_BLOCK) layer_forward(m, l, residual_in(m, l, NULL));
         /* 16-bit storage: each activation back into its fp32 buffer just before it is read
          * (LOAD16), in the reverse order of the forward's KEEP16. With borrowed working

@@ -229,9 +229,10 @@ void bb_param_specs(const bb_config *cfg, bb_tensor_spec specs[BB_N_PARAMS]);
  * fp16). Their SubLN-free block has six: the inputs ln1, atty, ln2, fch_act of the four
  * linears and the outputs qkv (the attention's matmul input) and fch (the MLP
  * activation's input), all exact in 16 bits. The model uses it where it takes fewer bytes
- * than fp32 (model.c ensure_acts: from 2 kept layers; not with block checkpointing, which
- * keeps one): the two fp32 working buffers the layer computes in cost a little more than
- * one layer's worth of 16-bit storage. */
+ * than fp32 (model.c ensure_acts: from 2 kept layers; with block checkpointing, which
+ * keeps one, only for odd shapes such as llama with GQA and F near C): the two fp32
+ * working buffers the layer computes in cost a little more than one layer's worth of
+ * 16-bit storage. */
 bool bb_model_half_acts(const bb_config *cfg);
 /* The attention probabilities' format (backend.h): BB_ATT_F16 / BB_ATT_BF16 for the mixed
  * precisions (act_quant fp16/bf16: rounded before P V, as a half-precision matmul reads

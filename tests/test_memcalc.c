@@ -117,6 +117,55 @@ static void test_against_allocator(void) {
     }
 }
 
+/* 16-bit activation storage at its edges (model.c ensure_acts): borrowing the working
+ * buffers needs F >= C, FF1 >= QKV and a batch whose dqkv holds one fch row (B T QKV >=
+ * FF1); llama with GQA and F = C stores in 16 bits under block checkpointing too, where
+ * half_residual keeps the residual stream in fp32. The activation bytes are exact. */
+static void test_half_storage_edges(void) {
+    struct { const char *set; int B, T; bb_ckpt_mode ck; } cases[] = {
+        {"family=llama,n_kv_head=1,ffn_hidden=64", 2, 64, BB_CKPT_BLOCK},
+        {"family=llama,n_kv_head=1,ffn_hidden=64", 2, 64, BB_CKPT_NONE},
+        {"family=llama,n_kv_head=1,ffn_hidden=64", 1, 1, BB_CKPT_NONE},
+        {"family=llama", 1, 2, BB_CKPT_SELECTIVE},
+        {"family=gpt2", 1, 1, BB_CKPT_NONE},
+        {"family=gpt2", 2, 64, BB_CKPT_NONE},
+        {"family=gpt2,ffn_hidden=32", 2, 64, BB_CKPT_NONE},
+        {"family=gpt2,ffn_hidden=160", 2, 64, BB_CKPT_NONE},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int hr = 0; hr < 2; hr++) {
+            bb_config c;
+            char err[200], name[160];
+            bb_config_from_preset(&c, "tiny", err, sizeof err);
+            CHECK(bb_config_override(&c, cases[k].set, err, sizeof err) == 0, "%s", err);
+            bb_config_set_precision(&c, k % 2 ? "bf16" : "fp16", err, sizeof err);
+            c.half_residual = hr;
+            c.n_layer = 3;
+            snprintf(name, sizeof name, "tiny %s %s%s B %d T %d checkpointing %s", cases[k].set,
+                     bb_precisions[c.precision].name, hr ? " half_residual" : "", cases[k].B, cases[k].T,
+                     bb_ckpt_names[cases[k].ck]);
+            int B = cases[k].B, T = cases[k].T, in[128], tg[128];
+            for (int i = 0; i < B * T; i++) { in[i] = (i * 7) % 4096; tg[i] = (i * 11) % 4096; }
+            bb_model m;
+            bb_gemm_scratch_release();
+            bb_mem_stats before = bb_mem_stats_get();
+            CHECK(bb_model_init(&m, &c, &bb_backend_cpu, true, err, sizeof err) == 0, "%s", err);
+            m.ckpt_mode = cases[k].ck;
+            m.logits_in_place = true;
+            bb_model_forward(&m, in, tg, B, T);
+            bb_model_zero_grad(&m);
+            bb_model_backward(&m, 1.0f);
+            bb_gemm_scratch_release();
+            bb_mem_stats after = bb_mem_stats_get();
+            bb_memcalc pred;
+            bb_memcalc_full(&c, B, T, cases[k].ck, &pred);
+            double measured = (double)(after.current[BB_MEM_ACTS] - before.current[BB_MEM_ACTS]);
+            CHECK(pred.activations == measured, "%s: activations predicted %.0f bytes, measured %.0f", name,
+                  pred.activations, measured);
+            bb_model_free(&m);
+        }
+}
+
 /* method lora: a frozen base at every precision, adapters on all linears with dropout
  * (masks kept), after a training step (adapter gradients and moments allocated). */
 static void test_lora_against_allocator(void) {
@@ -286,6 +335,7 @@ static void test_llama7b_nf4(void) {
 static const bb_test_case cases[] = {
     {"llama7b_nf4", test_llama7b_nf4},
     {"against_allocator", test_against_allocator},
+    {"half_storage_edges", test_half_storage_edges},
     {"lora_against_allocator", test_lora_against_allocator},
     {"kd_against_allocator", test_kd_against_allocator},
     {"llama7b_arithmetic", test_llama7b_arithmetic},

@@ -464,6 +464,80 @@ static void test_half_activations(void) {
             }
 }
 
+/* 16-bit storage with borrowed working buffers (ensure_acts) on the shapes and call
+ * sequences that stress the borrowing: a batch of one token, a short llama batch (fewer
+ * rows than a whole fch row block needs), llama with GQA and F = C (16-bit storage even
+ * with block checkpointing, borrowing on), F < C and FF1 < QKV (borrowing off), and per
+ * step two micro-batches of different (B, T) (one of them KD, with the probabilities
+ * apart) before the step, then an eval forward (no targets) of a third shape. Every
+ * loss, gradient and eval logit must be the bits of fp32 storage. */
+static void test_half_activations_shapes(void) {
+    struct { bb_family f; int kv, ffn; int borrow; } shapes[] = {
+        {BB_FAMILY_GPT2, 4, 0, 1},    /* tiny: F = 4C, FF1 = F > QKV = 3C */
+        {BB_FAMILY_LLAMA, 2, 0, 1},   /* tiny: F = 256, FF1 = 512 > QKV = 32 */
+        {BB_FAMILY_LLAMA, 1, 16, 1},  /* F = C, FF1 = 32 > QKV = 24: 16-bit storage in one kept layer too */
+        {BB_FAMILY_GPT2, 4, 8, 0},    /* F < C */
+        {BB_FAMILY_GPT2, 4, 32, 0},   /* FF1 < QKV */
+    };
+    /* (B, T) of each step's two micro-batches (the second one KD) and of the eval forward */
+    static const int mb[][6] = {{1, 1, 1, 1, 2, 3}, {2, 12, 1, 5, 1, 1}, {1, 12, 3, 7, 2, 12}};
+    const char *precisions[] = {"fp16", "bf16"};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int ck = 0; ck < BB_CKPT_COUNT; ck++)
+            for (int hr = 0; hr < 2; hr++) {
+                bb_config c = tiny(shapes[si].f);
+                c.n_layer = 3;
+                c.n_kv_head = shapes[si].kv;
+                if (shapes[si].ffn) c.ffn_hidden = shapes[si].ffn;
+                char err[200], name[160];
+                bb_config_set_precision(&c, precisions[(si + (size_t)ck + (size_t)hr) % 2], err, sizeof err);
+                c.half_residual = hr;
+                snprintf(name, sizeof name, "%s kv %d F %d %s checkpointing %s%s", bb_family_name(c.family), c.n_kv_head,
+                         c.ffn_hidden, bb_precisions[c.precision].name, bb_ckpt_names[ck], hr ? " half_residual" : "");
+                bb_model a, b;
+                init_model(&a, c, &bb_backend_cpu);
+                init_model(&b, c, &bb_backend_cpu);
+                a.fp32_acts = true;
+                a.ckpt_mode = b.ckpt_mode = (bb_ckpt_mode)ck;
+                bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+                int V = c.vocab_size, in[36], tg[36];
+                float tl[36 * 37];
+                for (int i = 0; i < 36 * V; i++) tl[i] = 2.0f * sinf(0.37f * (float)i);
+                bool borrowed = false;
+                for (int s = 0; s < 3; s++) {
+                    bb_model_zero_grad(&a);
+                    bb_model_zero_grad(&b);
+                    for (int u = 0; u < 2; u++) {
+                        int B = mb[s][2 * u], T = mb[s][2 * u + 1];
+                        batch(B, T, V, in, tg, (unsigned)(30 + 2 * s + u));
+                        float la = u ? bb_model_forward_kd(&a, in, tg, tl, 0.5f, 2.0f, B, T) : bb_model_forward(&a, in, tg, B, T);
+                        float lb = u ? bb_model_forward_kd(&b, in, tg, tl, 0.5f, 2.0f, B, T) : bb_model_forward(&b, in, tg, B, T);
+                        borrowed |= b.acts_borrowed;
+                        CHECK(shapes[si].borrow || !b.acts_borrowed, "%s: borrowed working buffers with F %d < C or "
+                              "FF1 < QKV", name, c.ffn_hidden);
+                        bb_model_backward(&a, 0.5f);
+                        bb_model_backward(&b, 0.5f);
+                        CHECK(la == lb, "%s step %d micro-batch %d (B %d T %d): loss %.9g with 16-bit storage, %.9g "
+                              "with fp32", name, s, u, B, T, lb, la);
+                        CHECK(memcmp(a.grads_mem, b.grads_mem, a.n_params * sizeof(float)) == 0,
+                              "%s step %d micro-batch %d (B %d T %d): gradients differ with 16-bit storage", name, s, u, B, T);
+                    }
+                    bb_model_step(&a, &opt, 1e-2f);
+                    bb_model_step(&b, &opt, 1e-2f);
+                    int B = mb[s][4], T = mb[s][5];
+                    batch(B, T, V, in, tg, (unsigned)(40 + s));
+                    bb_model_forward(&a, in, NULL, B, T);
+                    bb_model_forward(&b, in, NULL, B, T);
+                    CHECK(memcmp(a.acts.logits, b.acts.logits, (size_t)B * T * V * sizeof(float)) == 0,
+                          "%s step %d: eval logits (B %d T %d) differ with 16-bit storage", name, s, B, T);
+                }
+                /* the odd shapes must not just dodge the borrowing everywhere */
+                CHECK(!shapes[si].borrow || ck == BB_CKPT_BLOCK || borrowed, "%s: never borrowed", name);
+                bb_model_free(&a);
+                bb_model_free(&b);
+            }
+}
+
 /* The packed kernels (integer / half forward) against sgemm on the fake-quant values: the
  * same numbers up to float summation order, for logits and every gradient. */
 static void test_kernels_vs_fake_path(void) {
@@ -720,6 +794,7 @@ static const bb_test_case cases[] = {
     {"checkpointing_parity", test_checkpointing_parity},
     {"logits_in_place", test_logits_in_place},
     {"half_activations", test_half_activations},
+    {"half_activations_shapes", test_half_activations_shapes},
     {"loss_scaling", test_loss_scaling},
     {"qat_weights", test_qat_weights},
     {"fast_vs_reference", test_fast_vs_reference},
