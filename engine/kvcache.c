@@ -48,7 +48,16 @@ static size_t slot(const bb_kvcache *kv, const bb_model *m, int l, int s, int h)
 }
 
 const float *bb_kvcache_prefill(bb_model *m, bb_kvcache *kv, const int *tokens, int P) {
-    BB_CHECK(P >= 1 && P <= kv->max_len);
+    /* every layer's qkv from the forward's tables: a forward-only model keeps one layer's */
+    BB_CHECK(P >= 1 && P <= kv->max_len && !m->forward_only);
+    /* so does block checkpointing (a training model decoding, bench throughput): the
+     * prompt's forward runs with every layer's tables, carved anew (m->B = 0) there and
+     * again by the next forward in the model's own mode */
+    bb_ckpt_mode mode = m->ckpt_mode;
+    if (mode == BB_CKPT_BLOCK) {
+        m->ckpt_mode = BB_CKPT_NONE;
+        m->B = 0;
+    }
     bb_model_forward(m, tokens, NULL, 1, P);
     const bb_config *c = &m->cfg;
     int L = c->n_layer, C = c->n_embd, hd = C / c->n_head, NKV = c->n_kv_head, QKV = (c->n_head + 2 * NKV) * hd;
@@ -70,6 +79,10 @@ const float *bb_kvcache_prefill(bb_model *m, bb_kvcache *kv, const int *tokens, 
         }
     }
     bb_free(unpacked);
+    if (mode == BB_CKPT_BLOCK) {
+        m->ckpt_mode = mode;
+        m->B = 0;
+    }
     kv->len = P;
     kv->n_seqs = 1;
     return m->acts.logits + (size_t)(P - 1) * c->vocab_size;

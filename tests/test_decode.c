@@ -1,7 +1,8 @@
 /* test_decode.c — KV-cache decoding: every step's logits match a full recompute of the
  * whole sequence, greedy decoding with the cache produces the same tokens as greedy
  * with full recomputes (both families; FP32, b158 and bf16, b158 with the quantized head and embedding, bf16 with the quantized head), and beam search
- * with width 1 is exactly greedy. */
+ * with width 1 is exactly greedy; the same on a training model in every checkpointing
+ * mode (bench throughput decodes with the model it trained). */
 #include "../engine/alloc.h"
 #include "../engine/kvcache.h"
 #include "../eval/decode.h"
@@ -91,7 +92,66 @@ static void test_cache_matches_recompute(void) {
         }
 }
 
+/* The throughput bench decodes with the model it trained (bench/cmd_throughput.c): a
+ * training model, in its checkpointing mode, whose fp16/bf16 forward borrows the gradient
+ * scratch (model.c ensure_acts). Prefill reads every layer's qkv from the forward's
+ * tables; the cached logits must match full recomputes there too. */
+static void test_cache_on_training_model(void) {
+    const char *precisions[] = {"fp32", "bf16", "fp16+res"};
+    for (int f = 0; f < BB_FAMILY_COUNT; f++)
+        for (int pi = 0; pi < 3; pi++)
+            for (int ck = 0; ck < BB_CKPT_COUNT; ck++) {
+                bb_model src = make_model((bb_family)f, precisions[pi]), m;
+                char err[200], name[128];
+                CHECK(bb_model_init(&m, &src.cfg, &bb_backend_cpu, true, err, sizeof err) == 0, "%s", err);
+                memcpy(m.params_mem, src.params_mem, src.n_params * sizeof(float));
+                bb_model_requantize(&m);
+                bb_model_free(&src);
+                m.ckpt_mode = (bb_ckpt_mode)ck;
+                m.logits_in_place = true;
+                int V = m.cfg.vocab_size, P = 6, n_new = 6, seq[16] = {3, 17, 8, 42, 5, 11}, tg[16];
+                for (int i = 0; i < 16; i++) tg[i] = (i * 5 + 1) % V;
+                /* a training step first, as the bench runs */
+                int in[12];
+                memcpy(in, seq, sizeof in);
+                bb_model_forward(&m, in, tg, 2, 6);
+                bb_model_zero_grad(&m);
+                bb_model_backward(&m, 1.0f);
+                float *grads = bb_alloc(BB_MEM_OTHER, m.n_params * sizeof(float));
+                memcpy(grads, m.grads_mem, m.n_params * sizeof(float));
+                bb_kvcache kv;
+                CHECK(bb_kvcache_init(&kv, &m, 1, P + n_new, err, sizeof err) == 0, "%s", err);
+                const float *logits = bb_kvcache_prefill(&m, &kv, seq, P);
+                float *cached = bb_alloc(BB_MEM_OTHER, (size_t)V * sizeof(float));
+                for (int t = 0; t < n_new; t++) {
+                    memcpy(cached, logits, (size_t)V * sizeof(float));
+                    int len = P + t;
+                    bb_model_forward(&m, seq, NULL, 1, len);
+                    const float *full = m.acts.logits + (size_t)(len - 1) * V;
+                    snprintf(name, sizeof name, "%s/%s training model, checkpointing %s: decode logits at position %d",
+                             bb_family_name((bb_family)f), precisions[pi], bb_ckpt_names[ck], len - 1);
+                    EXPECT_CLOSE_F(name, cached, full, (size_t)V, bb_tol("fp32")->model_vs_ref);
+                    int tok = 0;
+                    for (int v = 1; v < V; v++) if (full[v] > full[tok]) tok = v;
+                    seq[len] = tok;
+                    logits = bb_kvcache_step(&m, &kv, &tok);
+                }
+                /* and training goes on as before the decoding: the same step, the same bits */
+                bb_model_forward(&m, in, tg, 2, 6);
+                bb_model_zero_grad(&m);
+                bb_model_backward(&m, 1.0f);
+                CHECK(memcmp(grads, m.grads_mem, m.n_params * sizeof(float)) == 0,
+                      "%s/%s training model, checkpointing %s: gradients differ after decoding",
+                      bb_family_name((bb_family)f), precisions[pi], bb_ckpt_names[ck]);
+                bb_free(grads);
+                bb_free(cached);
+                bb_kvcache_free(&kv);
+                bb_model_free(&m);
+            }
+}
+
 static const bb_test_case cases[] = {
     {"cache_matches_recompute", test_cache_matches_recompute},
+    {"cache_on_training_model", test_cache_on_training_model},
 };
 BB_TEST_MAIN(cases)
