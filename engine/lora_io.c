@@ -294,9 +294,11 @@ int bb_lora_load(bb_model *m, const char *path, bb_lora_file_info *fi, char *err
     bb_lora_config lc;
     if (open_adapters(&st, path, &cfg, &lc, fi, err, err_len) != 0) return -1;
     int rc = -1;
-    if (!same_shapes(&cfg, &m->cfg) || cfg.precision != m->cfg.precision || cfg.group != m->cfg.group) {
-        snprintf(err, err_len, "adapters '%s' were trained on a different base (shapes or precision %s vs %s)", path,
-                 bb_precisions[cfg.precision].name, bb_precisions[m->cfg.precision].name);
+    /* the same forward numerics too: activation quantization and the 16-bit residual stream */
+    if (!same_shapes(&cfg, &m->cfg) || cfg.precision != m->cfg.precision || cfg.group != m->cfg.group ||
+        cfg.act_quant != m->cfg.act_quant || cfg.half_residual != m->cfg.half_residual) {
+        snprintf(err, err_len, "adapters '%s' were trained on a different base (shapes, precision %s vs %s, or "
+                 "act_quant/half_residual)", path, bb_precisions[cfg.precision].name, bb_precisions[m->cfg.precision].name);
         goto done;
     }
     if (bb_lora_attach(m, &lc, fi ? fi->seed : 0, err, err_len) != 0) goto done;

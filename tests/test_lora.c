@@ -676,7 +676,37 @@ static void test_kvcache_decode(void) {
         }
 }
 
+/* Adapters hold the config of the base they were trained on: a base with the same shapes
+ * and precision but other forward numerics (half_residual: the residual stream rounded to
+ * 16 bits) is refused, as a different precision is. */
+static void test_adapters_need_same_numerics(void) {
+    bb_config c = tiny(BB_FAMILY_GPT2, BB_PREC_FP16);
+    bb_model base, m, m2;
+    char ck[256], ck16[256], ad[256], err[400];
+    base_model(&base, c);
+    tmp_path(ck, sizeof ck, "n.ckpt");
+    tmp_path(ck16, sizeof ck16, "n16.ckpt");
+    tmp_path(ad, sizeof ad, "n.lora");
+    CHECK(bb_checkpoint_save(&base, ck, NULL, err, sizeof err) == 0, "%s", err);
+    base.cfg.half_residual = true;
+    CHECK(bb_checkpoint_save(&base, ck16, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(bb_lora_load_base(&m, ck, -1, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    bb_lora_config lc = lora_cfg(BB_LORA_ALL, 0.0f);
+    CHECK(bb_lora_attach(&m, &lc, 3, err, sizeof err) == 0, "%s", err);
+    int in[24], tg[24];
+    train_steps(&m, 1, 2, 12, in, tg);
+    CHECK(bb_lora_save(&m, ad, NULL, m.step, err, sizeof err) == 0, "%s", err);
+    CHECK(bb_lora_load_base(&m2, ck16, -1, NULL, &bb_backend_cpu, NULL, NULL, err, sizeof err) == 0, "%s", err);
+    CHECK(m2.cfg.half_residual, "the half_residual base did not keep its flag");
+    CHECK(bb_lora_load(&m2, ad, NULL, err, sizeof err) != 0 && strstr(err, "different base"),
+          "fp16 adapters onto a half_residual base: '%s'", err);
+    bb_model_free(&m2);
+    bb_model_free(&m);
+    bb_model_free(&base);
+}
+
 static const bb_test_case cases[] = {
+    {"adapters_need_same_numerics", test_adapters_need_same_numerics},
     {"config", test_config},
     {"init", test_init},
     {"adapter_vs_ref", test_adapter_vs_ref},
