@@ -325,6 +325,10 @@ int bb_cmd_memcalc(int argc, char **argv) {
     for (int i = 0; !is_lora && i < (kd ? 7 : 6); i++)
         printf("  %-28s %12.3f GB  %10.1f MiB\n", names[i], vals[i] / 1e9, vals[i] / 1048576.0);
     printf("  %-28s %12.3f GB  %10.1f MiB\n", "total", m.total / 1e9, m.total / 1048576.0);
+    if (!is_lora && m.activations_16bit > 0)
+        printf("  of the activations, %.1f MiB are 16-bit copies kept for backward (%.1f MiB as fp32); %.1f MiB "
+               "stay fp32 (residual stream, norm statistics, logits/probabilities)\n", m.activations_16bit / 1048576.0,
+               2 * m.activations_16bit / 1048576.0, (m.activations - m.activations_16bit) / 1048576.0);
     if (m.packed_export > 0)
         printf("  packed export of the quantized linears%s: %.3f GB\n",
                c.quant_head && c.quant_embed ? ", head and embedding" : c.quant_head ? " and head"

@@ -137,6 +137,10 @@ void bb_memcalc_full(const bb_config *c, int B, int T, bb_ckpt_mode ckpt, bb_mem
      * with block checkpointing) */
     double residual16 = half && borrow && c->half_residual && ckpt != BB_CKPT_BLOCK ? (Lk + L) * BT * C : 0;
     o->activations = 4 * (acts - residual16) + 2 * residual16 + lin_in_bytes + 2 * 4 * BT /*inputs, targets*/;
+    /* of them in 16 bits (model.c acts_half_mem): the six per layer, the probabilities
+     * (fp16/bf16 keep them in 16 bits whenever they keep them) and the residual stream */
+    double att16 = att && bb_model_att_fmt(c) != BB_ATT_F32 ? Lk * B * (double)c->n_head * T * T : 0;
+    o->activations_16bit = 2 * ((half ? Lk * lin_in : 0) + att16 + residual16);
     o->workspace = 4 * scratch_floats(c, B, T) + rope_bytes(c);
     o->att_scratch_per_thread = att_scratch_bytes(c, T, ckpt);
     o->total = o->parameters + o->packed + o->gradients + o->optimizer + o->activations + o->workspace;

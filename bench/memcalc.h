@@ -24,6 +24,7 @@
 
 typedef struct {
     double parameters, packed, gradients, optimizer, activations, workspace;  /* bytes */
+    double activations_16bit;  /* full, kd: the part of activations held in 16 bits (fp16/bf16) */
     double teacher;        /* KD: the teacher's bytes (0 for full) */
     double frozen, adapters, adapter_grads, adapter_optim;  /* lora only */
     double n_trainable;    /* lora: the adapters' parameters */

@@ -48,6 +48,10 @@ static void check_step(const char *name, const bb_config *c, const bb_config *t,
     bb_memcalc pred;
     if (t) bb_memcalc_kd(c, t, B, T, ck, &pred);
     else bb_memcalc_full(c, B, T, ck, &pred);
+    /* the 16-bit part exactly: the model's 16-bit table (acts_half_mem) */
+    double half_bytes = 2.0 * (double)m.acts_half_cap;
+    CHECK(pred.activations_16bit == half_bytes, "%s 16-bit activations: predicted %.0f bytes, the model holds %.0f",
+          name, pred.activations_16bit, half_bytes);
     double cats[][2] = {
         {pred.parameters, (double)(after.current[BB_MEM_PARAMS] - before.current[BB_MEM_PARAMS])},
         {pred.gradients, (double)(after.current[BB_MEM_GRADS] - before.current[BB_MEM_GRADS])},
