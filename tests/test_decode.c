@@ -39,6 +39,28 @@ static bb_model make_model(bb_family f, const char *precision) {
     return m;
 }
 
+/* n_new greedy steps from a prefilled cache (logits: the prefill's): at each the cached
+ * logits must equal a full forward over seq[0, len), whose argmax is appended to seq. */
+static void decode_vs_recompute(bb_model *m, bb_kvcache *kv, const float *logits, int *seq, int P, int n_new,
+                                const char *label) {
+    int V = m->cfg.vocab_size;
+    float *cached = bb_alloc(BB_MEM_OTHER, (size_t)V * sizeof(float));
+    char name[192];
+    for (int t = 0; t < n_new; t++) {
+        memcpy(cached, logits, (size_t)V * sizeof(float));
+        int len = P + t;
+        bb_model_forward(m, seq, NULL, 1, len);
+        const float *full = m->acts.logits + (size_t)(len - 1) * V;
+        snprintf(name, sizeof name, "%s: decode logits at position %d", label, len - 1);
+        EXPECT_CLOSE_F(name, cached, full, (size_t)V, bb_tol("fp32")->model_vs_ref);
+        int tok = 0;
+        for (int v = 1; v < V; v++) if (full[v] > full[tok]) tok = v;
+        seq[len] = tok;
+        logits = bb_kvcache_step(m, kv, &tok);
+    }
+    bb_free(cached);
+}
+
 static void test_cache_matches_recompute(void) {
     /* bf16: mixed precision rounds the qkv and MLP-in outputs (bb_model_round_output) and
      * prefill reads qkv from its 16-bit storage (model.h bb_acts qkv_h) */
@@ -55,20 +77,8 @@ static void test_cache_matches_recompute(void) {
             const float *logits = bb_kvcache_prefill(&m, &kv, prompt, P);
             CHECK(strcmp(precisions[pi], "bf16") != 0 || m.acts.qkv_h != NULL,
                   "%s/bf16: prefill did not go through the 16-bit qkv storage", bb_family_name((bb_family)f));
-            float *cached = bb_alloc(BB_MEM_OTHER, (size_t)V * sizeof(float));
-            for (int t = 0; t < n_new; t++) {
-                memcpy(cached, logits, (size_t)V * sizeof(float));
-                int len = P + t;
-                bb_model_forward(&m, seq, NULL, 1, len);
-                const float *full = m.acts.logits + (size_t)(len - 1) * V;
-                snprintf(name, sizeof name, "%s/%s decode logits at position %d", bb_family_name((bb_family)f),
-                         precisions[pi], len - 1);
-                EXPECT_CLOSE_F(name, cached, full, (size_t)V, bb_tol("fp32")->model_vs_ref);
-                int tok = 0;
-                for (int v = 1; v < V; v++) if (full[v] > full[tok]) tok = v;
-                seq[len] = tok;
-                logits = bb_kvcache_step(&m, &kv, &tok);
-            }
+            snprintf(name, sizeof name, "%s/%s", bb_family_name((bb_family)f), precisions[pi]);
+            decode_vs_recompute(&m, &kv, logits, seq, P, n_new, name);
             /* greedy through bb_decode (beam width 1) == greedy by full recompute, token for token */
             int a[32], b[32];
             bb_decode_opts o = {.beam = 1, .max_new = 20, .eos = -1, .length_penalty = 0.0f};
@@ -86,7 +96,6 @@ static void test_cache_matches_recompute(void) {
             CHECK(n1 == n2 && n1 <= 20 && memcmp(c1, c2, (size_t)n1 * sizeof(int)) == 0, "beam 4 not deterministic");
             for (int i = 0; i < n1; i++) CHECK(c1[i] != 7 && c1[i] >= 0 && c1[i] < V, "beam output holds token %d", c1[i]);
             bb_kvcache_free(&kv4);
-            bb_free(cached);
             bb_kvcache_free(&kv);
             bb_model_free(&m);
         }
@@ -121,21 +130,9 @@ static void test_cache_on_training_model(void) {
                 memcpy(grads, m.grads_mem, m.n_params * sizeof(float));
                 bb_kvcache kv;
                 CHECK(bb_kvcache_init(&kv, &m, 1, P + n_new, err, sizeof err) == 0, "%s", err);
-                const float *logits = bb_kvcache_prefill(&m, &kv, seq, P);
-                float *cached = bb_alloc(BB_MEM_OTHER, (size_t)V * sizeof(float));
-                for (int t = 0; t < n_new; t++) {
-                    memcpy(cached, logits, (size_t)V * sizeof(float));
-                    int len = P + t;
-                    bb_model_forward(&m, seq, NULL, 1, len);
-                    const float *full = m.acts.logits + (size_t)(len - 1) * V;
-                    snprintf(name, sizeof name, "%s/%s training model, checkpointing %s: decode logits at position %d",
-                             bb_family_name((bb_family)f), precisions[pi], bb_ckpt_names[ck], len - 1);
-                    EXPECT_CLOSE_F(name, cached, full, (size_t)V, bb_tol("fp32")->model_vs_ref);
-                    int tok = 0;
-                    for (int v = 1; v < V; v++) if (full[v] > full[tok]) tok = v;
-                    seq[len] = tok;
-                    logits = bb_kvcache_step(&m, &kv, &tok);
-                }
+                snprintf(name, sizeof name, "%s/%s training model, checkpointing %s", bb_family_name((bb_family)f),
+                         precisions[pi], bb_ckpt_names[ck]);
+                decode_vs_recompute(&m, &kv, bb_kvcache_prefill(&m, &kv, seq, P), seq, P, n_new, name);
                 /* and training goes on as before the decoding: the same step, the same bits */
                 bb_model_forward(&m, in, tg, 2, 6);
                 bb_model_zero_grad(&m);
@@ -144,7 +141,6 @@ static void test_cache_on_training_model(void) {
                       "%s/%s training model, checkpointing %s: gradients differ after decoding",
                       bb_family_name((bb_family)f), precisions[pi], bb_ckpt_names[ck]);
                 bb_free(grads);
-                bb_free(cached);
                 bb_kvcache_free(&kv);
                 bb_model_free(&m);
             }

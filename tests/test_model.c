@@ -401,6 +401,15 @@ static void test_checkpointing_parity(void) {
         }
 }
 
+/* The same model twice for the 16-bit storage tests: fp32_store keeps every activation as
+ * floats (fp32_acts), half_store as the precision stores them; both in checkpointing ck. */
+static void init_storage_pair(bb_model *fp32_store, bb_model *half_store, bb_config c, bb_ckpt_mode ck) {
+    init_model(fp32_store, c, &bb_backend_cpu);
+    init_model(half_store, c, &bb_backend_cpu);
+    fp32_store->fp32_acts = true;
+    fp32_store->ckpt_mode = half_store->ckpt_mode = ck;
+}
+
 /* fp16/bf16 keep the activations of their matmuls in 16 bits for backward (model.h): the
  * values are exact there, so three training steps (in each checkpointing mode)
  * give the bits of fp32 storage, in fewer activation bytes. */
@@ -419,10 +428,7 @@ static void test_half_activations(void) {
                          bb_ckpt_names[ck], hr ? " half_residual" : "");
                 CHECK(bb_model_half_acts(&c), "%s: expected 16-bit activation storage", name);
                 bb_model a, b;
-                init_model(&a, c, &bb_backend_cpu);
-                init_model(&b, c, &bb_backend_cpu);
-                a.fp32_acts = true;
-                a.ckpt_mode = b.ckpt_mode = (bb_ckpt_mode)ck;
+                init_storage_pair(&a, &b, c, (bb_ckpt_mode)ck);
                 bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
                 int B = 2, T = 12, in[24], tg[24];
                 for (int s = 0; s < 3; s++) {
@@ -495,10 +501,7 @@ static void test_half_activations_shapes(void) {
                 snprintf(name, sizeof name, "%s kv %d F %d %s checkpointing %s%s", bb_family_name(c.family), c.n_kv_head,
                          c.ffn_hidden, bb_precisions[c.precision].name, bb_ckpt_names[ck], hr ? " half_residual" : "");
                 bb_model a, b;
-                init_model(&a, c, &bb_backend_cpu);
-                init_model(&b, c, &bb_backend_cpu);
-                a.fp32_acts = true;
-                a.ckpt_mode = b.ckpt_mode = (bb_ckpt_mode)ck;
+                init_storage_pair(&a, &b, c, (bb_ckpt_mode)ck);
                 bb_adamw opt = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
                 int V = c.vocab_size, in[36], tg[36];
                 float tl[36 * 37];

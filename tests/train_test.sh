@@ -15,18 +15,24 @@ export BITBENCH_CACHE=${BITBENCH_CACHE:-$TMP/cache}
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok   $*"; }
+# loss_fell CSV LABEL STEPS: the validation loss (column 6) of the run's last row is at least
+# 1 nat below its first row's
+loss_fell() {
+    local first last
+    first=$(awk -F, 'NR==2 {print $6}' "$1")
+    last=$(awk -F, 'END {print $6}' "$1")
+    if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}'; then
+        ok "$2: validation loss $first -> $last after $3 steps"
+    else
+        fail "$2: validation loss did not fall by 1 nat: $first -> $last"
+    fi
+}
 TRAIN=(--model tiny --batch 8 --seq 64 --warmup 5 --threads 2)
 
 # 1. the validation loss falls
 "$BB" train "${TRAIN[@]}" --steps 80 --lr 3e-3 --eval-windows 64 --csv "$TMP/v.csv" --log-every 20 \
     --save "$TMP/v.ckpt" >"$TMP/v.out" 2>&1 || { cat "$TMP/v.out"; fail "training run failed"; }
-first=$(awk -F, 'NR==2 {print $6}' "$TMP/v.csv")
-last=$(awk -F, 'END {print $6}' "$TMP/v.csv")
-if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}'; then
-    ok "validation loss $first -> $last after 80 steps"
-else
-    fail "validation loss did not fall by 1 nat: $first -> $last"
-fi
+loss_fell "$TMP/v.csv" fp32 80
 grep -q "process peak RSS" "$TMP/v.out" && grep -q "optimizer" "$TMP/v.out" && ok "memory breakdown printed" ||
     fail "no memory breakdown in the train output"
 
@@ -34,13 +40,7 @@ grep -q "process peak RSS" "$TMP/v.out" && grep -q "optimizer" "$TMP/v.out" && o
 for prec in fp16 bf16 int8 int4 b158; do
     "$BB" train "${TRAIN[@]}" --precision "$prec" --steps 50 --lr 3e-3 --eval-windows 32 --csv "$TMP/$prec.csv" \
         --log-every 50 >"$TMP/$prec.out" 2>&1 || { cat "$TMP/$prec.out"; fail "$prec training run failed"; continue; }
-    first=$(awk -F, 'NR==2 {print $6}' "$TMP/$prec.csv")
-    last=$(awk -F, 'END {print $6}' "$TMP/$prec.csv")
-    if awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}'; then
-        ok "$prec: validation loss $first -> $last after 50 steps"
-    else
-        fail "$prec: validation loss did not fall by 1 nat: $first -> $last"
-    fi
+    loss_fell "$TMP/$prec.csv" "$prec" 50
 done
 grep -q "packed weights" "$TMP/b158.out" && ok "b158 memory breakdown lists packed weights" || fail "no packed weights row"
 
@@ -54,11 +54,7 @@ for run in "b158 gpt2 quant_head=on,quant_embed=on" "int8 llama quant_head=on"; 
         --csv "$TMP/qh-$1.csv" --log-every 50 --save "$TMP/qh-$1.ckpt" >"$TMP/qh-$1.out" 2>&1 ||
         { cat "$TMP/qh-$1.out"; fail "$1 quant_head training run failed"; continue; }
     grep -q "quant-head" "$TMP/qh-$1.out" || fail "$1 quant_head: the model line does not say quant-head"
-    first=$(awk -F, 'NR==2 {print $6}' "$TMP/qh-$1.csv")
-    last=$(awk -F, 'END {print $6}' "$TMP/qh-$1.csv")
-    awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}' &&
-        ok "$1 $2 $3: validation loss $first -> $last after 50 steps" ||
-        fail "$1 $2 $3: validation loss did not fall by 1 nat: $first -> $last"
+    loss_fell "$TMP/qh-$1.csv" "$1 $2 $3" 50
     "$BB" export --ckpt "$TMP/qh-$1.ckpt" --out "$TMP/qh-$1.packed" >"$TMP/qhx-$1.out" 2>&1 &&
         grep -q "LM head (quant_head)" "$TMP/qhx-$1.out" || { cat "$TMP/qhx-$1.out"; fail "$1 quant_head export"; }
     [ "$1" = int8 ] || grep -q "token embedding (quant_embed); FP32: positions (wpe), norms$" "$TMP/qhx-$1.out" ||
@@ -76,11 +72,7 @@ done
 "$BB" train "${TRAIN[@]}" --precision fp16 --family llama --set half_residual=on --steps 50 --lr 3e-3 --eval-windows 32 \
     --csv "$TMP/hr.csv" --log-every 50 --save "$TMP/hr.ckpt" >"$TMP/hr.out" 2>&1 || { cat "$TMP/hr.out"; fail "half_residual run"; }
 grep -q "half-residual" "$TMP/hr.out" || fail "half_residual: the model line does not say half-residual"
-first=$(awk -F, 'NR==2 {print $6}' "$TMP/hr.csv")
-last=$(awk -F, 'END {print $6}' "$TMP/hr.csv")
-awk -v a="$first" -v b="$last" 'BEGIN {exit !(a != "" && b != "" && b < a - 1.0)}' &&
-    ok "fp16 llama half_residual=on: validation loss $first -> $last after 50 steps" ||
-    fail "fp16 llama half_residual=on: validation loss did not fall by 1 nat: $first -> $last"
+loss_fell "$TMP/hr.csv" "fp16 llama half_residual=on" 50
 "$BB" export --ckpt "$TMP/hr.ckpt" --out "$TMP/hr.packed" >/dev/null 2>&1 || fail "half_residual export"
 head -c 65536 "$TMP/hr.packed" | grep -aq 'half_residual\\": true' || fail "half_residual: not in the export's config"
 a=$("$BB" eval ppl --ckpt "$TMP/hr.ckpt" --split test --windows 20 2>&1 | sed -n 's/^perplexity \([0-9.]*\).*/\1/p')
